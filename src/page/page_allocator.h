@@ -1,0 +1,55 @@
+// numaslab — per-node page allocator (the buddy allocator analogue).
+//
+// Contract:
+//  * alloc_pages(node, order) returns 2^order contiguous, page-aligned pages
+//    whose memory belongs to `node` (its segments; mbind-preferred to the node
+//    when the topology says so), or nullptr with errno = ENOMEM (mmap failed or
+//    order > kMaxRunOrder). The head descriptor is kAllocated, the others kTail;
+//    the caller may then relabel them (kSlab, kLargeHead) — it must keep
+//    `order` and `node` as they are.
+//  * free_pages(p, order) returns a run from alloc_pages; buddies coalesce.
+//    Freeing a pointer that is not the head of an allocated run of that order
+//    is a fatal, named error.
+//  * alloc_huge(bytes, node) maps a segment of its own for `bytes` (> the
+//    largest run) and returns the page after its header page; free_huge()
+//    unmaps it.
+//  * Whole free segments are kept (hysteresis); trim_node() returns their
+//    memory to the OS (the reaper's job).
+//  * Statistics are exact at quiescent points: pages_in_use(node) ==
+//    sum over the node's segments of used_pages.
+// Locks: one SpinLock per node, rank kPages; the segment registry (kSegments)
+// is taken under it when a segment is mapped or unmapped. Callers must not
+// hold a kPages lock (they never do: the slab layer calls in with at most a
+// list_lock held, or none).
+#pragma once
+
+#include <cstddef>
+
+#include "page/page_map.h"
+
+namespace numaslab::detail {
+
+struct PageAllocatorStats {
+  std::size_t segments = 0;        // mapped segments (not huge)
+  std::size_t pages_in_use = 0;    // pages handed out (runs), excluding headers
+  std::size_t pages_free = 0;      // pages in free buddy blocks
+  std::size_t huge_mappings = 0;
+  std::size_t huge_bytes = 0;
+};
+
+// Must be called once before use. bind: mbind new segments to their node.
+void page_allocator_init(int num_nodes, bool bind);
+
+void* alloc_pages(int node, unsigned order);
+void free_pages(void* p, unsigned order);
+
+void* alloc_huge(std::size_t bytes, int node);
+void free_huge(void* p);
+
+// Unmaps completely free segments of `node` (keeping `keep` of them).
+// Returns bytes returned to the OS.
+std::size_t trim_node(int node, std::size_t keep);
+
+PageAllocatorStats page_allocator_stats(int node);
+
+}  // namespace numaslab::detail

@@ -1,0 +1,97 @@
+// numaslab — segments and page descriptors: the struct page analogue.
+//
+// Contract:
+//  * All memory numaslab hands out lives in *segments*: kSegmentSize-aligned
+//    mappings. A segment's first pages hold its SegmentHeader (node, magic,
+//    and one PageDesc per page); the rest are pages served by the per-node
+//    page allocator (page/page_allocator.h). Huge allocations (above
+//    kMaxRunOrder) get a segment of their own (kind kHuge, one run).
+//  * page_lookup(p) maps any address to its PageDesc in O(1): address mask to
+//    the segment base, a check in the segment registry (a bitmap over the
+//    address space, so an address we never mapped is *recognised*, not
+//    followed), then index (p - base) >> kPageShift.
+//  * A PageDesc is written only by whoever owns the page run: the page
+//    allocator while the run is free (under its node's lock), the slab layer
+//    while it holds a slab (kind kSlab: `owner` = cache, `slab` = slab
+//    descriptor, on *every* page of the slab), the large-object path for
+//    kLargeHead/kLargeTail. Readers of an allocated page's descriptor need no
+//    lock: the fields are stable while the run is allocated.
+// Lock: the segment registry is updated under kSegments (innermost).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "base/config.h"
+
+namespace numaslab::detail {
+
+inline constexpr std::size_t kSegmentShift = 22;  // 4 MiB
+inline constexpr std::size_t kSegmentSize = std::size_t{1} << kSegmentShift;
+inline constexpr std::size_t kPagesPerSegment = kSegmentSize >> kPageShift;  // 1024
+// Largest run the buddy allocator serves from a segment: 2^9 pages = 2 MiB.
+inline constexpr unsigned kMaxRunOrder = 9;
+
+enum class PageKind : std::uint8_t {
+  kUnused = 0,   // never set up
+  kHeader,       // segment header pages
+  kFree,         // head page of a free buddy block (order = block order)
+  kFreeTail,     // other pages of a free buddy block
+  kAllocated,    // head of an allocated run whose user has not claimed it yet
+  kTail,         // non-head page of an allocated run (any user)
+  kSlab,         // page of a slab (owner = cache, slab = slab descriptor)
+  kLargeHead,    // head page of a large kmalloc run (owner = nullptr)
+  kHuge,         // first data page of a huge (own-segment) allocation
+};
+
+struct PageDesc {
+  PageKind kind;
+  std::uint8_t order;    // run order for kFree / kAllocated / kLargeHead; slab order for kSlab
+  std::uint16_t node;    // node of the segment (copy, for speed)
+  std::uint32_t index;   // page index within the segment
+  union {
+    struct {
+      void* owner;  // kSlab: the cache
+      void* slab;   // kSlab: the slab descriptor
+    };
+    struct {
+      PageDesc* next;  // kFree: buddy free list
+      PageDesc* prev;
+    };
+  };
+  std::size_t size;  // kLargeHead / kHuge: bytes requested by the user (for ksize)
+};
+static_assert(sizeof(PageDesc) == 32, "PageDesc must stay 32 bytes");
+
+struct SegmentHeader {
+  std::uint64_t magic;         // kSegmentMagic
+  std::uint32_t node;
+  std::uint32_t header_pages;  // pages [0, header_pages) hold this header
+  std::size_t mapped_bytes;    // kSegmentSize, or the huge mapping's length
+  bool huge;
+  SegmentHeader* next_in_node;  // guarded by: node page allocator lock
+  std::atomic<std::uint32_t> used_pages;  // pages allocated (not free, not header)
+  PageDesc pages[kPagesPerSegment];
+};
+
+inline constexpr std::uint64_t kSegmentMagic = 0x6e756d61736c6162ULL;  // "numaslab"
+
+// Returns the descriptor of the page holding `p`, or nullptr if `p` is not in
+// a segment we own. Never dereferences memory that is not ours.
+PageDesc* page_lookup(const void* p);
+
+// Address of the first byte of the page described by `d`.
+void* page_address(const PageDesc* d);
+
+// Segment of a descriptor.
+inline SegmentHeader* segment_of(const PageDesc* d) {
+  return reinterpret_cast<SegmentHeader*>(reinterpret_cast<std::uintptr_t>(d) &
+                                          ~(std::uintptr_t{kSegmentSize} - 1));
+}
+
+// Registry maintenance (page allocator only).
+void segment_register(SegmentHeader* seg);
+void segment_unregister(SegmentHeader* seg);
+
+}  // namespace numaslab::detail
