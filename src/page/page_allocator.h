@@ -11,14 +11,15 @@
 //    Freeing a pointer that is not the head of an allocated run of that order
 //    is a fatal, named error.
 //  * alloc_huge(bytes, node) maps a segment of its own for `bytes` (> the
-//    largest run) and returns the page after its header page; free_huge()
-//    unmaps it.
+//    largest run) and returns the page after its header pages (kind kHuge,
+//    size = bytes), or nullptr with errno = ENOMEM; free_huge() unmaps it.
 //  * Whole free segments are kept (hysteresis); trim_node() returns their
 //    memory to the OS (the reaper's job).
 //  * Statistics are exact at quiescent points: pages_in_use(node) ==
 //    sum over the node's segments of used_pages.
 // Locks: one SpinLock per node, rank kPages; the segment registry (kSegments)
-// is taken under it when a segment is mapped or unmapped. Callers must not
+// ranks inside it. mmap/munmap and registry updates are done outside the node
+// lock (a new segment is private until published). Callers must not
 // hold a kPages lock (they never do: the slab layer calls in with at most a
 // list_lock held, or none).
 #pragma once
@@ -34,7 +35,7 @@ struct PageAllocatorStats {
   std::size_t pages_in_use = 0;    // pages handed out (runs), excluding headers
   std::size_t pages_free = 0;      // pages in free buddy blocks
   std::size_t huge_mappings = 0;
-  std::size_t huge_bytes = 0;
+  std::size_t huge_bytes = 0;      // bytes mapped for huge allocations (incl. headers)
 };
 
 // Must be called once before use. bind: mbind new segments to their node.

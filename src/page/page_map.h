@@ -5,18 +5,22 @@
 //    mappings. A segment's first pages hold its SegmentHeader (node, magic,
 //    and one PageDesc per page); the rest are pages served by the per-node
 //    page allocator (page/page_allocator.h). Huge allocations (above
-//    kMaxRunOrder) get a segment of their own (kind kHuge, one run).
+//    kMaxRunOrder) get a mapping of their own (kind kHuge, one run); only its
+//    first kSegmentSize block is registered, so page_lookup resolves pointers
+//    into the first 4 MiB of a huge mapping and returns nullptr beyond.
 //  * page_lookup(p) maps any address to its PageDesc in O(1): address mask to
 //    the segment base, a check in the segment registry (a bitmap over the
 //    address space, so an address we never mapped is *recognised*, not
-//    followed), then index (p - base) >> kPageShift.
+//    followed), then index (p - base) >> kPageShift. A registered segment
+//    whose header magic is wrong is reported as corruption (fatal).
 //  * A PageDesc is written only by whoever owns the page run: the page
 //    allocator while the run is free (under its node's lock), the slab layer
 //    while it holds a slab (kind kSlab: `owner` = cache, `slab` = slab
 //    descriptor, on *every* page of the slab), the large-object path for
-//    kLargeHead/kLargeTail. Readers of an allocated page's descriptor need no
-//    lock: the fields are stable while the run is allocated.
-// Lock: the segment registry is updated under kSegments (innermost).
+//    kLargeHead (its other pages stay kTail). Readers of an allocated page's
+//    descriptor need no lock: the fields are stable while the run is allocated.
+// Lock: the segment registry is updated under kSegments (innermost);
+// page_lookup reads it lock-free (atomic bitmap words).
 #pragma once
 
 #include <atomic>
@@ -47,7 +51,7 @@ enum class PageKind : std::uint8_t {
 
 struct PageDesc {
   PageKind kind;
-  std::uint8_t order;    // run order for kFree / kAllocated / kLargeHead; slab order for kSlab
+  std::uint8_t order;    // run order for kFree / kAllocated / kTail / kLargeHead; slab order for kSlab
   std::uint16_t node;    // node of the segment (copy, for speed)
   std::uint32_t index;   // page index within the segment
   union {
@@ -71,9 +75,15 @@ struct SegmentHeader {
   std::size_t mapped_bytes;    // kSegmentSize, or the huge mapping's length
   bool huge;
   SegmentHeader* next_in_node;  // guarded by: node page allocator lock
-  std::atomic<std::uint32_t> used_pages;  // pages allocated (not free, not header)
+  std::atomic<std::uint32_t> used_pages;  // pages allocated (not free, not header); 0 for huge
   PageDesc pages[kPagesPerSegment];
 };
+
+// Pages [0, kSegmentHeaderPages) of every segment (huge ones too) hold the
+// header: the descriptor array alone is 32 KiB, so this is 9 pages.
+inline constexpr std::size_t kSegmentHeaderPages =
+    (sizeof(SegmentHeader) + kPageSize - 1) / kPageSize;
+static_assert(kSegmentHeaderPages == 9, "segment header layout changed: update the comments");
 
 inline constexpr std::uint64_t kSegmentMagic = 0x6e756d61736c6162ULL;  // "numaslab"
 
@@ -91,6 +101,10 @@ inline SegmentHeader* segment_of(const PageDesc* d) {
 }
 
 // Registry maintenance (page allocator only).
+// segment_registry_reserve() reserves the registry bitmap on first use (one
+// lazily reserved, untouched-until-used 4 MiB region); returns false if the
+// OS refused. Must succeed before segment_register() is called.
+bool segment_registry_reserve();
 void segment_register(SegmentHeader* seg);
 void segment_unregister(SegmentHeader* seg);
 

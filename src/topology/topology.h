@@ -4,7 +4,9 @@
 //
 // Contract:
 //  * Modes (TopologySpec):  "real" — CPUs and nodes from sysfs (a machine
-//    without <sysfs>/devices/system/node is one node holding every CPU);
+//    without <sysfs>/devices/system/node is one node holding every CPU; a CPU
+//    no node lists belongs to node 0; node memory is node/has_memory, or every
+//    node if that file is missing; possible CPUs must be 0..n-1);
 //    "sim:NxM" — N nodes x M virtual CPUs, CPU c on node c / M, every node
 //    has memory, all CPUs start online; "map:C=N,..." — real CPUs, but the
 //    CPU->node map is taken from the spec (every possible CPU must be listed,
@@ -35,8 +37,10 @@ struct TopologySpec {
   TopologyMode mode = TopologyMode::kReal;
   int sim_nodes = 0;          // kSim
   int sim_cpus_per_node = 0;  // kSim
-  int map_cpus = 0;           // kMap: number of entries in map_node
-  std::int16_t map_node[kMaxCpus] = {};  // kMap: node of CPU i, or -1 if unlisted
+  int map_cpus = 0;           // kMap: highest listed CPU + 1 (map_node[0..map_cpus) is used)
+  // kMap: node of CPU i, or -1 if unlisted (parse_topology_spec writes the -1s;
+  // a hand-built kMap spec must too).
+  std::int16_t map_node[kMaxCpus] = {};
 };
 
 // Parses "real", "sim:NxM" or "map:C=N,...". nullptr or "" means "real".
@@ -46,8 +50,9 @@ bool parse_topology_spec(const char* spec, TopologySpec* out, char* err, std::si
 class Topology {
  public:
   // Builds the topology. `sysfs_root` is the directory holding devices/system
-  // ("/sys" normally). Returns false with a reason in err (e.g. map: lists a CPU
-  // that is not possible, sysfs unreadable, more than kMaxCpus CPUs).
+  // ("/sys" normally; nullptr means "/sys"; sim mode reads nothing). Returns
+  // false with a reason in err (e.g. map: lists a CPU that is not possible,
+  // sysfs unreadable, more than kMaxCpus CPUs) and leaves the topology empty.
   bool init(const TopologySpec& spec, const char* sysfs_root, char* err, std::size_t errlen);
 
   TopologyMode mode() const { return mode_; }

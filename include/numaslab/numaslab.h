@@ -1,0 +1,82 @@
+/* numaslab — a NUMA-aware slab allocator for Linux (C API).
+ *
+ * Object caches (kmem_cache), kmalloc-style allocation over size classes,
+ * node-local allocation, CPU hotplug events, verification.
+ *
+ * Initialisation is optional: the first call initialises from the
+ * NUMASLAB_TOPOLOGY environment variable ("real" when unset). Every function
+ * is thread-safe.
+ *
+ * Errors: functions returning int return 0 or a negative errno value;
+ * allocation functions return NULL and set errno (ENOMEM, EINVAL). Heap
+ * corruption by the caller — freeing a pointer numaslab never returned, an
+ * interior pointer, a double free, a free to the wrong cache — prints one line
+ * naming the problem, the pointer and the cache, then aborts.
+ */
+#ifndef NUMASLAB_NUMASLAB_H
+#define NUMASLAB_NUMASLAB_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct numaslab_cache numaslab_cache;
+
+/* Cache creation flags. */
+#define NUMASLAB_HWCACHE_ALIGN 0x2000u   /* align objects to cache lines */
+#define NUMASLAB_RECLAIM_ACCOUNT 0x20000u /* smallest slab order that fits */
+
+/* Topology: "real", "sim:NxM" (N nodes x M virtual CPUs) or "map:C=N,..."
+ * (real CPUs with the given CPU->node map). NULL or "" reads
+ * NUMASLAB_TOPOLOGY, else "real". Returns 0, -EINVAL for a bad spec (a reason
+ * is printed), -EBUSY if already initialised with a different topology. */
+int numaslab_init(const char *topology);
+
+numaslab_cache *numaslab_cache_create(const char *name, size_t size, size_t align,
+                                      unsigned flags, void (*ctor)(void *obj));
+/* 0, or -EBUSY (objects still in use; the cache stays usable). */
+int numaslab_cache_destroy(numaslab_cache *c);
+void *numaslab_cache_alloc(numaslab_cache *c);
+void *numaslab_cache_alloc_node(numaslab_cache *c, int node);
+void numaslab_cache_free(numaslab_cache *c, void *obj);
+/* Drains the cache's arrays and releases its free slabs; 0 if no slab is
+ * left, 1 if objects are still in use. */
+int numaslab_cache_shrink(numaslab_cache *c);
+const char *numaslab_cache_name(const numaslab_cache *c);
+size_t numaslab_cache_object_size(const numaslab_cache *c);
+
+void *numaslab_kmalloc(size_t size);
+void *numaslab_kmalloc_node(size_t size, int node);
+void *numaslab_kzalloc(size_t size);
+void numaslab_kfree(void *p);
+size_t numaslab_ksize(const void *p);
+
+int numaslab_num_nodes(void);
+int numaslab_num_possible_cpus(void);
+int numaslab_cpu_to_node(int cpu);  /* -EINVAL for an unknown CPU */
+int numaslab_cpu_online(int cpu);   /* 1, 0, or -EINVAL */
+int numaslab_current_cpu(void);
+int numaslab_current_node(void);
+int numaslab_node_of(const void *obj); /* home node of an object, -EINVAL if not ours */
+/* sim mode: run the calling thread on virtual CPU `cpu`. 0, -EINVAL, -ENODEV. */
+int numaslab_bind_thread_to_cpu(int cpu);
+/* Name of the active topology mode: "real", "sim" or "map". */
+const char *numaslab_topology_mode(void);
+
+/* CPU hotplug. up: UP_PREPARE then ONLINE (UP_CANCELED on failure);
+ * down: the CPU stops being used, then DEAD. 0, -EINVAL (unknown CPU),
+ * -EALREADY (already in that state), -EBUSY (last online CPU), -ENOMEM. */
+int numaslab_cpu_up(int cpu);
+int numaslab_cpu_down(int cpu);
+
+/* Checks every invariant; writes a report into buf. 0 when all hold, else
+ * the number of violations. Call at a quiescent point. */
+int numaslab_verify(char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NUMASLAB_NUMASLAB_H */

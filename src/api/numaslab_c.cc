@@ -1,0 +1,136 @@
+// The C API: argument checking and translation to the layers below.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/check.h"
+#include "cache/kmalloc.h"
+#include "cache/registry.h"
+#include "cache/verify.h"
+#include "hotplug/hotplug.h"
+#include "numaslab/numaslab.h"
+#include "page/page_map.h"
+
+using namespace numaslab;
+using namespace numaslab::detail;
+
+struct numaslab_cache : Cache {};
+
+namespace {
+Cache* as_cache(numaslab_cache* c, const char* api) {
+  NS_CHECK(c, "%s: NULL cache", api);
+  return static_cast<Cache*>(c);
+}
+}  // namespace
+
+extern "C" {
+
+int numaslab_init(const char* spec) {
+  char err[200];
+  if (!spec || !*spec) spec = std::getenv("NUMASLAB_TOPOLOGY");
+  int rc = runtime_init(spec, err, sizeof err);
+  if (rc != 0) warn("numaslab_init: %s", err);
+  return rc;
+}
+
+numaslab_cache* numaslab_cache_create(const char* name, size_t size, size_t align, unsigned flags,
+                                      void (*ctor)(void*)) {
+  return static_cast<numaslab_cache*>(cache_create(name, size, align, flags, ctor));
+}
+
+int numaslab_cache_destroy(numaslab_cache* c) {
+  if (!c) return -EINVAL;
+  return cache_destroy(as_cache(c, "numaslab_cache_destroy"));
+}
+
+void* numaslab_cache_alloc(numaslab_cache* c) {
+  return cache_alloc(as_cache(c, "numaslab_cache_alloc"));
+}
+
+void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
+  return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
+}
+
+void numaslab_cache_free(numaslab_cache* c, void* obj) {
+  cache_free(as_cache(c, "numaslab_cache_free"), obj);
+}
+
+int numaslab_cache_shrink(numaslab_cache* c) {
+  return cache_shrink(as_cache(c, "numaslab_cache_shrink"));
+}
+
+const char* numaslab_cache_name(const numaslab_cache* c) { return c ? c->name : nullptr; }
+size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->object_size : 0; }
+
+void* numaslab_kmalloc(size_t size) { return kmalloc(size); }
+void* numaslab_kmalloc_node(size_t size, int node) { return kmalloc_node(size, node); }
+void* numaslab_kzalloc(size_t size) {
+  void* p = kmalloc(size);
+  if (p) std::memset(p, 0, size);
+  return p;
+}
+void numaslab_kfree(void* p) { kfree(p); }
+size_t numaslab_ksize(const void* p) { return ksize(p); }
+
+int numaslab_num_nodes(void) {
+  ensure_init();
+  return topology().num_nodes();
+}
+int numaslab_num_possible_cpus(void) {
+  ensure_init();
+  return topology().possible_cpus();
+}
+int numaslab_cpu_to_node(int cpu) {
+  ensure_init();
+  if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
+  return topology().cpu_to_node(cpu);
+}
+int numaslab_cpu_online(int cpu) {
+  ensure_init();
+  if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
+  return topology().cpu_online(cpu) ? 1 : 0;
+}
+int numaslab_current_cpu(void) {
+  ensure_init();
+  return current_cpu();
+}
+int numaslab_current_node(void) {
+  ensure_init();
+  return local_node();
+}
+int numaslab_node_of(const void* obj) {
+  PageDesc* d = page_lookup(obj);
+  if (!d || d->kind == PageKind::kFree || d->kind == PageKind::kFreeTail ||
+      d->kind == PageKind::kHeader)
+    return -EINVAL;
+  return d->node;
+}
+int numaslab_bind_thread_to_cpu(int cpu) {
+  ensure_init();
+  return bind_thread_to_cpu(cpu);
+}
+const char* numaslab_topology_mode(void) {
+  ensure_init();
+  return topology().mode_name();
+}
+
+int numaslab_cpu_up(int cpu) {
+  ensure_init();
+  return hotplug_cpu_up(cpu);
+}
+int numaslab_cpu_down(int cpu) {
+  ensure_init();
+  return hotplug_cpu_down(cpu);
+}
+
+int numaslab_verify(char* buf, size_t len) {
+  ensure_init();
+  char scratch[1];
+  if (!buf || len == 0) {
+    buf = scratch;
+    len = sizeof scratch;
+  }
+  return verify_all(buf, len);
+}
+
+}  // extern "C"

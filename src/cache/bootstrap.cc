@@ -1,0 +1,164 @@
+// Start-up: topology, page allocator, the cache of caches and kmalloc caches,
+// then the switch to self-hosted metadata.
+//
+// Order (the kernel's kmem_cache_init, simplified):
+//  1. "kmem_cache" (the cache of caches) lives in static storage with static
+//     node lists; with no per-CPU arrays yet, every cache allocates straight
+//     from its node lists.
+//  2. kmalloc caches are created smallest first, their descriptors from the
+//     cache of caches. Classes up to the one holding a NodeLists use static
+//     node lists; larger classes get node lists from kmalloc_node.
+//  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
+//     head/tail pointers, so a move is a copy).
+//  4. Every cache gets its per-CPU arrays, shared and alien arrays.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "base/check.h"
+#include "base/format.h"
+#include "cache/internal.h"
+#include "cache/kmalloc.h"
+#include "cache/registry.h"
+#include "page/page_allocator.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+Registry g_registry;
+Cache* g_cache_cache = nullptr;
+
+alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() +
+                                               sizeof(CpuSlot) * kMaxCpus];
+
+// Static node lists for the bootstrap caches: [0] is the cache of caches,
+// [1 + cls] the kmalloc class cls (only classes up to the NodeLists class).
+constexpr int kMaxBootCaches = 16;
+alignas(kCacheLine) char g_boot_lists_storage[kMaxBootCaches][kMaxNodes][sizeof(NodeLists)];
+
+NodeLists* boot_lists(int which, int node) {
+  return reinterpret_cast<NodeLists*>(g_boot_lists_storage[which][node]);
+}
+
+void install_boot_lists(Cache* c, int which) {
+  Topology& t = topology();
+  for (int n = 0; n < t.num_nodes(); ++n) {
+    auto* nl = new (boot_lists(which, n)) NodeLists;
+    nl->init(n, c->name);
+    c->nodes[n].store(nl, std::memory_order_release);
+  }
+  for (int n = 0; n < t.num_nodes(); ++n) update_free_limit(c, n);
+}
+
+// Moves a cache's node lists out of static storage into kmalloc'ed memory.
+void self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
+  for (int n = 0; n < topology().num_nodes(); ++n) {
+    NodeLists* old = c->node(n);
+    void* mem = kmalloc_node(sizeof(NodeLists), n);
+    NS_CHECK(mem, "numaslab: out of memory while starting up");
+    auto* nl = new (mem) NodeLists;
+    nl->init(n, c->name);
+    nl->partial = old->partial;
+    nl->full = old->full;
+    nl->free = old->free;
+    nl->free_objects = old->free_objects;
+    nl->free_limit = old->free_limit;
+    nl->colour_next = old->colour_next;
+    nl->free_touched = old->free_touched;
+    nl->stats = old->stats;
+    nl->next_reap = old->next_reap;
+    c->nodes[n].store(nl, std::memory_order_release);
+  }
+}
+
+int bootstrap() NS_REQUIRES(g_registry.mutex) {
+  Topology& t = topology();
+  page_allocator_init(t.num_nodes(), t.bind_memory_to_nodes());
+
+  // 1. The cache of caches.
+  const std::size_t desc_size = Cache::bytes_for(t.possible_cpus());
+  SlabGeometry geo;
+  NS_CHECK(compute_geometry(desc_size, kCacheLine, 0, &geo),
+           "numaslab: cannot size the cache of caches (%zu bytes)", desc_size);
+  g_cache_cache = cache_construct(g_cache_cache_storage, "kmem_cache", desc_size, kCacheLine, 0,
+                                  nullptr, geo);
+  install_boot_lists(g_cache_cache, 0);
+  registry_link(g_cache_cache);
+
+  // 2. kmalloc classes, smallest first.
+  const int lists_class = size_class(sizeof(NodeLists));
+  NS_CHECK(lists_class + 2 <= kMaxBootCaches, "numaslab: NodeLists too large for bootstrap");
+  for (int cls = 0; cls < kNumKmallocClasses; ++cls) {
+    char name[kCacheNameMax];
+    format(name, sizeof name, "kmalloc-%zu", class_size(cls));
+    const std::size_t size = class_size(cls);
+    NS_CHECK(compute_geometry(size, size >= 16 ? 16 : 8, 0, &geo),
+             "numaslab: cannot size %s", name);
+    void* mem = cache_alloc(g_cache_cache);
+    if (!mem) return -ENOMEM;
+    Cache* c = cache_construct(mem, name, size, 16, 0, nullptr, geo);
+    c->is_kmalloc = true;
+    kmalloc_set_cache(cls, c);
+    if (cls <= lists_class) {
+      install_boot_lists(c, 1 + cls);
+    } else {
+      for (int n = 0; n < t.num_nodes(); ++n)
+        if (cache_prepare_node(c, n) != 0) return -ENOMEM;
+    }
+    registry_link(c);
+  }
+  registry().state.store(static_cast<int>(BootState::kPartial), std::memory_order_release);
+
+  // 3. Self-hosted node lists for the bootstrap caches.
+  self_host_lists(g_cache_cache);
+  for (int cls = 0; cls <= lists_class; ++cls) self_host_lists(kmalloc_cache(cls));
+
+  // 4. Per-CPU, shared and alien arrays for every cache.
+  for (Cache* c = g_registry.head; c; c = c->next) {
+    for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
+      if (t.cpu_online(cpu) && cache_prepare_cpu(c, cpu) != 0) return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Registry& registry() { return g_registry; }
+Cache* cache_cache() { return g_cache_cache; }
+
+int runtime_init(const char* spec, char* err, std::size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  TopologySpec parsed;
+  if (!parse_topology_spec(spec, &parsed, err, errlen)) return -EINVAL;
+  LockGuard<Mutex> g(g_registry.mutex);
+  if (runtime_ready()) {
+    if (spec == nullptr || spec[0] == '\0') return 0;
+    if (std::strcmp(spec, topology().spec_text()) == 0) return 0;
+    if (err) format(err, errlen, "already initialised with topology \"%s\"", topology().spec_text());
+    return -EBUSY;
+  }
+  const char* root = std::getenv("NUMASLAB_SYSFS_ROOT");
+  if (!topology().init(parsed, root ? root : "/sys", err, errlen)) return -EINVAL;
+  int rc = bootstrap();
+  if (rc != 0) {
+    if (err) format(err, errlen, "out of memory during start-up");
+    return rc;
+  }
+  g_registry.state.store(static_cast<int>(BootState::kFull), std::memory_order_release);
+  return 0;
+}
+
+void ensure_init_slow() {
+  // The bootstrapping thread itself allocates metadata through the public
+  // paths; let it through.
+  if (g_registry.mutex.held_by_me()) return;
+  const char* spec = std::getenv("NUMASLAB_TOPOLOGY");
+  char err[160];
+  int rc = runtime_init(spec, err, sizeof err);
+  if (rc != 0 && rc != -EBUSY) fatal("cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s", spec ? spec : "", err);
+}
+
+}  // namespace numaslab::detail

@@ -1,0 +1,141 @@
+// Allocation paths: the per-CPU fast path, batch refill, node-direct allocation.
+#include <cerrno>
+
+#include "base/check.h"
+#include "cache/cache.h"
+#include "page/page_map.h"
+
+namespace numaslab::detail {
+
+int local_node() { return topology().cpu_to_node(current_cpu()); }
+
+void mark_user(Cache* c, void* obj) {
+  PageDesc* d = page_lookup(obj);
+  NS_CHECK(d && d->kind == PageKind::kSlab && d->owner == c,
+           "cache '%s': array held %p, which is not one of its objects", c->name, obj);
+  Slab* s = static_cast<Slab*>(d->slab);
+  std::int64_t idx = slab_object_index(c->geo, s, obj);
+  NS_CHECK(idx >= 0, "cache '%s': array held interior pointer %p", c->name, obj);
+  auto i = static_cast<std::uint32_t>(idx);
+  NS_CHECK(s->load_bufctl(i) == kBufctlCached,
+           "cache '%s': object %p handed out twice (it was not in any cache)", c->name, obj);
+  s->store_bufctl(i, kBufctlUser);
+}
+
+namespace {
+
+// Refills an empty per-CPU array from the node: shared array first, then
+// partial slabs, then free slabs. Returns an object, or nullptr if the node
+// has nothing and must grow.
+void* refill(Cache* c, CpuSlot& s, ArrayCache* ac, int node) NS_REQUIRES(s.lock) {
+  std::uint32_t batch = ac->batchcount;
+  if (!ac->touched && batch > kBatchRefillLimit) batch = kBatchRefillLimit;
+  if (batch > ac->limit) batch = ac->limit;
+  NodeLists* nl = c->node(node);
+  if (!nl || batch == 0) return nullptr;
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
+    if (sh && sh->avail) {
+      std::uint32_t n = sh->avail < batch ? sh->avail : batch;
+      sh->take_top(ac->entries() + ac->avail, n);
+      ac->avail += n;
+      sh->touched = 1;
+    } else {
+      ac->avail += nl->take_batch(c->geo, ac->entries() + ac->avail, batch);
+    }
+  }
+  if (ac->avail == 0) return nullptr;
+  ac->touched = 1;
+  return ac->entries()[--ac->avail];
+}
+
+// One object straight from a node's slabs, growing the node as needed.
+void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
+  NodeLists* nl = c->node(node);
+  if (!nl) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  for (;;) {
+    void* obj = nullptr;
+    std::uint32_t got;
+    {
+      LockGuard<SpinLock> g(nl->list_lock);
+      got = nl->take_batch(c->geo, &obj, 1);
+      if (got && count_node_alloc) ++nl->stats.node_allocs;
+    }
+    if (got) {
+      mark_user(c, obj);
+      return obj;
+    }
+    if (!cache_grow(c, node)) return nullptr;
+  }
+}
+
+bool sim_cpu_gone(int cpu) {
+  return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
+}
+
+}  // namespace
+
+void* cache_alloc(Cache* c) {
+  for (;;) {
+    const int cpu = current_cpu();
+    const int node = topology().cpu_to_node(cpu);
+    CpuSlot& s = c->slot(cpu);
+    s.lock.lock();
+    ArrayCache* ac = s.ac;
+    if (NS_LIKELY(ac != nullptr)) {
+      if (NS_LIKELY(ac->avail != 0)) {
+        void* obj = ac->entries()[--ac->avail];
+        ac->touched = 1;
+        ++s.stats.alloc_hit;
+        s.lock.unlock();
+        mark_user(c, obj);
+        return obj;
+      }
+      ++s.stats.alloc_miss;
+      void* obj = refill(c, s, ac, node);
+      s.lock.unlock();
+      if (obj) {
+        mark_user(c, obj);
+        return obj;
+      }
+    } else {
+      s.lock.unlock();
+      // A virtual CPU that went down: the next current_cpu() migrates us.
+      if (sim_cpu_gone(cpu)) continue;
+      // No array (CPU down for this process, or bootstrap): the node layer.
+      return alloc_from_node(c, node, false);
+    }
+    // Grow with no lock held (pages, an off-slab descriptor and constructors
+    // may all need the allocator), then retry: another CPU may take the new
+    // slab first, exactly as in the kernel.
+    if (!cache_grow(c, node)) return nullptr;
+  }
+}
+
+void* cache_alloc_node(Cache* c, int node) {
+  Topology& t = topology();
+  if (node < 0 || node >= t.num_nodes()) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  const int here = local_node();
+  if (!t.node_has_memory(node) || !c->node(node)) {
+    // Fall back to local memory, and say so in the requested node's stats.
+    if (NodeLists* nl = c->node(node)) {
+      LockGuard<SpinLock> g(nl->list_lock);
+      ++nl->stats.node_fallbacks;
+    } else if (NodeLists* hl = c->node(here)) {
+      LockGuard<SpinLock> g(hl->list_lock);
+      ++hl->stats.node_fallbacks;
+    }
+    return cache_alloc(c);
+  }
+  if (node == here) return cache_alloc(c);
+  return alloc_from_node(c, node, true);
+}
+
+}  // namespace numaslab::detail

@@ -1,0 +1,360 @@
+// Cache lifetime: create, destroy, shrink, and the per-cache steps of CPU events.
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "base/check.h"
+#include "cache/internal.h"
+#include "cache/kmalloc.h"
+#include "cache/registry.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+constexpr unsigned kKnownFlags = kHwCacheAlign | kReclaimAccount;
+constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
+
+bool node_needs_lists(int node) {
+  Topology& t = topology();
+  return t.node_has_memory(node) || !t.node_cpus(node).empty();
+}
+
+}  // namespace
+
+void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
+                      std::uint32_t* shared) {
+  std::uint32_t l;
+  if (buffer_size > 131072) l = 1;
+  else if (buffer_size > kPageSize) l = 8;
+  else if (buffer_size > 1024) l = 24;
+  else if (buffer_size > 256) l = 54;
+  else l = 120;
+  *limit = l;
+  *batch = (l + 1) / 2;
+  *shared = (buffer_size <= kPageSize && topology().possible_cpus() > 1) ? 8 : 0;
+}
+
+Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
+                       unsigned flags, CtorFn ctor, const SlabGeometry& geo) {
+  auto* c = new (mem) Cache{};
+  std::size_t n = std::strlen(name);
+  std::memcpy(c->name, name, n + 1);
+  c->object_size = size;
+  c->flags = flags;
+  c->ctor = ctor;
+  c->geo = geo;
+  c->slabp_cache = geo.off_slab ? kmalloc_cache(size_class(geo.slab_size)) : nullptr;
+  std::uint32_t limit, batch, shared;
+  default_tunables(geo.buffer_size, &limit, &batch, &shared);
+  c->limit.store(limit, std::memory_order_relaxed);
+  c->batchcount.store(batch, std::memory_order_relaxed);
+  c->shared.store(shared, std::memory_order_relaxed);
+  c->num_slots = static_cast<std::uint32_t>(topology().possible_cpus());
+  for (std::uint32_t i = 0; i < c->num_slots; ++i) {
+    auto* s = new (&c->slots()[i]) CpuSlot;
+    s->lock.set_name(LockName{"cpu_slot", c->name, static_cast<int>(i)});
+  }
+  return c;
+}
+
+void update_free_limit(Cache* c, int n) {
+  NodeLists* nl = c->node(n);
+  if (!nl) return;
+  LockGuard<SpinLock> g(nl->list_lock);
+  nl->free_limit = static_cast<std::uint64_t>(1 + topology().online_cpus_on_node(n)) *
+                       c->batchcount.load(std::memory_order_relaxed) +
+                   c->geo.num;
+}
+
+int cache_prepare_node(Cache* c, int node) {
+  if (!c->node(node)) {
+    void* mem = kmalloc_node(sizeof(NodeLists), node);
+    if (!mem) return -ENOMEM;
+    auto* nl = new (mem) NodeLists;
+    nl->init(node, c->name);
+    nl->next_reap = reinterpret_cast<std::uintptr_t>(c) % 4000;
+    c->nodes[node].store(nl, std::memory_order_release);
+  }
+  update_free_limit(c, node);
+  return 0;
+}
+
+int cache_prepare_cpu(Cache* c, int cpu) {
+  const int node = topology().cpu_to_node(cpu);
+  const std::uint32_t limit = c->limit.load(std::memory_order_relaxed);
+  const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
+  const std::uint32_t shared = c->shared.load(std::memory_order_relaxed);
+  // R2: allocate everything before taking any lock ...
+  ArrayCache* nc = alloc_array(node, limit, batch);
+  ArrayCache* sh = nullptr;
+  AlienArray** al = nullptr;
+  bool ok = nc != nullptr;
+  if (ok && shared * batch > 0) ok = (sh = alloc_array(node, shared * batch, kSharedSentinelBatch));
+  if (ok && topology().num_nodes() > 1)
+    ok = (al = alloc_alien_set(node, limit > 1 ? kAlienLimit : 1)) != nullptr;
+  NodeLists* nl = c->node(node);
+  if (!ok || !nl) {
+    free_array(nc);
+    free_array(sh);
+    free_alien_set(al);
+    return -ENOMEM;
+  }
+  // ... install under the locks ...
+  {
+    CpuSlot& s = c->slot(cpu);
+    LockGuard<SpinLock> g(s.lock);
+    NS_CHECK(s.ac == nullptr, "cache '%s': CPU %d prepared twice", c->name, cpu);
+    s.ac = nc;
+  }
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    if (sh && !nl->shared.load(std::memory_order_relaxed)) {
+      nl->shared.store(sh, std::memory_order_release);
+      sh = nullptr;
+    }
+    if (al && !nl->alien.load(std::memory_order_relaxed)) {
+      nl->alien.store(al, std::memory_order_release);
+      al = nullptr;
+    }
+  }
+  // ... and free what another CPU of the node had already installed, unlocked.
+  free_array(sh);
+  free_alien_set(al);
+  return 0;
+}
+
+void cache_cpu_dead(Cache* c, int cpu) {
+  const int node = topology().cpu_to_node(cpu);
+  ArrayCache* nc;
+  {
+    // Taking the slot lock waits out any operation still using the array.
+    CpuSlot& s = c->slot(cpu);
+    LockGuard<SpinLock> g(s.lock);
+    nc = s.ac;
+    s.ac = nullptr;
+  }
+  NodeLists* nl = c->node(node);
+  if (!nl) {
+    free_array(nc);
+    return;
+  }
+  SlabQueue dead;
+  ArrayCache* sh = nullptr;
+  AlienArray** al = nullptr;
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    nl->free_limit = static_cast<std::uint64_t>(1 + topology().online_cpus_on_node(node)) *
+                         c->batchcount.load(std::memory_order_relaxed) +
+                     c->geo.num;
+    if (nc && nc->avail) {
+      nl->free_block(c->geo, nc->entries(), nc->avail, &dead);
+      nc->avail = 0;
+    }
+    if (topology().online_cpus_on_node(node) == 0) {
+      // Last CPU of the node: detach shared and alien under the lock ...
+      sh = nl->shared.exchange(nullptr, std::memory_order_acq_rel);
+      if (sh && sh->avail) {
+        nl->free_block(c->geo, sh->entries(), sh->avail, &dead);
+        sh->avail = 0;
+      }
+      al = nl->alien.exchange(nullptr, std::memory_order_acq_rel);
+    }
+  }
+  // ... and drain and free them after unlocking (R3, R4): freeing an array may
+  // need this very list_lock, and draining aliens takes remote list_locks.
+  free_array(sh);
+  if (al) {
+    for (int i = 0; i < topology().num_nodes(); ++i) {
+      if (AlienArray* a = al[i]) {
+        LockGuard<SpinLock> g(a->lock);
+        drain_alien(c, a, &dead);
+      }
+    }
+    free_alien_set(al);
+  }
+  free_array(nc);
+  destroy_slabs(c, &dead);
+}
+
+void cache_shrink_node(Cache* c, int node) {
+  NodeLists* nl = c->node(node);
+  if (!nl) return;
+  SlabQueue dead;
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    nl->stats.reaped += nl->unlink_free_slabs(c->geo, ~0u, &dead);
+  }
+  destroy_slabs(c, &dead);
+}
+
+void drain_all_arrays(Cache* c) {
+  Topology& t = topology();
+  for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
+    CpuSlot& s = c->slot(static_cast<int>(cpu));
+    SlabQueue dead;
+    {
+      LockGuard<SpinLock> g(s.lock);
+      ArrayCache* ac = s.ac;
+      if (ac && ac->avail) {
+        NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
+        LockGuard<SpinLock> gl(nl->list_lock);
+        nl->free_block(c->geo, ac->entries(), ac->avail, &dead);
+        ac->avail = 0;
+      }
+    }
+    destroy_slabs(c, &dead);
+  }
+  for (int n = 0; n < t.num_nodes(); ++n) {
+    NodeLists* nl = c->node(n);
+    if (!nl) continue;
+    SlabQueue dead;
+    AlienArray** al;
+    {
+      LockGuard<SpinLock> g(nl->list_lock);
+      ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
+      if (sh && sh->avail) {
+        nl->free_block(c->geo, sh->entries(), sh->avail, &dead);
+        sh->avail = 0;
+      }
+      al = nl->alien.load(std::memory_order_relaxed);
+    }
+    // The registry mutex keeps `al` alive: only hotplug detaches it.
+    if (al) {
+      for (int i = 0; i < t.num_nodes(); ++i) {
+        if (AlienArray* a = al[i]) {
+          LockGuard<SpinLock> g(a->lock);
+          drain_alien(c, a, &dead);
+        }
+      }
+    }
+    destroy_slabs(c, &dead);
+  }
+}
+
+namespace {
+
+std::uint64_t objects_in_use(Cache* c) {
+  std::uint64_t n = 0;
+  for (int i = 0; i < topology().num_nodes(); ++i) {
+    NodeLists* nl = c->node(i);
+    if (!nl) continue;
+    LockGuard<SpinLock> g(nl->list_lock);
+    n += nl->stats.active;
+  }
+  return n;
+}
+
+int shrink_locked(Cache* c) NS_REQUIRES(registry().mutex) {
+  drain_all_arrays(c);
+  for (int n = 0; n < topology().num_nodes(); ++n) cache_shrink_node(c, n);
+  return objects_in_use(c) ? 1 : 0;
+}
+
+}  // namespace
+
+void cache_release(Cache* c) {
+  for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
+    CpuSlot& s = c->slot(static_cast<int>(cpu));
+    ArrayCache* ac;
+    {
+      LockGuard<SpinLock> g(s.lock);
+      ac = s.ac;
+      s.ac = nullptr;
+    }
+    free_array(ac);
+  }
+  for (int n = 0; n < topology().num_nodes(); ++n) {
+    NodeLists* nl = c->nodes[n].exchange(nullptr, std::memory_order_acq_rel);
+    if (!nl) continue;
+    free_array(nl->shared.exchange(nullptr));
+    free_alien_set(nl->alien.exchange(nullptr));
+    nl->~NodeLists();
+    kfree(nl);
+  }
+  cache_free(cache_cache(), c);
+}
+
+Cache* cache_find(const char* name) {
+  for (Cache* c = registry().head; c; c = c->next)
+    if (std::strcmp(c->name, name) == 0) return c;
+  return nullptr;
+}
+
+void registry_link(Cache* c) {
+  Registry& r = registry();
+  c->prev = nullptr;
+  c->next = r.head;
+  if (r.head) r.head->prev = c;
+  r.head = c;
+}
+
+void registry_unlink(Cache* c) {
+  Registry& r = registry();
+  if (c->prev) c->prev->next = c->next;
+  else r.head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->next = c->prev = nullptr;
+}
+
+int cache_populate(Cache* c) {
+  Topology& t = topology();
+  for (int n = 0; n < t.num_nodes(); ++n) {
+    if (node_needs_lists(n) && cache_prepare_node(c, n) != 0) return -ENOMEM;
+  }
+  for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
+    if (t.cpu_online(cpu) && cache_prepare_cpu(c, cpu) != 0) return -ENOMEM;
+  }
+  return 0;
+}
+
+Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
+                    CtorFn ctor) {
+  ensure_init();
+  std::size_t len = name ? strnlen(name, kCacheNameMax) : 0;
+  bool bad_name = len == 0 || len >= kCacheNameMax;
+  for (std::size_t i = 0; !bad_name && i < len; ++i)
+    if (name[i] == ' ' || name[i] == '\t' || name[i] == '\n') bad_name = true;
+  SlabGeometry geo;
+  if (bad_name || (flags & ~kKnownFlags) || !compute_geometry(size, align, flags, &geo)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  LockGuard<Mutex> g(registry().mutex);
+  if (cache_find(name)) {
+    errno = EEXIST;
+    return nullptr;
+  }
+  void* mem = cache_alloc(cache_cache());
+  if (!mem) return nullptr;
+  Cache* c = cache_construct(mem, name, size, align, flags, ctor, geo);
+  if (cache_populate(c) != 0) {
+    cache_release(c);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  registry_link(c);
+  return c;
+}
+
+int cache_shrink(Cache* c) {
+  LockGuard<Mutex> g(registry().mutex);
+  return shrink_locked(c);
+}
+
+int cache_destroy(Cache* c) {
+  LockGuard<Mutex> g(registry().mutex);
+  NS_CHECK(!c->is_kmalloc && c != cache_cache(),
+           "numaslab_cache_destroy: cache '%s' belongs to numaslab and cannot be destroyed",
+           c->name);
+  if (shrink_locked(c) != 0) {
+    warn("numaslab_cache_destroy: cache '%s' still has %llu objects in use; not destroyed",
+         c->name, static_cast<unsigned long long>(objects_in_use(c)));
+    return -EBUSY;
+  }
+  registry_unlink(c);
+  cache_release(c);
+  return 0;
+}
+
+}  // namespace numaslab::detail

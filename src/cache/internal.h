@@ -1,0 +1,23 @@
+// numaslab — helpers shared by the cache layer's translation units only.
+//
+// Contract: cache_construct() initialises a descriptor in raw memory (from the
+// cache of caches, or static storage during bootstrap); cache_populate() gives
+// it node lists for every node with CPUs or memory and arrays for every online
+// CPU; cache_release() undoes both and frees the descriptor. All three run
+// under the registry mutex (or single-threaded during bootstrap).
+#pragma once
+
+#include "cache/cache.h"
+
+namespace numaslab::detail {
+
+void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
+                      std::uint32_t* shared);
+Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
+                       unsigned flags, CtorFn ctor, const SlabGeometry& geo);
+int cache_populate(Cache* c);
+void cache_release(Cache* c);
+void registry_link(Cache* c);
+void registry_unlink(Cache* c);
+
+}  // namespace numaslab::detail

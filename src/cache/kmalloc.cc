@@ -1,0 +1,146 @@
+// kmalloc size classes and the large-object path.
+#include "cache/kmalloc.h"
+
+#include <cerrno>
+
+#include "base/check.h"
+#include "cache/registry.h"
+#include "page/page_allocator.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+constexpr std::size_t kClassSizes[kNumKmallocClasses] = {
+    8,     16,    32,    48,    64,    80,    96,    112,   128,   160,   192,
+    224,   256,   320,   384,   448,   512,   640,   768,   896,   1024,  1280,
+    1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,  6144,  7168,  8192,
+    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
+
+// Byte tables for O(1) lookup: small sizes in 8-byte steps, the rest in 128-byte steps.
+struct ClassTables {
+  std::uint8_t small[1024 / 8 + 1];
+  std::uint8_t large[kKmallocMaxCached / 128 + 1];
+};
+
+constexpr ClassTables make_tables() {
+  ClassTables t{};
+  int cls = 0;
+  for (std::size_t i = 0; i <= 1024 / 8; ++i) {
+    std::size_t size = i * 8;
+    while (kClassSizes[cls] < size) ++cls;
+    t.small[i] = static_cast<std::uint8_t>(cls);
+  }
+  cls = 0;
+  for (std::size_t i = 0; i <= kKmallocMaxCached / 128; ++i) {
+    std::size_t size = i * 128;
+    while (kClassSizes[cls] < size) ++cls;
+    t.large[i] = static_cast<std::uint8_t>(cls);
+  }
+  return t;
+}
+
+constexpr ClassTables kTables = make_tables();
+static_assert(kClassSizes[kNumKmallocClasses - 1] == kKmallocMaxCached);
+
+Cache* g_kmalloc_caches[kNumKmallocClasses];
+
+unsigned order_for(std::size_t bytes) {
+  unsigned order = 0;
+  while ((kPageSize << order) < bytes) ++order;
+  return order;
+}
+
+void* large_alloc(std::size_t size, int node) {
+  if (size > kMaxKmallocSize) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  unsigned order = order_for(size);
+  if (order > kMaxRunOrder) return alloc_huge(size, node);
+  void* p = alloc_pages(node, order);
+  if (!p) return nullptr;
+  PageDesc* d = page_lookup(p);
+  d->size = size;
+  d->kind = PageKind::kLargeHead;
+  return p;
+}
+
+}  // namespace
+
+int size_class(std::size_t size) {
+  if (size <= 1024) return kTables.small[(size + 7) >> 3];
+  if (size <= kKmallocMaxCached) return kTables.large[(size + 127) >> 7];
+  return -1;
+}
+
+std::size_t class_size(int cls) { return kClassSizes[cls]; }
+Cache* kmalloc_cache(int cls) { return g_kmalloc_caches[cls]; }
+void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
+
+void* kmalloc(std::size_t size) {
+  ensure_init();
+  int cls = size_class(size);
+  if (NS_LIKELY(cls >= 0)) return cache_alloc(g_kmalloc_caches[cls]);
+  return large_alloc(size, local_node());
+}
+
+void* kmalloc_node(std::size_t size, int node) {
+  ensure_init();
+  if (node < 0 || node >= topology().num_nodes()) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  int cls = size_class(size);
+  if (NS_LIKELY(cls >= 0)) return cache_alloc_node(g_kmalloc_caches[cls], node);
+  if (!topology().node_has_memory(node)) node = local_node();
+  return large_alloc(size, node);
+}
+
+void kfree(void* p) {
+  if (!p) return;
+  PageDesc* d = page_lookup(p);
+  NS_CHECK(d, "numaslab_kfree: %p was never returned by numaslab", p);
+  switch (d->kind) {
+    case PageKind::kSlab: {
+      auto* c = static_cast<Cache*>(d->owner);
+      cache_free_checked(c, p, "numaslab_kfree");
+      return;
+    }
+    case PageKind::kLargeHead:
+      NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a %zu-byte block",
+               p, d->size);
+      d->kind = PageKind::kAllocated;
+      free_pages(p, d->order);
+      return;
+    case PageKind::kHuge:
+      NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block", p);
+      free_huge(p);
+      return;
+    case PageKind::kTail:
+      fatal("numaslab_kfree: %p is an interior pointer of a large block", p);
+    case PageKind::kFree:
+    case PageKind::kFreeTail:
+      fatal("numaslab_kfree: double free of %p (the block is already free)", p);
+    default:
+      fatal("numaslab_kfree: %p was never returned by numaslab", p);
+  }
+}
+
+std::size_t ksize(const void* p) {
+  if (!p) return 0;
+  PageDesc* d = page_lookup(p);
+  NS_CHECK(d, "numaslab_ksize: %p was never returned by numaslab", p);
+  switch (d->kind) {
+    case PageKind::kSlab:
+      return static_cast<Cache*>(d->owner)->geo.buffer_size;
+    case PageKind::kLargeHead:
+      return kPageSize << d->order;
+    case PageKind::kHuge:
+      return d->size;
+    default:
+      fatal("numaslab_ksize: %p is not an allocated object", p);
+  }
+}
+
+}  // namespace numaslab::detail

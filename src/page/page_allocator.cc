@@ -1,0 +1,407 @@
+// numaslab — per-node buddy page allocator.
+//
+// Each node owns a list of 4 MiB segments and free lists per order
+// 0..kMaxRunOrder. A free block is described by its head page's PageDesc
+// (kind kFree, order = block order, linked through next/prev); its other
+// pages are kFreeTail. The header pages [0, kSegmentHeaderPages) are never
+// part of a block, so a segment carves into maximal naturally aligned blocks
+// and coalescing reassembles exactly that carving.
+//
+// mmap/munmap and registry updates happen outside the node lock: a freshly
+// mapped segment is private until it is published on the node's lists, and a
+// trimmed segment is unlinked first, then unmapped.
+#include "page/page_allocator.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include "base/check.h"
+#include "base/lock.h"
+#include "base/thread_annotations.h"
+#include "platform/os_memory.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+constexpr std::uint32_t kHeaderPages = static_cast<std::uint32_t>(kSegmentHeaderPages);
+constexpr std::uint32_t kDataPages = static_cast<std::uint32_t>(kPagesPerSegment) - kHeaderPages;
+// Far beyond any sane request, and small enough that the rounding below cannot
+// overflow (os_map_aligned refuses more than 2^46 anyway).
+constexpr std::size_t kMaxHugeBytes = std::size_t{1} << 46;
+
+static_assert(kHeaderPages < kPagesPerSegment, "segment header must leave data pages");
+
+struct alignas(kCacheLine) NodeState {
+  constexpr explicit NodeState(int node)
+      : lock(LockRank::kPages, LockName{"page_lock", nullptr, node}) {}
+
+  SpinLock lock;
+  PageDesc* free_lists[kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
+  SegmentHeader* segments NS_GUARDED_BY(lock) = nullptr;  // linked via next_in_node
+  std::size_t segment_count NS_GUARDED_BY(lock) = 0;
+  std::size_t used_pages NS_GUARDED_BY(lock) = 0;
+  std::size_t free_pages NS_GUARDED_BY(lock) = 0;
+  std::size_t huge_mappings NS_GUARDED_BY(lock) = 0;
+  std::size_t huge_bytes NS_GUARDED_BY(lock) = 0;
+};
+
+// A table of per-node state, constant-initialised (no static-init order
+// issues, no allocation), each lock named with its node.
+template <typename Seq>
+struct NodeTable;
+template <std::size_t... I>
+struct NodeTable<std::index_sequence<I...>> {
+  NodeState nodes[sizeof...(I)]{NodeState(static_cast<int>(I))...};
+};
+
+constinit NodeTable<std::make_index_sequence<kMaxNodes>> g_table;
+
+// Until page_allocator_init says otherwise every node index is usable and
+// nothing is bound, so an early caller still gets memory.
+std::atomic<int> g_num_nodes{kMaxNodes};
+std::atomic<bool> g_bind{false};
+
+bool valid_node(int node) {
+  return node >= 0 && node < kMaxNodes && node < g_num_nodes.load(std::memory_order_relaxed);
+}
+
+// ---- free lists (node lock held) -------------------------------------------
+
+void list_push(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
+  d->kind = PageKind::kFree;
+  d->order = static_cast<std::uint8_t>(order);
+  d->prev = nullptr;
+  d->next = n.free_lists[order];
+  if (d->next) d->next->prev = d;
+  n.free_lists[order] = d;
+}
+
+void list_remove(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    n.free_lists[order] = d->next;
+  if (d->next) d->next->prev = d->prev;
+  d->next = d->prev = nullptr;
+}
+
+// Marks pages [first, first + count) of `seg` with `kind` and `order`.
+void mark_pages(SegmentHeader* seg, std::uint32_t first, std::uint32_t count, PageKind kind,
+                unsigned order) {
+  for (std::uint32_t i = first; i < first + count; ++i) {
+    seg->pages[i].kind = kind;
+    seg->pages[i].order = static_cast<std::uint8_t>(order);
+  }
+}
+
+// ---- segments ----------------------------------------------------------------
+
+// Writes the header of a fresh mapping: every descriptor gets node and index;
+// header pages are kHeader, the rest stay kUnused until the caller labels them.
+void init_header(SegmentHeader* seg, int node, std::size_t mapped_bytes, bool huge) {
+  seg->magic = kSegmentMagic;
+  seg->node = static_cast<std::uint32_t>(node);
+  seg->header_pages = kHeaderPages;
+  seg->mapped_bytes = mapped_bytes;
+  seg->huge = huge;
+  seg->next_in_node = nullptr;
+  seg->used_pages.store(0, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < kPagesPerSegment; ++i) {
+    PageDesc& d = seg->pages[i];
+    d.kind = i < kHeaderPages ? PageKind::kHeader : PageKind::kUnused;
+    d.order = 0;
+    d.node = static_cast<std::uint16_t>(node);
+    d.index = i;
+    d.next = d.prev = nullptr;
+    d.size = 0;
+  }
+}
+
+// Maps, binds, initialises and registers a segment; nullptr on failure.
+SegmentHeader* map_segment(int node) {
+  if (!segment_registry_reserve()) return nullptr;
+  void* mem = os_map_aligned(kSegmentSize, kSegmentSize);
+  if (mem == nullptr) return nullptr;
+  // Bind before the header is written so the header pages are placed too.
+  if (g_bind.load(std::memory_order_relaxed)) (void)os_bind_to_node(mem, kSegmentSize, node);
+  auto* seg = static_cast<SegmentHeader*>(mem);
+  init_header(seg, node, kSegmentSize, /*huge=*/false);
+  segment_register(seg);
+  return seg;
+}
+
+// Publishes a fresh segment: carves [kHeaderPages, kPagesPerSegment) into
+// maximal naturally aligned blocks of order <= kMaxRunOrder.
+void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
+  std::uint32_t i = kHeaderPages;
+  while (i < kPagesPerSegment) {
+    unsigned order = kMaxRunOrder;
+    while ((i & ((1u << order) - 1)) != 0 || i + (1u << order) > kPagesPerSegment) --order;
+    mark_pages(seg, i + 1, (1u << order) - 1, PageKind::kFreeTail, 0);
+    list_push(n, &seg->pages[i], order);
+    i += 1u << order;
+  }
+  seg->next_in_node = n.segments;
+  n.segments = seg;
+  ++n.segment_count;
+  n.free_pages += kDataPages;
+}
+
+// Takes the smallest free block of order >= `order`, splits it down and marks
+// the result allocated. nullptr if the node has no block large enough.
+PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
+  unsigned o = order;
+  while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
+  if (o > kMaxRunOrder) return nullptr;
+  PageDesc* head = n.free_lists[o];
+  list_remove(n, head, o);
+  SegmentHeader* seg = segment_of(head);
+  while (o > order) {
+    --o;
+    // The upper half becomes a free block of its own; its tails already are
+    // kFreeTail from the larger block.
+    list_push(n, &seg->pages[head->index + (1u << o)], o);
+  }
+  head->kind = PageKind::kAllocated;
+  head->order = static_cast<std::uint8_t>(order);
+  mark_pages(seg, head->index + 1, (1u << order) - 1, PageKind::kTail, order);
+  std::uint32_t count = 1u << order;
+  seg->used_pages.fetch_add(count, std::memory_order_relaxed);
+  n.used_pages += count;
+  n.free_pages -= count;
+  return head;
+}
+
+// Why `d` cannot be the head of an allocated run of `order`, or nullptr.
+const char* free_pages_problem(const PageDesc* d, unsigned order) {
+  switch (d->kind) {
+    case PageKind::kFree:
+    case PageKind::kFreeTail:
+      return "the page is free (double free?)";
+    case PageKind::kTail:
+      return "it points inside a run";
+    case PageKind::kHeader:
+      return "it is a segment header page";
+    case PageKind::kUnused:
+      return "the page was never set up";
+    case PageKind::kHuge:
+      return "it is a huge allocation (use free_huge)";
+    case PageKind::kAllocated:
+    case PageKind::kSlab:
+    case PageKind::kLargeHead:
+      break;
+  }
+  if (d->order != order) return "the run has a different order";
+  // kSlab labels every page of a slab with the slab's order: only the head is
+  // aligned to its run size, so this catches interior slab pointers.
+  if ((d->index & ((1u << order) - 1)) != 0) return "it points inside a run";
+  if (d->index < kHeaderPages) return "the descriptor is corrupted";
+  return nullptr;
+}
+
+}  // namespace
+
+void page_allocator_init(int num_nodes, bool bind) {
+  NS_CHECK(num_nodes >= 1 && num_nodes <= kMaxNodes,
+           "page_allocator_init: %d nodes (supported: 1..%d)", num_nodes, kMaxNodes);
+  g_num_nodes.store(num_nodes, std::memory_order_relaxed);
+  g_bind.store(bind, std::memory_order_relaxed);
+}
+
+void* alloc_pages(int node, unsigned order) {
+  if (order > kMaxRunOrder || !valid_node(node)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  NodeState& n = g_table.nodes[node];
+  {
+    LockGuard<SpinLock> guard(n.lock);
+    if (PageDesc* d = take_block(n, order)) return page_address(d);
+  }
+  // Out of blocks: map outside the lock. A racing thread may map one too; the
+  // spare is simply kept (it is what trim_node is for).
+  SegmentHeader* seg = map_segment(node);
+  if (seg == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  LockGuard<SpinLock> guard(n.lock);
+  add_segment(n, seg);
+  PageDesc* d = take_block(n, order);
+  NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment",
+           node, order);
+  return page_address(d);
+}
+
+void free_pages(void* p, unsigned order) {
+  auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const char* why = nullptr;
+  PageDesc* d = nullptr;
+  if ((addr & (kPageSize - 1)) != 0)
+    why = "it is not page aligned";
+  else if (order > kMaxRunOrder)
+    why = "the order is out of range";
+  else if ((d = page_lookup(p)) == nullptr)
+    why = "it is not a numaslab page";
+  else if (segment_of(d)->huge)
+    why = "it is in a huge allocation (use free_huge)";
+  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
+           p, order, why);
+
+  SegmentHeader* seg = segment_of(d);
+  // The node copy in a segment's descriptors is written once, before the
+  // segment is registered: stable without the lock.
+  int node = d->node;
+  NS_CHECK(node < kMaxNodes, "free_pages: %p has corrupted node %d", p, node);
+  NodeState& n = g_table.nodes[node];
+  LockGuard<SpinLock> guard(n.lock);
+  // Validate under the lock: a double free races with the block's reuse.
+  why = free_pages_problem(d, order);
+  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
+           p, order, why);
+
+  std::uint32_t count = 1u << order;
+  seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
+  n.used_pages -= count;
+  n.free_pages += count;
+
+  std::uint32_t index = d->index;
+  mark_pages(seg, index + 1, count - 1, PageKind::kFreeTail, 0);
+  unsigned o = order;
+  while (o < kMaxRunOrder) {
+    std::uint32_t buddy = index ^ (1u << o);
+    // An aligned block starting at or after the header end never overlaps it.
+    if (buddy < kHeaderPages) break;
+    PageDesc* b = &seg->pages[buddy];
+    if (b->kind != PageKind::kFree || b->order != o) break;
+    list_remove(n, b, o);
+    // The merged block's upper head becomes a tail.
+    PageDesc* upper = &seg->pages[index | (1u << o)];
+    upper->kind = PageKind::kFreeTail;
+    upper->order = 0;
+    index &= ~(1u << o);
+    ++o;
+  }
+  list_push(n, &seg->pages[index], o);
+}
+
+void* alloc_huge(std::size_t bytes, int node) {
+  if (!valid_node(node) || bytes > kMaxHugeBytes) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  std::size_t data = (bytes == 0 ? kPageSize : (bytes + kPageSize - 1) & ~(kPageSize - 1));
+  std::size_t len = std::size_t{kHeaderPages} * kPageSize + data;
+  if (!segment_registry_reserve()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* mem = os_map_aligned(len, kSegmentSize);
+  if (mem == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (g_bind.load(std::memory_order_relaxed)) (void)os_bind_to_node(mem, len, node);
+  auto* seg = static_cast<SegmentHeader*>(mem);
+  init_header(seg, node, len, /*huge=*/true);
+  // Only the descriptors inside the mapping's first 4 MiB exist: the first
+  // data page is kHuge, the rest (up to the mapping's end) kTail, so an
+  // interior pointer there is recognised as such.
+  std::size_t mapped_pages = len >> kPageShift;
+  std::uint32_t desc_end = static_cast<std::uint32_t>(
+      mapped_pages < kPagesPerSegment ? mapped_pages : kPagesPerSegment);
+  PageDesc& head = seg->pages[kHeaderPages];
+  head.kind = PageKind::kHuge;
+  head.size = bytes;
+  mark_pages(seg, kHeaderPages + 1, desc_end - kHeaderPages - 1, PageKind::kTail, 0);
+  segment_register(seg);
+
+  NodeState& n = g_table.nodes[node];
+  {
+    LockGuard<SpinLock> guard(n.lock);
+    ++n.huge_mappings;
+    n.huge_bytes += len;
+  }
+  return page_address(&head);
+}
+
+void free_huge(void* p) {
+  PageDesc* d = page_lookup(p);
+  NS_CHECK(d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p &&
+               segment_of(d)->huge,
+           "free_huge: %p is not a huge allocation", p);
+  SegmentHeader* seg = segment_of(d);
+  std::size_t len = seg->mapped_bytes;
+  int node = static_cast<int>(seg->node);
+  NS_CHECK(node >= 0 && node < kMaxNodes, "free_huge: %p has corrupted node %d", p, node);
+  NodeState& n = g_table.nodes[node];
+  {
+    LockGuard<SpinLock> guard(n.lock);
+    --n.huge_mappings;
+    n.huge_bytes -= len;
+  }
+  // Clear the kind first: a racing second free_huge of the same pointer (a
+  // user bug) then fails the check instead of unmapping twice, most of the time.
+  d->kind = PageKind::kUnused;
+  segment_unregister(seg);
+  os_unmap(seg, len);
+}
+
+std::size_t trim_node(int node, std::size_t keep) {
+  if (node < 0 || node >= kMaxNodes) return 0;
+  NodeState& n = g_table.nodes[node];
+  SegmentHeader* detached = nullptr;
+  {
+    LockGuard<SpinLock> guard(n.lock);
+    std::size_t kept = 0;
+    SegmentHeader** link = &n.segments;
+    while (SegmentHeader* seg = *link) {
+      if (seg->used_pages.load(std::memory_order_relaxed) != 0 || kept < keep) {
+        if (seg->used_pages.load(std::memory_order_relaxed) == 0) ++kept;
+        link = &seg->next_in_node;
+        continue;
+      }
+      // Fully free: its blocks are exactly the initial carving; take them off.
+      for (std::uint32_t i = kHeaderPages; i < kPagesPerSegment;) {
+        PageDesc* b = &seg->pages[i];
+        NS_CHECK(b->kind == PageKind::kFree,
+                 "trim_node: free segment %p has a non-free block at page %u",
+                 static_cast<void*>(seg), i);
+        list_remove(n, b, b->order);
+        i += 1u << b->order;
+      }
+      *link = seg->next_in_node;
+      seg->next_in_node = detached;
+      detached = seg;
+      --n.segment_count;
+      n.free_pages -= kDataPages;
+    }
+  }
+  std::size_t bytes = 0;
+  while (detached != nullptr) {
+    SegmentHeader* seg = detached;
+    detached = seg->next_in_node;
+    segment_unregister(seg);
+    os_unmap(seg, kSegmentSize);
+    bytes += kSegmentSize;
+  }
+  return bytes;
+}
+
+PageAllocatorStats page_allocator_stats(int node) {
+  PageAllocatorStats s;
+  if (node < 0 || node >= kMaxNodes) return s;
+  NodeState& n = g_table.nodes[node];
+  LockGuard<SpinLock> guard(n.lock);
+  s.segments = n.segment_count;
+  s.pages_in_use = n.used_pages;
+  s.pages_free = n.free_pages;
+  s.huge_mappings = n.huge_mappings;
+  s.huge_bytes = n.huge_bytes;
+  return s;
+}
+
+}  // namespace numaslab::detail

@@ -1,0 +1,80 @@
+// numaslab — ArrayCache: a LIFO stack of object pointers (the kernel's
+// struct array_cache). Used for per-CPU arrays, per-node shared arrays and
+// alien arrays.
+//
+// Contract:
+//  * entries()[0..avail) are valid; entries()[avail-1] is the hottest.
+//    0 <= avail <= limit, always.
+//  * Who guards an ArrayCache depends on its role: a per-CPU array by its CPU
+//    slot (cpu/cpu_slots.h); a shared array by its node's list_lock; an alien
+//    array by AlienArray::lock. The type itself takes no lock.
+//  * Every object in an array has bufctl state kBufctlCached.
+//  * An ArrayCache is one allocation: header + limit pointers (array_bytes()),
+//    taken from the kmalloc caches (self-hosted metadata).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "base/lock.h"
+
+namespace numaslab::detail {
+
+struct alignas(8) ArrayCache {
+  std::uint32_t avail;
+  std::uint32_t limit;
+  std::uint32_t batchcount;
+  std::uint32_t touched;  // set on use, cleared by the reaper (hysteresis)
+
+  void** entries() { return reinterpret_cast<void**>(this + 1); }
+  void* const* entries() const { return reinterpret_cast<void* const*>(this + 1); }
+
+  static std::size_t bytes_for(std::uint32_t limit) {
+    return sizeof(ArrayCache) + std::size_t{limit} * sizeof(void*);
+  }
+  void init(std::uint32_t lim, std::uint32_t batch) {
+    avail = 0;
+    limit = lim;
+    batchcount = batch;
+    touched = 0;
+  }
+  std::uint32_t room() const { return limit - avail; }
+
+  // Removes the n oldest (bottom) entries into out[0..n), keeping the hot top.
+  void take_bottom(void** out, std::uint32_t n) {
+    std::memcpy(out, entries(), n * sizeof(void*));
+    avail -= n;
+    std::memmove(entries(), entries() + n, avail * sizeof(void*));
+  }
+  // Removes the n hottest entries into out[0..n).
+  void take_top(void** out, std::uint32_t n) {
+    avail -= n;
+    std::memcpy(out, entries() + avail, n * sizeof(void*));
+  }
+  void push_many(void* const* in, std::uint32_t n) {
+    std::memcpy(entries() + avail, in, n * sizeof(void*));
+    avail += n;
+  }
+};
+static_assert(sizeof(ArrayCache) == 16);
+
+// An alien array: objects freed on this node whose home is another node,
+// queued to go home in a batch. Shared by the CPUs of the local node.
+struct AlienArray {
+  SpinLock lock{LockRank::kAlien};
+  int home_node = -1;
+  ArrayCache ac;  // must be last: its entries follow
+
+  static std::size_t bytes_for(std::uint32_t limit) {
+    return offsetof(AlienArray, ac) + ArrayCache::bytes_for(limit);
+  }
+};
+
+// The kernel maps any alien limit > 1 to 12 entries.
+inline constexpr std::uint32_t kAlienLimit = 12;
+// Refill of an array that was not touched since the last reap is capped
+// (the kernel's BATCHREFILL_LIMIT).
+inline constexpr std::uint32_t kBatchRefillLimit = 16;
+
+}  // namespace numaslab::detail

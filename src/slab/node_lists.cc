@@ -1,0 +1,179 @@
+#include "slab/node_lists.h"
+
+#include "base/check.h"
+#include "page/page_map.h"
+
+namespace numaslab::detail {
+
+void NodeLists::init(int node_id, const char* cache_name) NS_NO_THREAD_SAFETY_ANALYSIS {
+  list_lock.set_name(LockName{"list_lock", cache_name, node_id});
+  partial = SlabQueue{};
+  full = SlabQueue{};
+  free = SlabQueue{};
+  free_objects = 0;
+  free_limit = 0;
+  colour_next = 0;
+  free_touched = false;
+  node = node_id;
+  shared.store(nullptr, std::memory_order_relaxed);
+  alien.store(nullptr, std::memory_order_relaxed);
+  next_reap = 0;
+  stats = NodeStats{};
+}
+
+namespace {
+
+SlabQueue& queue_for(NodeLists& nl, SlabList id) NS_NO_THREAD_SAFETY_ANALYSIS {
+  switch (id) {
+    case SlabList::kPartial: return nl.partial;
+    case SlabList::kFull: return nl.full;
+    default: return nl.free;
+  }
+}
+
+void unlink(NodeLists& nl, Slab* s) {
+  NS_CHECK(s->list_id != SlabList::kNone, "slab %p of node %d is on no list", s, nl.node);
+  queue_for(nl, s->list_id).remove(s);
+  s->list_id = SlabList::kNone;
+}
+
+void link(NodeLists& nl, Slab* s, SlabList id, bool front) {
+  SlabQueue& q = queue_for(nl, id);
+  if (front) q.push_front(s);
+  else q.push_back(s);
+  s->list_id = id;
+}
+
+Slab* slab_of(const void* obj, const char* what) {
+  PageDesc* d = page_lookup(obj);
+  NS_CHECK(d && d->kind == PageKind::kSlab, "%s: %p is not a slab object", what, obj);
+  return static_cast<Slab*>(d->slab);
+}
+
+}  // namespace
+
+std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint32_t n) {
+  std::uint32_t got = 0;
+  while (got < n) {
+    Slab* s = partial.head;
+    if (!s) {
+      free_touched = true;
+      s = free.head;
+      if (!s) break;
+    }
+    unlink(*this, s);
+    while (s->inuse < g.num && got < n) {
+      std::uint32_t idx = s->free;
+      NS_CHECK(idx < g.num, "slab %p: corrupt free list (index %u, %u objects)", s, idx, g.num);
+      s->free = s->load_bufctl(idx);
+      s->store_bufctl(idx, kBufctlCached);
+      ++s->inuse;
+      out[got++] = s->s_mem + static_cast<std::size_t>(idx) * g.buffer_size;
+    }
+    link(*this, s, s->inuse == g.num ? SlabList::kFull : SlabList::kPartial, true);
+  }
+  free_objects -= got;
+  stats.list_allocs += got;
+  stats.active += got;
+  if (stats.active > stats.high_mark) stats.high_mark = stats.active;
+  return got;
+}
+
+void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n,
+                           SlabQueue* dead) {
+  for (std::uint32_t i = 0; i < n; ++i) {
+    void* obj = objs[i];
+    Slab* s = slab_of(obj, "free_block");
+    NS_CHECK(s->nodeid == node, "free_block: object %p of node %d returned to node %d", obj,
+             s->nodeid, node);
+    std::int64_t idx = slab_object_index(g, s, obj);
+    NS_CHECK(idx >= 0, "free_block: %p is not an object boundary", obj);
+    std::uint32_t state = s->load_bufctl(static_cast<std::uint32_t>(idx));
+    NS_CHECK(state == kBufctlCached || state == kBufctlUser,
+             "double free detected: object %p is already free in its slab (node %d)", obj, node);
+    unlink(*this, s);
+    s->store_bufctl(static_cast<std::uint32_t>(idx), s->free);
+    s->free = static_cast<std::uint32_t>(idx);
+    --s->inuse;
+    ++free_objects;
+    --stats.active;
+    if (s->inuse == 0) {
+      if (free_objects > free_limit) {
+        free_objects -= g.num;
+        ++stats.destroyed;
+        dead->push_back(s);
+      } else {
+        link(*this, s, SlabList::kFree, true);
+      }
+    } else {
+      // Tail of partial: give the slab's other objects time to come back too.
+      link(*this, s, SlabList::kPartial, false);
+    }
+  }
+}
+
+void NodeLists::add_new_slab(const SlabGeometry& g, Slab* s) {
+  link(*this, s, SlabList::kFree, false);
+  free_objects += g.num;
+  ++stats.grown;
+}
+
+std::uint32_t NodeLists::unlink_free_slabs(const SlabGeometry& g, std::uint32_t max,
+                                           SlabQueue* dead) {
+  std::uint32_t n = 0;
+  while (n < max && free.tail) {
+    Slab* s = free.tail;
+    unlink(*this, s);
+    free_objects -= g.num;
+    ++stats.destroyed;
+    dead->push_back(s);
+    ++n;
+  }
+  return n;
+}
+
+std::uint32_t NodeLists::push_shared(void* const* objs, std::uint32_t n) {
+  ArrayCache* sh = shared.load(std::memory_order_relaxed);
+  if (!sh) return 0;
+  std::uint32_t k = sh->room() < n ? sh->room() : n;
+  sh->push_many(objs, k);
+  return k;
+}
+
+Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index, int node,
+                  void* offslab_desc) {
+  char* base = static_cast<char*>(pages);
+  std::uint32_t offset = colour_index * g.colour_off;
+  Slab* s;
+  if (g.off_slab) {
+    s = static_cast<Slab*>(offslab_desc);
+  } else {
+    s = reinterpret_cast<Slab*>(base + offset);
+    offset += g.slab_size;
+  }
+  s->next = s->prev = nullptr;
+  s->s_mem = base + offset;
+  s->colouroff = offset;
+  s->inuse = 0;
+  s->free = 0;
+  s->nodeid = static_cast<std::uint16_t>(node);
+  s->list_id = SlabList::kNone;
+  s->pad_ = 0;
+  s->pad2_ = 0;
+  std::uint32_t* b = s->bufctl();
+  for (std::uint32_t i = 0; i + 1 < g.num; ++i) b[i] = i + 1;
+  b[g.num - 1] = kBufctlEnd;
+  return s;
+}
+
+std::int64_t slab_object_index(const SlabGeometry& g, const Slab* s, const void* obj) {
+  const char* p = static_cast<const char*>(obj);
+  if (p < s->s_mem) return -1;
+  std::uint64_t off = static_cast<std::uint64_t>(p - s->s_mem);
+  if (off >= std::uint64_t{g.num} * g.buffer_size) return -1;
+  std::uint32_t idx = divide_by_size(g, static_cast<std::uint32_t>(off));
+  if (std::uint64_t{idx} * g.buffer_size != off) return -1;
+  return idx;
+}
+
+}  // namespace numaslab::detail

@@ -1,0 +1,90 @@
+// numaslab — NodeLists: one cache's slabs on one node (the kernel's kmem_list3).
+//
+// Contract:
+//  * Three lists — partial, full, free — and the counters that describe them.
+//    Invariants (at any moment the list_lock is free):
+//      free_objects == Σ over partial and free slabs of (num - inuse);
+//      a slab is on the list chosen by its inuse (slab.h);
+//      free_limit == (1 + online CPUs of the node) * batchcount + num.
+//  * shared and alien are installed and detached under list_lock (hotplug
+//    rules R2/R4) and published with release stores, so a reader holding the
+//    CPU slot of an online CPU of this node may load them without the lock:
+//    they cannot be detached while a CPU of the node is online. Every consumer
+//    tolerates nullptr (a node with no CPU has neither).
+//  * A NodeLists lives as long as its cache (R1); it is never freed on CPU down.
+//  * The operations here never allocate and never free into the allocator:
+//    a slab that must be destroyed is unlinked and appended to the caller's
+//    `dead` queue, for the caller to destroy after releasing every lock (R3).
+// Locks: list_lock (rank kListLock) guards everything but the atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/lock.h"
+#include "slab/array_cache.h"
+#include "slab/slab.h"
+
+namespace numaslab::detail {
+
+struct NodeStats {
+  std::uint64_t list_allocs = 0;   // objects taken out of slabs (num_allocations)
+  std::uint64_t active = 0;        // objects out of slabs now (num_active)
+  std::uint64_t high_mark = 0;     // max of active
+  std::uint64_t grown = 0;         // slabs created
+  std::uint64_t reaped = 0;        // slabs destroyed by the reaper/shrink
+  std::uint64_t destroyed = 0;     // slabs destroyed for any reason
+  std::uint64_t node_allocs = 0;   // objects allocated through alloc_node on this node
+  std::uint64_t node_fallbacks = 0;  // alloc_node requests for this node served elsewhere
+  std::uint64_t max_freeable = 0;  // max free slabs seen at a flush
+  std::uint64_t errors = 0;
+};
+
+struct NodeLists {
+  SpinLock list_lock{LockRank::kListLock};
+  SlabQueue partial NS_GUARDED_BY(list_lock);
+  SlabQueue full NS_GUARDED_BY(list_lock);
+  SlabQueue free NS_GUARDED_BY(list_lock);
+  std::uint64_t free_objects NS_GUARDED_BY(list_lock) = 0;
+  std::uint64_t free_limit NS_GUARDED_BY(list_lock) = 0;
+  std::uint32_t colour_next NS_GUARDED_BY(list_lock) = 0;
+  bool free_touched NS_GUARDED_BY(list_lock) = false;
+  int node = 0;
+  std::atomic<ArrayCache*> shared{nullptr};  // install/detach under list_lock
+  std::atomic<AlienArray**> alien{nullptr};  // [num_nodes]; install/detach under list_lock
+  std::uint64_t next_reap = 0;               // reaper only
+  NodeStats stats NS_GUARDED_BY(list_lock);
+
+  void init(int node_id, const char* cache_name);
+
+  // Moves up to n objects out of the slabs (partial first, then free) into
+  // out[], marking them kBufctlCached. Returns how many were moved.
+  std::uint32_t take_batch(const SlabGeometry& g, void** out, std::uint32_t n)
+      NS_REQUIRES(list_lock);
+
+  // Returns objects to their slabs. Slabs that become free while free_objects
+  // exceeds free_limit are unlinked onto `dead`.
+  void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead)
+      NS_REQUIRES(list_lock);
+
+  // Adds a freshly built slab (inuse == 0) at the tail of the free list.
+  void add_new_slab(const SlabGeometry& g, Slab* s) NS_REQUIRES(list_lock);
+
+  // Unlinks up to max free slabs (from the tail) onto `dead`; returns how many.
+  std::uint32_t unlink_free_slabs(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead)
+      NS_REQUIRES(list_lock);
+
+  // Returns n objects to the shared array (room permitting); returns how many fit.
+  std::uint32_t push_shared(void* const* objs, std::uint32_t n) NS_REQUIRES(list_lock);
+};
+
+// Lays out a new slab over `pages` (2^g.order pages on `node`): picks the
+// descriptor (on-slab at pages + colour offset, or `offslab_desc`), links the
+// bufctl free list 0 → 1 → … → num-1. Does not run constructors.
+Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index, int node,
+                  void* offslab_desc);
+
+// Object index of obj in s, or -1 if obj is not exactly at an object boundary.
+std::int64_t slab_object_index(const SlabGeometry& g, const Slab* s, const void* obj);
+
+}  // namespace numaslab::detail

@@ -1,0 +1,118 @@
+// Shared by the topology tests: a fake sysfs tree builder and helpers that
+// build a Topology and check the header's invariants.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "topology/topology.h"
+
+namespace numaslab::topology_test {
+
+namespace stdfs = std::filesystem;
+
+// A throw-away sysfs tree under $TMPDIR, removed when the test ends.
+class FakeSysfs {
+ public:
+  FakeSysfs() {
+    std::string tmpl = (stdfs::temp_directory_path() / "numaslab-sysfs-XXXXXX").string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    root_ = buf.data();
+  }
+  ~FakeSysfs() {
+    std::error_code ec;
+    stdfs::remove_all(root_, ec);
+  }
+  FakeSysfs(const FakeSysfs&) = delete;
+  FakeSysfs& operator=(const FakeSysfs&) = delete;
+
+  FakeSysfs& file(const std::string& rel, const std::string& text) {
+    stdfs::path p = stdfs::path(root_) / rel;
+    stdfs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return *this;
+  }
+  FakeSysfs& dir(const std::string& rel) {
+    stdfs::create_directories(stdfs::path(root_) / rel);
+    return *this;
+  }
+  FakeSysfs& cpus(const std::string& possible, const std::string& online) {
+    file("devices/system/cpu/possible", possible + "\n");
+    return file("devices/system/cpu/online", online + "\n");
+  }
+  FakeSysfs& node(int n, const std::string& cpulist) {
+    return file("devices/system/node/node" + std::to_string(n) + "/cpulist", cpulist + "\n");
+  }
+  FakeSysfs& has_memory(const std::string& nodes) {
+    return file("devices/system/node/has_memory", nodes + "\n");
+  }
+  const char* root() const { return root_.c_str(); }
+
+ private:
+  std::string root_;
+};
+
+inline CpuMask cpulist(const char* text) {
+  CpuMask m;
+  EXPECT_TRUE(parse_cpulist(text, &m)) << text;
+  return m;
+}
+
+inline std::unique_ptr<TopologySpec> spec_of(const char* text) {
+  auto spec = std::make_unique<TopologySpec>();
+  char err[256];
+  EXPECT_TRUE(parse_topology_spec(text, spec.get(), err, sizeof err)) << err;
+  return spec;
+}
+
+// Builds a topology; on failure returns nullptr and leaves the reason in *err.
+inline std::unique_ptr<Topology> build(const char* spec, const char* root, std::string* err = nullptr) {
+  auto t = std::make_unique<Topology>();
+  char buf[256];
+  if (!t->init(*spec_of(spec), root, buf, sizeof buf)) {
+    if (err) *err = buf;
+    else ADD_FAILURE() << "init(" << spec << ") failed: " << buf;
+    EXPECT_EQ(t->possible_cpus(), 0);
+    return nullptr;
+  }
+  return t;
+}
+
+inline std::string build_error(const char* spec, const char* root) {
+  std::string err;
+  EXPECT_EQ(build(spec, root, &err), nullptr) << spec;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  return err;
+}
+
+// The structural invariants of the header contract.
+inline void expect_consistent(const Topology& t) {
+  const CpuMask online = t.online_mask();
+  CpuMask seen;
+  for (int n = 0; n < t.num_nodes(); ++n) {
+    int online_here = 0;
+    for (int c = t.node_cpus(n).first(); c >= 0; c = t.node_cpus(n).next(c + 1)) {
+      EXPECT_LT(c, t.possible_cpus());
+      EXPECT_EQ(t.cpu_to_node(c), n) << "cpu " << c;
+      EXPECT_FALSE(seen.test(c)) << "cpu " << c << " on two nodes";
+      seen.set(c);
+      online_here += online.test(c);
+    }
+    EXPECT_EQ(t.online_cpus_on_node(n), online_here) << "node " << n;
+  }
+  EXPECT_EQ(seen.count(), t.possible_cpus());
+  EXPECT_TRUE(seen.last() + 1 == t.possible_cpus());
+  EXPECT_EQ(online.count(), t.online_cpus());
+  for (int c = 0; c < kMaxCpus; ++c) EXPECT_EQ(t.cpu_online(c), online.test(c)) << c;
+  for (int n = t.num_nodes(); n < kMaxNodes; ++n) EXPECT_TRUE(t.node_cpus(n).empty());
+}
+
+}  // namespace numaslab::topology_test
