@@ -71,6 +71,30 @@ const char *numaslab_topology_mode(void);
 int numaslab_cpu_up(int cpu);
 int numaslab_cpu_down(int cpu);
 
+/* Counters of hotplug events since start-up. */
+struct numaslab_hotplug_stats {
+  unsigned long long ups;
+  unsigned long long downs;
+  unsigned long long canceled;               /* UP_PREPARE failures (UP_CANCELED) */
+  unsigned long long last_cpu_of_node_downs; /* downs that left a node without CPUs */
+  unsigned long long sim_migrations;         /* sim-mode threads moved off a downed CPU */
+};
+void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats *out);
+
+/* Bytes of memory numaslab holds on a node (slab pages and large blocks in
+ * use, excluding free pages it keeps mapped). 0 for an unknown node. */
+size_t numaslab_node_bytes(int node);
+
+/* real/map modes: looks once for CPUs that went offline/online or left/joined
+ * the process's allowed set and turns them into numaslab_cpu_down/up events.
+ * Returns the number of events. (A background watcher does this every
+ * NUMASLAB_WATCH_MS milliseconds, default 100, unless NUMASLAB_WATCH_MS=0.) */
+int numaslab_watch_poll(void);
+
+/* /proc/slabinfo, version 2.1 with statistics, one line per cache. Returns
+ * the length of the full text (as snprintf); writes at most len bytes. */
+size_t numaslab_slabinfo(char *buf, size_t len);
+
 /* Checks every invariant; writes a report into buf. 0 when all hold, else
  * the number of violations. Call at a quiescent point. */
 int numaslab_verify(char *buf, size_t len);

@@ -8,6 +8,9 @@
 #include "cache/registry.h"
 #include "cache/verify.h"
 #include "hotplug/hotplug.h"
+#include "hotplug/watcher.h"
+#include "page/page_allocator.h"
+#include "stats/slabinfo.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"
 
@@ -121,6 +124,33 @@ int numaslab_cpu_up(int cpu) {
 int numaslab_cpu_down(int cpu) {
   ensure_init();
   return hotplug_cpu_down(cpu);
+}
+
+void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
+  ensure_init();
+  HotplugStats s = hotplug_stats();
+  out->ups = s.ups;
+  out->downs = s.downs;
+  out->canceled = s.canceled;
+  out->last_cpu_of_node_downs = s.last_cpu_of_node_downs;
+  out->sim_migrations = sim_migrations();
+}
+
+size_t numaslab_node_bytes(int node) {
+  ensure_init();
+  if (node < 0 || node >= topology().num_nodes()) return 0;
+  PageAllocatorStats s = page_allocator_stats(node);
+  return s.pages_in_use * kPageSize + s.huge_bytes;
+}
+
+int numaslab_watch_poll(void) {
+  ensure_init();
+  return watch_poll();
+}
+
+size_t numaslab_slabinfo(char* buf, size_t len) {
+  ensure_init();
+  return slabinfo_text(buf, len);
 }
 
 int numaslab_verify(char* buf, size_t len) {

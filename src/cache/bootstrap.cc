@@ -21,6 +21,7 @@
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
+#include "hotplug/watcher.h"
 #include "page/page_allocator.h"
 
 namespace numaslab::detail {
@@ -140,6 +141,7 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     if (err) format(err, errlen, "already initialised with topology \"%s\"", topology().spec_text());
     return -EBUSY;
   }
+  if (const char* lc = std::getenv("NUMASLAB_LOCKCHECK"); lc && lc[0] == '1') set_lock_validation(true);
   const char* root = std::getenv("NUMASLAB_SYSFS_ROOT");
   if (!topology().init(parsed, root ? root : "/sys", err, errlen)) return -EINVAL;
   int rc = bootstrap();
@@ -148,6 +150,7 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     return rc;
   }
   g_registry.state.store(static_cast<int>(BootState::kFull), std::memory_order_release);
+  watcher_start();
   return 0;
 }
 

@@ -409,7 +409,7 @@ bool read_allowed_cpus(CpuMask* out) {
   // A fixed mask: CPU_ALLOC would malloc. The kernel refuses (EINVAL) if it
   // has more CPU ids than fit, which is the right answer for kMaxCpus too.
   unsigned long mask[kMaxCpus / kLongBits] = {};
-  if (sched_getaffinity(0, sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0) return false;
+  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0) return false;
   for (int c = 0; c < kMaxCpus; ++c)
     if ((mask[c / kLongBits] >> (c % kLongBits)) & 1) out->set(c);
   return true;

@@ -91,7 +91,8 @@ class Topology {
 bool read_sysfs_cpulist(const char* sysfs_root, const char* rel_path, CpuMask* out);
 // The CPUs the kernel reports online right now (<root>/devices/system/cpu/online).
 bool read_online_cpus(const char* sysfs_root, CpuMask* out);
-// The CPUs this process may run on (sched_getaffinity).
+// The CPUs this process may run on: the affinity of its main thread (pid),
+// which is what cpusets and taskset change for the whole process.
 bool read_allowed_cpus(CpuMask* out);
 
 }  // namespace numaslab

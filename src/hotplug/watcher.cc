@@ -1,0 +1,107 @@
+#include "hotplug/watcher.h"
+
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "cache/registry.h"
+#include "hotplug/hotplug.h"
+#include "topology/topology.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+std::atomic<bool> g_started{false};
+int g_interval_ms = 100;
+
+const char* sysfs_root() {
+  const char* root = std::getenv("NUMASLAB_SYSFS_ROOT");
+  return root ? root : "/sys";
+}
+
+int open_uevent_socket() {
+  int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+  if (fd < 0) return -1;
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  addr.nl_groups = 1;  // kernel uevent broadcast group
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True if any pending uevent concerns a CPU; drains the socket.
+bool drain_uevents(int fd) {
+  bool cpu_event = false;
+  char buf[2048];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) break;
+    buf[n] = '\0';
+    if (std::strstr(buf, "/devices/system/cpu/cpu")) cpu_event = true;
+  }
+  return cpu_event;
+}
+
+void* watcher_main(void*) {
+  int fd = open_uevent_socket();
+  for (;;) {
+    if (fd >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, g_interval_ms) > 0) drain_uevents(fd);
+    } else {
+      ::usleep(static_cast<useconds_t>(g_interval_ms) * 1000);
+    }
+    watch_poll();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int watch_poll() {
+  Topology& t = topology();
+  if (t.mode() == TopologyMode::kSim) return 0;
+  CpuMask sys_online, allowed;
+  if (!read_online_cpus(sysfs_root(), &sys_online)) return 0;
+  if (!read_allowed_cpus(&allowed)) allowed = sys_online;
+  int events = 0;
+  for (int c = 0; c < t.possible_cpus(); ++c) {
+    const bool want = sys_online.test(c) && allowed.test(c);
+    const bool have = t.cpu_online(c);
+    if (have && !want) {
+      if (hotplug_cpu_down(c) == 0) ++events;
+    } else if (!have && want) {
+      if (hotplug_cpu_up(c) == 0) ++events;
+    }
+  }
+  return events;
+}
+
+void watcher_start() {
+  if (topology().mode() == TopologyMode::kSim) return;
+  const char* env = std::getenv("NUMASLAB_WATCH_MS");
+  if (env && *env) g_interval_ms = std::atoi(env);
+  if (g_interval_ms <= 0) return;
+  bool expected = false;
+  if (!g_started.compare_exchange_strong(expected, true)) return;
+  pthread_t tid;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&tid, &attr, watcher_main, nullptr) != 0) g_started.store(false);
+  pthread_attr_destroy(&attr);
+}
+
+bool watcher_running() { return g_started.load(); }
+
+}  // namespace numaslab::detail

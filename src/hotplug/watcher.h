@@ -1,0 +1,23 @@
+// numaslab — the watcher: turns system CPU changes into hotplug events.
+//
+// Contract (real and map modes; a no-op in sim mode):
+//  * A CPU is "up for this process" iff the kernel reports it online
+//    (<sysfs>/devices/system/cpu/online) AND it is in the process's allowed
+//    set (affinity of the main thread — cpusets and taskset). watch_poll()
+//    compares that with numaslab's online mask and runs hotplug_cpu_down /
+//    hotplug_cpu_up for every difference (never downing the last online CPU).
+//  * A background thread polls every NUMASLAB_WATCH_MS (default 100 ms; 0
+//    disables it) and also wakes at once on a kernel uevent for a CPU
+//    (NETLINK_KOBJECT_UEVENT, when the socket can be opened), so a downed
+//    CPU's caches are drained within one interval.
+// Locks: none of its own; hotplug events take the registry mutex.
+#pragma once
+
+namespace numaslab::detail {
+
+int watch_poll();
+// Starts the background watcher if the mode and options ask for it. Idempotent.
+void watcher_start();
+bool watcher_running();
+
+}  // namespace numaslab::detail
