@@ -74,7 +74,7 @@ void self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-int bootstrap() NS_REQUIRES(g_registry.mutex) {
+int bootstrap() NS_REQUIRES(registry().mutex) {
   Topology& t = topology();
   page_allocator_init(t.num_nodes(), t.bind_memory_to_nodes());
 
@@ -117,7 +117,7 @@ int bootstrap() NS_REQUIRES(g_registry.mutex) {
   for (int cls = 0; cls <= lists_class; ++cls) self_host_lists(kmalloc_cache(cls));
 
   // 4. Per-CPU, shared and alien arrays for every cache.
-  for (Cache* c = g_registry.head; c; c = c->next) {
+  for (Cache* c = registry().head; c; c = c->next) {
     for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
       if (t.cpu_online(cpu) && cache_prepare_cpu(c, cpu) != 0) return -ENOMEM;
     }
@@ -134,7 +134,7 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
   if (err && errlen) err[0] = '\0';
   TopologySpec parsed;
   if (!parse_topology_spec(spec, &parsed, err, errlen)) return -EINVAL;
-  LockGuard<Mutex> g(g_registry.mutex);
+  LockGuard<Mutex> g(registry().mutex);
   if (runtime_ready()) {
     if (spec == nullptr || spec[0] == '\0') return 0;
     if (std::strcmp(spec, topology().spec_text()) == 0) return 0;

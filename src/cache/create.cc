@@ -282,17 +282,15 @@ Cache* cache_find(const char* name) {
 }
 
 void registry_link(Cache* c) {
-  Registry& r = registry();
   c->prev = nullptr;
-  c->next = r.head;
-  if (r.head) r.head->prev = c;
-  r.head = c;
+  c->next = registry().head;
+  if (registry().head) registry().head->prev = c;
+  registry().head = c;
 }
 
 void registry_unlink(Cache* c) {
-  Registry& r = registry();
   if (c->prev) c->prev->next = c->next;
-  else r.head = c->next;
+  else registry().head = c->next;
   if (c->next) c->next->prev = c->prev;
   c->next = c->prev = nullptr;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "cache/cache.h"
+#include "cache/registry.h"
 
 namespace numaslab::detail {
 
@@ -15,9 +16,9 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
                       std::uint32_t* shared);
 Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
                        unsigned flags, CtorFn ctor, const SlabGeometry& geo);
-int cache_populate(Cache* c);
-void cache_release(Cache* c);
-void registry_link(Cache* c);
-void registry_unlink(Cache* c);
+int cache_populate(Cache* c) NS_REQUIRES(registry().mutex);
+void cache_release(Cache* c) NS_REQUIRES(registry().mutex);
+void registry_link(Cache* c) NS_REQUIRES(registry().mutex);
+void registry_unlink(Cache* c) NS_REQUIRES(registry().mutex);
 
 }  // namespace numaslab::detail

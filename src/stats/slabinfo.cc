@@ -19,15 +19,14 @@ CacheTotals cache_totals(Cache* c) {
     t.num_slabs += nl->full.count + nl->partial.count + nl->free.count;
     t.free_objects += nl->free_objects;
     if (ArrayCache* sh = nl->shared.load(std::memory_order_relaxed)) t.shared_avail += sh->avail;
-    const NodeStats& s = nl->stats;
-    t.list_allocs += s.list_allocs;
-    t.high_mark += s.high_mark;
-    t.grown += s.grown;
-    t.reaped += s.reaped;
-    t.errors += s.errors;
-    if (s.max_freeable > t.max_freeable) t.max_freeable = s.max_freeable;
-    t.node_allocs += s.node_allocs;
-    t.node_fallbacks += s.node_fallbacks;
+    t.list_allocs += nl->stats.list_allocs;
+    t.high_mark += nl->stats.high_mark;
+    t.grown += nl->stats.grown;
+    t.reaped += nl->stats.reaped;
+    t.errors += nl->stats.errors;
+    if (nl->stats.max_freeable > t.max_freeable) t.max_freeable = nl->stats.max_freeable;
+    t.node_allocs += nl->stats.node_allocs;
+    t.node_fallbacks += nl->stats.node_fallbacks;
   }
   t.num_objs = t.num_slabs * c->geo.num;
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
