@@ -2,6 +2,7 @@
 #include <cerrno>
 
 #include "base/check.h"
+#include "base/sanitizer.h"
 #include "cache/cache.h"
 #include "page/page_map.h"
 
@@ -20,6 +21,7 @@ void mark_user(Cache* c, void* obj) {
   NS_CHECK(s->load_bufctl(i) == kBufctlCached,
            "cache '%s': object %p handed out twice (it was not in any cache)", c->name, obj);
   s->store_bufctl(i, kBufctlUser);
+  unpoison_object(obj, c->geo.buffer_size);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 // Free paths: the per-CPU fast path, batch flush, alien routing, node returns.
 #include "base/check.h"
+#include "base/sanitizer.h"
 #include "cache/cache.h"
 #include "page/page_map.h"
 
@@ -123,6 +124,7 @@ void cache_free_checked(Cache* c, void* obj, const char* api) {
   NS_CHECK(s->load_bufctl(i) == kBufctlUser, "%s: double free of %p (cache '%s')", api, obj,
            c->name);
   s->store_bufctl(i, kBufctlCached);
+  poison_object(obj, c->geo.buffer_size);
   do_free(c, obj, s->nodeid);
 }
 

@@ -2,6 +2,7 @@
 #include <cerrno>
 
 #include "base/check.h"
+#include "base/sanitizer.h"
 #include "cache/cache.h"
 #include "page/page_allocator.h"
 
@@ -45,6 +46,7 @@ bool cache_grow(Cache* c, int node) {
     for (std::uint32_t i = 0; i < c->geo.num; ++i)
       c->ctor(s->s_mem + static_cast<std::size_t>(i) * c->geo.buffer_size);
   }
+  poison_object(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
   LockGuard<SpinLock> g(nl->list_lock);
   nl->add_new_slab(c->geo, s);
   return true;
@@ -54,6 +56,7 @@ void destroy_slabs(Cache* c, SlabQueue* dead) {
   while (Slab* s = dead->pop_front()) {
     char* pages = static_cast<char*>(s->page_start());
     const std::size_t npages = std::size_t{1} << c->geo.order;
+    unpoison_object(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
     for (std::size_t i = 0; i < npages; ++i) {
       PageDesc* d = page_lookup(pages + i * kPageSize);
       d->owner = nullptr;
