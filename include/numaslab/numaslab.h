@@ -95,6 +95,18 @@ int numaslab_watch_poll(void);
  * the length of the full text (as snprintf); writes at most len bytes. */
 size_t numaslab_slabinfo(char *buf, size_t len);
 
+/* Tuning, as a write to /proc/slabinfo: the per-CPU array limit, the batch
+ * moved per refill/flush, and the shared array factor (shared array =
+ * shared * batchcount entries). 0, -EINVAL (bad values: nothing changed),
+ * -ENOENT (no such cache), -ENOMEM. */
+int numaslab_tune(const char *cache_name, long limit, long batchcount, long shared);
+/* The same from a text line "name limit batchcount shared". */
+int numaslab_slabinfo_write(const char *line);
+
+/* Runs a full reap now: drains every array cache, destroys free slabs and
+ * returns free memory to the OS. Returns the bytes given back. */
+size_t numaslab_reap(void);
+
 /* Checks every invariant; writes a report into buf. 0 when all hold, else
  * the number of violations. Call at a quiescent point. */
 int numaslab_verify(char *buf, size_t len);

@@ -6,10 +6,13 @@
 #include "base/check.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
+#include "cache/tune.h"
+#include "reap/reaper.h"
 #include "cache/verify.h"
 #include "hotplug/hotplug.h"
 #include "hotplug/watcher.h"
 #include "page/page_allocator.h"
+#include "platform/options.h"
 #include "stats/slabinfo.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"
@@ -30,7 +33,7 @@ extern "C" {
 
 int numaslab_init(const char* spec) {
   char err[200];
-  if (!spec || !*spec) spec = std::getenv("NUMASLAB_TOPOLOGY");
+  if (!spec || !*spec) spec = options().topology;
   int rc = runtime_init(spec, err, sizeof err);
   if (rc != 0) warn("numaslab_init: %s", err);
   return rc;
@@ -152,6 +155,17 @@ size_t numaslab_slabinfo(char* buf, size_t len) {
   ensure_init();
   return slabinfo_text(buf, len);
 }
+
+int numaslab_tune(const char* name, long limit, long batchcount, long shared) {
+  return tune_by_name(name, limit, batchcount, shared);
+}
+
+int numaslab_slabinfo_write(const char* line) {
+  ensure_init();
+  return tune_line(line);
+}
+
+size_t numaslab_reap(void) { return reap_now(); }
 
 int numaslab_verify(char* buf, size_t len) {
   ensure_init();

@@ -23,6 +23,8 @@
 #include "cache/registry.h"
 #include "hotplug/watcher.h"
 #include "page/page_allocator.h"
+#include "platform/options.h"
+#include "reap/reaper.h"
 
 namespace numaslab::detail {
 
@@ -141,9 +143,8 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     if (err) format(err, errlen, "already initialised with topology \"%s\"", topology().spec_text());
     return -EBUSY;
   }
-  if (const char* lc = std::getenv("NUMASLAB_LOCKCHECK"); lc && lc[0] == '1') set_lock_validation(true);
-  const char* root = std::getenv("NUMASLAB_SYSFS_ROOT");
-  if (!topology().init(parsed, root ? root : "/sys", err, errlen)) return -EINVAL;
+  if (options().lockcheck) set_lock_validation(true);
+  if (!topology().init(parsed, options().sysfs_root, err, errlen)) return -EINVAL;
   int rc = bootstrap();
   if (rc != 0) {
     if (err) format(err, errlen, "out of memory during start-up");
@@ -151,6 +152,20 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
   }
   g_registry.state.store(static_cast<int>(BootState::kFull), std::memory_order_release);
   watcher_start();
+  reaper_start();
+  if (options().verbose) {
+    char line[256];
+    std::size_t n = format(line, sizeof line,
+                           "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
+                           "slots locked, reaper %s/%d ms, watcher %s, lockcheck %s\n",
+                           topology().spec_text(), topology().num_nodes(),
+                           topology().possible_cpus(), topology().online_cpus(),
+                           reaper_running() ? "on" : "off", options().reap_ms,
+                           watcher_running() ? "on" : "off",
+                           lock_validation_enabled() ? "on" : "off");
+    write_all(2, line, n < sizeof line ? n : sizeof line - 1);
+  }
+  if (const char* problem = options_problem()) warn("%s", problem);
   return 0;
 }
 
@@ -158,7 +173,7 @@ void ensure_init_slow() {
   // The bootstrapping thread itself allocates metadata through the public
   // paths; let it through.
   if (g_registry.mutex.held_by_me()) return;
-  const char* spec = std::getenv("NUMASLAB_TOPOLOGY");
+  const char* spec = options().topology;
   char err[160];
   int rc = runtime_init(spec, err, sizeof err);
   if (rc != 0 && rc != -EBUSY) fatal("cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s", spec ? spec : "", err);

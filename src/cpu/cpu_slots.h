@@ -40,6 +40,7 @@ struct alignas(kCacheLine) CpuSlot {
   SpinLock lock{LockRank::kSlot};
   ArrayCache* ac NS_GUARDED_BY(lock) = nullptr;
   CpuStats stats NS_GUARDED_BY(lock);
+  std::uint32_t idle_visits NS_GUARDED_BY(lock) = 0;  // reaper visits without use
 };
 
 // The process-wide topology (initialised by the cache layer's init).

@@ -12,6 +12,7 @@
 
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
+#include "platform/options.h"
 #include "topology/topology.h"
 
 namespace numaslab::detail {
@@ -21,10 +22,7 @@ namespace {
 std::atomic<bool> g_started{false};
 int g_interval_ms = 100;
 
-const char* sysfs_root() {
-  const char* root = std::getenv("NUMASLAB_SYSFS_ROOT");
-  return root ? root : "/sys";
-}
+const char* sysfs_root() { return options().sysfs_root; }
 
 int open_uevent_socket() {
   int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
@@ -89,8 +87,7 @@ int watch_poll() {
 
 void watcher_start() {
   if (topology().mode() == TopologyMode::kSim) return;
-  const char* env = std::getenv("NUMASLAB_WATCH_MS");
-  if (env && *env) g_interval_ms = std::atoi(env);
+  g_interval_ms = options().watch_ms;
   if (g_interval_ms <= 0) return;
   bool expected = false;
   if (!g_started.compare_exchange_strong(expected, true)) return;

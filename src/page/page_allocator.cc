@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <utility>
 
+#include <time.h>
+
 #include "base/check.h"
 #include "base/lock.h"
 #include "base/thread_annotations.h"
@@ -70,8 +72,10 @@ bool valid_node(int node) {
 
 // ---- free lists (node lock held) -------------------------------------------
 
-void list_push(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
+void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 0)
+    NS_REQUIRES(n.lock) {
   d->kind = PageKind::kFree;
+  d->size = stamp;
   d->order = static_cast<std::uint8_t>(order);
   d->prev = nullptr;
   d->next = n.free_lists[order];
@@ -159,11 +163,12 @@ PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
   PageDesc* head = n.free_lists[o];
   list_remove(n, head, o);
   SegmentHeader* seg = segment_of(head);
+  const std::uint64_t stamp = head->size;
   while (o > order) {
     --o;
     // The upper half becomes a free block of its own; its tails already are
-    // kFreeTail from the larger block.
-    list_push(n, &seg->pages[head->index + (1u << o)], o);
+    // kFreeTail from the larger block. It keeps the block's release state.
+    list_push(n, &seg->pages[head->index + (1u << o)], o, stamp);
   }
   head->kind = PageKind::kAllocated;
   head->order = static_cast<std::uint8_t>(order);
@@ -173,6 +178,30 @@ PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
   n.used_pages += count;
   n.free_pages -= count;
   return head;
+}
+
+// Puts the free block [index, index + 2^order) of `seg` on the free lists,
+// merging it with free buddies. `stamp` is its release state (see header);
+// a merged block is resident if any part is, since the latest time.
+void insert_free(NodeState& n, SegmentHeader* seg, std::uint32_t index, unsigned order,
+                 std::uint64_t stamp) NS_REQUIRES(n.lock) {
+  unsigned o = order;
+  while (o < kMaxRunOrder) {
+    std::uint32_t buddy = index ^ (1u << o);
+    // An aligned block starting at or after the header end never overlaps it.
+    if (buddy < kHeaderPages) break;
+    PageDesc* b = &seg->pages[buddy];
+    if (b->kind != PageKind::kFree || b->order != o) break;
+    list_remove(n, b, o);
+    if (b->size > stamp) stamp = b->size;
+    // The merged block's upper head becomes a tail.
+    PageDesc* upper = &seg->pages[index | (1u << o)];
+    upper->kind = PageKind::kFreeTail;
+    upper->order = 0;
+    index &= ~(1u << o);
+    ++o;
+  }
+  list_push(n, &seg->pages[index], o, stamp);
 }
 
 // Why `d` cannot be the head of an allocated run of `order`, or nullptr.
@@ -268,24 +297,8 @@ void free_pages(void* p, unsigned order) {
   n.used_pages -= count;
   n.free_pages += count;
 
-  std::uint32_t index = d->index;
-  mark_pages(seg, index + 1, count - 1, PageKind::kFreeTail, 0);
-  unsigned o = order;
-  while (o < kMaxRunOrder) {
-    std::uint32_t buddy = index ^ (1u << o);
-    // An aligned block starting at or after the header end never overlaps it.
-    if (buddy < kHeaderPages) break;
-    PageDesc* b = &seg->pages[buddy];
-    if (b->kind != PageKind::kFree || b->order != o) break;
-    list_remove(n, b, o);
-    // The merged block's upper head becomes a tail.
-    PageDesc* upper = &seg->pages[index | (1u << o)];
-    upper->kind = PageKind::kFreeTail;
-    upper->order = 0;
-    index &= ~(1u << o);
-    ++o;
-  }
-  list_push(n, &seg->pages[index], o);
+  mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
+  insert_free(n, seg, d->index, order, coarse_now_ms());
 }
 
 void* alloc_huge(std::size_t bytes, int node) {
@@ -350,7 +363,22 @@ void free_huge(void* p) {
   os_unmap(seg, len);
 }
 
-std::size_t trim_node(int node, std::size_t keep) {
+namespace {
+// True if a segment with no used pages has all its blocks on the free lists
+// (release_idle may hold some off them for a moment) and, with clean_only,
+// all of them released.
+bool segment_trimmable(SegmentHeader* seg, bool clean_only) {
+  if (seg->used_pages.load(std::memory_order_relaxed) != 0) return false;
+  for (std::uint32_t i = kHeaderPages; i < kPagesPerSegment;) {
+    const PageDesc& b = seg->pages[i];
+    if (b.kind != PageKind::kFree || (clean_only && b.size != 0)) return false;
+    i += 1u << b.order;
+  }
+  return true;
+}
+}  // namespace
+
+std::size_t trim_node(int node, std::size_t keep, bool clean_only) {
   if (node < 0 || node >= kMaxNodes) return 0;
   NodeState& n = g_table.nodes[node];
   SegmentHeader* detached = nullptr;
@@ -359,8 +387,9 @@ std::size_t trim_node(int node, std::size_t keep) {
     std::size_t kept = 0;
     SegmentHeader** link = &n.segments;
     while (SegmentHeader* seg = *link) {
-      if (seg->used_pages.load(std::memory_order_relaxed) != 0 || kept < keep) {
-        if (seg->used_pages.load(std::memory_order_relaxed) == 0) ++kept;
+      const bool idle = segment_trimmable(seg, clean_only);
+      if (!idle || kept < keep) {
+        if (idle) ++kept;
         link = &seg->next_in_node;
         continue;
       }
@@ -389,6 +418,52 @@ std::size_t trim_node(int node, std::size_t keep) {
     bytes += kSegmentSize;
   }
   return bytes;
+}
+
+std::uint64_t coarse_now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  // +1 so that a stamp is never 0 (0 means "released").
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
+}
+
+std::size_t release_idle(int node, std::uint64_t min_age_ms) {
+  if (!valid_node(node)) return 0;
+  NodeState& n = g_table.nodes[node];
+  const std::uint64_t now = coarse_now_ms();
+  std::size_t released = 0;
+  for (;;) {
+    // Take a batch of resident, old-enough blocks off the lists so nobody can
+    // allocate them while they are being released, then madvise unlocked.
+    constexpr int kBatch = 32;
+    PageDesc* batch[kBatch];
+    int got = 0;
+    {
+      LockGuard<SpinLock> guard(n.lock);
+      for (int o = kMaxRunOrder; o >= 0 && got < kBatch; --o) {
+        PageDesc* d = n.free_lists[o];
+        while (d && got < kBatch) {
+          PageDesc* next = d->next;
+          if (d->size != 0 && now - d->size >= min_age_ms) {
+            list_remove(n, d, static_cast<unsigned>(o));
+            d->kind = PageKind::kAllocated;  // off the lists: buddies must not merge it
+            batch[got++] = d;
+          }
+          d = next;
+        }
+      }
+    }
+    if (got == 0) break;
+    for (int i = 0; i < got; ++i) {
+      std::size_t bytes = kPageSize << batch[i]->order;
+      os_release(page_address(batch[i]), bytes);
+      released += bytes;
+    }
+    LockGuard<SpinLock> guard(n.lock);
+    for (int i = 0; i < got; ++i)
+      insert_free(n, segment_of(batch[i]), batch[i]->index, batch[i]->order, 0);
+  }
+  return released;
 }
 
 PageAllocatorStats page_allocator_stats(int node) {

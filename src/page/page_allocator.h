@@ -13,8 +13,11 @@
 //  * alloc_huge(bytes, node) maps a segment of its own for `bytes` (> the
 //    largest run) and returns the page after its header pages (kind kHuge,
 //    size = bytes), or nullptr with errno = ENOMEM; free_huge() unmaps it.
-//  * Whole free segments are kept (hysteresis); trim_node() returns their
-//    memory to the OS (the reaper's job).
+//  * Free memory is kept (hysteresis); release_idle() madvises blocks that
+//    stayed free long enough, trim_node() unmaps whole free segments — both
+//    the reaper's job. A free block's descriptor `size` holds the time it
+//    became free (ms, coarse clock) while its pages may be resident, and 0
+//    once they were released (or never touched).
 //  * Statistics are exact at quiescent points: pages_in_use(node) ==
 //    sum over the node's segments of used_pages.
 // Locks: one SpinLock per node, rank kPages; the segment registry (kSegments)
@@ -25,6 +28,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "page/page_map.h"
 
@@ -47,9 +51,19 @@ void free_pages(void* p, unsigned order);
 void* alloc_huge(std::size_t bytes, int node);
 void free_huge(void* p);
 
-// Unmaps completely free segments of `node` (keeping `keep` of them).
+// Unmaps completely free segments of `node` (keeping `keep` of them). With
+// clean_only, only segments whose memory was already released (below) count.
 // Returns bytes returned to the OS.
-std::size_t trim_node(int node, std::size_t keep);
+std::size_t trim_node(int node, std::size_t keep, bool clean_only = false);
+
+// Returns to the OS (madvise MADV_DONTNEED) the memory of free blocks of
+// `node` that have stayed free for at least min_age_ms — hysteresis, because a
+// page faulted back in costs far more than keeping it. Returns bytes released.
+// The blocks stay free and usable; their pages read back as zero.
+std::size_t release_idle(int node, std::uint64_t min_age_ms);
+
+// Milliseconds on the coarse monotonic clock (for free-block ages).
+std::uint64_t coarse_now_ms();
 
 PageAllocatorStats page_allocator_stats(int node);
 

@@ -1,0 +1,51 @@
+// numaslab — run-time options: the one table of NUMASLAB_* variables.
+//
+// Contract: options() returns the values parsed once, on first call, from the
+// environment (getenv only: no allocation). Every option is listed in
+// kOptionTable with its default and meaning; README's table mirrors it and a
+// test checks that the two agree. Bad numeric values fall back to the default
+// and are reported by options_problem().
+#pragma once
+
+#include <cstddef>
+
+namespace numaslab::detail {
+
+struct Options {
+  const char* topology;     // NUMASLAB_TOPOLOGY
+  const char* sysfs_root;   // NUMASLAB_SYSFS_ROOT
+  int watch_ms;             // NUMASLAB_WATCH_MS
+  bool reap;                // NUMASLAB_REAP
+  int reap_ms;              // NUMASLAB_REAP_MS
+  int release_delay_ms;     // NUMASLAB_RELEASE_DELAY_MS
+  bool publish;             // NUMASLAB_PUBLISH
+  bool lockcheck;           // NUMASLAB_LOCKCHECK
+  bool verbose;             // NUMASLAB_VERBOSE
+};
+
+struct OptionInfo {
+  const char* name;
+  const char* default_value;
+  const char* meaning;
+};
+
+inline constexpr OptionInfo kOptionTable[] = {
+    {"NUMASLAB_TOPOLOGY", "real", "topology: real, sim:NxM or map:C=N,..."},
+    {"NUMASLAB_WATCH_MS", "100",
+     "real/map modes: how often the watcher looks for CPUs going offline/online or leaving the "
+     "allowed set (0: no watcher thread)"},
+    {"NUMASLAB_REAP", "1", "0 disables the background reaper"},
+    {"NUMASLAB_REAP_MS", "2000", "reap period of each CPU (visits are staggered across CPUs)"},
+    {"NUMASLAB_RELEASE_DELAY_MS", "4000",
+     "free pages are returned to the OS (madvise) after staying free this long"},
+    {"NUMASLAB_PUBLISH", "0", "1 publishes statistics to /dev/shm/numaslab.<pid> for numaslab-top"},
+    {"NUMASLAB_LOCKCHECK", "0", "1 turns the lock-rank validator on (always on in debug builds)"},
+    {"NUMASLAB_VERBOSE", "0", "1 prints a start-up line with the configuration"},
+    {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
+};
+
+const Options& options();
+// A one-line description of the first bad value seen, or nullptr.
+const char* options_problem();
+
+}  // namespace numaslab::detail

@@ -1,0 +1,247 @@
+#include "reap/reaper.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#include <atomic>
+
+#include "cache/registry.h"
+#include "page/page_allocator.h"
+#include "platform/options.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+std::atomic<bool> g_running{false};
+std::atomic<bool> g_stop{false};
+pthread_t g_thread;
+// One reaper at a time: the thread and reap_now() callers take turns.
+Mutex g_reap_mutex{LockRank::kRegistry, LockName{"reaper_mutex", nullptr, -1}};
+std::uint8_t g_alien_rotor[kMaxCpus];  // guarded by: g_reap_mutex
+
+struct AtomicStats {
+  std::atomic<std::uint64_t> visits{0}, skipped{0}, objects_drained{0}, alien_drains{0},
+      slabs_destroyed{0}, bytes_released{0};
+} g_stats;
+
+void add(std::atomic<std::uint64_t>& c, std::uint64_t n) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+
+// How much of an untouched array to drain: about a fifth of its capacity, at
+// most half of what it holds; everything when forced or idle for long.
+std::uint32_t drain_amount(const ArrayCache* ac, bool all) {
+  if (all) return ac->avail;
+  std::uint32_t n = (ac->limit + 4) / 5;
+  if (n > ac->avail) n = (ac->avail + 1) / 2;
+  return n;
+}
+
+void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
+  CpuSlot& s = c->slot(cpu);
+  SlabQueue dead;
+  std::uint32_t drained = 0;
+  {
+    LockGuard<SpinLock> g(s.lock);
+    ArrayCache* ac = s.ac;
+    if (!ac) return;
+    if (ac->touched && !force) {
+      ac->touched = 0;
+      s.idle_visits = 0;
+      return;
+    }
+    if (ac->avail == 0) return;
+    ++s.idle_visits;
+    drained = drain_amount(ac, force || s.idle_visits >= kIdleDrainVisits);
+    NodeLists* nl = c->node(node);
+    LockGuard<SpinLock> gl(nl->list_lock);
+    nl->free_block(c->geo, ac->entries(), drained, &dead);
+    ac->avail -= drained;
+    __builtin_memmove(ac->entries(), ac->entries() + drained, ac->avail * sizeof(void*));
+  }
+  add(g_stats.objects_drained, drained);
+  destroy_slabs(c, &dead);
+}
+
+void drain_one_alien(Cache* c, int cpu, int node) NS_REQUIRES(g_reap_mutex) {
+  NodeLists* nl = c->node(node);
+  AlienArray** al = nl ? nl->alien.load(std::memory_order_acquire) : nullptr;
+  if (!al) return;
+  const int nodes = topology().num_nodes();
+  int home = g_alien_rotor[cpu] % nodes;
+  if (home == node) home = (home + 1) % nodes;
+  AlienArray* a = al[home];
+  if (!a || a->ac.avail == 0) return;
+  if (!a->lock.try_lock()) return;  // busy: next time
+  SlabQueue dead;
+  drain_alien(c, a, &dead);
+  a->lock.unlock();
+  add(g_stats.alien_drains, 1);
+  destroy_slabs(c, &dead);
+}
+
+void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period, bool force) {
+  NodeLists* nl = c->node(node);
+  if (!nl) return;
+  if (!force && now < nl->next_reap) return;
+  nl->next_reap = now + period;
+  SlabQueue dead;
+  std::uint32_t drained = 0;
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
+    if (sh && sh->avail) {
+      if (sh->touched && !force) {
+        sh->touched = 0;
+      } else {
+        drained = drain_amount(sh, force);
+        nl->free_block(c->geo, sh->entries(), drained, &dead);
+        sh->avail -= drained;
+        __builtin_memmove(sh->entries(), sh->entries() + drained, sh->avail * sizeof(void*));
+      }
+    }
+    if (nl->free_touched && !force) {
+      nl->free_touched = false;
+    } else {
+      nl->free_touched = false;
+      std::uint32_t tofree =
+          force ? ~0u
+                : static_cast<std::uint32_t>((nl->free_limit + 5 * c->geo.num - 1) / (5 * c->geo.num));
+      nl->stats.reaped += nl->unlink_free_slabs(c->geo, tofree, &dead);
+    }
+  }
+  add(g_stats.objects_drained, drained);
+  add(g_stats.slabs_destroyed, dead.count);
+  destroy_slabs(c, &dead);
+}
+
+std::uint64_t period_ms() { return static_cast<std::uint64_t>(options().reap_ms); }
+
+void release_memory(std::uint64_t min_age) {
+  std::size_t bytes = 0;
+  for (int n = 0; n < topology().num_nodes(); ++n) {
+    bytes += release_idle(n, min_age);
+    bytes += trim_node(n, 1, /*clean_only=*/true);
+  }
+  add(g_stats.bytes_released, bytes);
+}
+
+void sleep_ms(std::uint64_t ms) {
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};
+  nanosleep(&ts, nullptr);
+}
+
+void* reaper_main(void*) {
+  int cpu = -1;
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    Topology& t = topology();
+    int online = t.online_cpus();
+    if (online < 1) online = 1;
+    // Spread visits: each CPU comes round once per period.
+    std::uint64_t step = period_ms() / static_cast<std::uint64_t>(online);
+    sleep_ms(step ? step : 1);
+    if (g_stop.load(std::memory_order_relaxed)) break;
+    // Next online CPU after the last one visited.
+    int n = t.possible_cpus();
+    for (int i = 1; i <= n; ++i) {
+      int c = (cpu + i) % n;
+      if (t.cpu_online(c)) {
+        cpu = c;
+        break;
+      }
+    }
+    bool wrapped = cpu == t.online_mask().first();
+    reap_cpu(cpu, false);
+    if (wrapped) {
+      LockGuard<Mutex> g(g_reap_mutex);
+      // Nodes nobody visits: no online CPU.
+      for (int node = 0; node < t.num_nodes(); ++node)
+        if (t.online_cpus_on_node(node) == 0) reap_node(node, false);
+      release_memory(static_cast<std::uint64_t>(options().release_delay_ms));
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool reap_cpu(int cpu, bool force) {
+  LockGuard<Mutex> rg(g_reap_mutex);
+  Registry& r = registry();
+  if (!r.mutex.try_lock()) {
+    add(g_stats.skipped, 1);
+    return false;
+  }
+  Topology& t = topology();
+  const int node = t.cpu_to_node(cpu);
+  const std::uint64_t now = coarse_now_ms();
+  for (Cache* c = r.head; c; c = c->next) {
+    drain_one_alien(c, cpu, node);
+    drain_cpu_array(c, cpu, node, force);
+    reap_node_cache(c, node, now, 2 * period_ms(), force);
+  }
+  r.mutex.unlock();
+  g_alien_rotor[cpu] = static_cast<std::uint8_t>((g_alien_rotor[cpu] + 1) % t.num_nodes());
+  add(g_stats.visits, 1);
+  return true;
+}
+
+void reap_node(int node, bool force) {
+  if (!registry().mutex.try_lock()) {
+    add(g_stats.skipped, 1);
+    return;
+  }
+  const std::uint64_t now = coarse_now_ms();
+  for (Cache* c = registry().head; c; c = c->next) reap_node_cache(c, node, now, 2 * period_ms(), force);
+  registry().mutex.unlock();
+}
+
+std::size_t reap_now() {
+  ensure_init();
+  const std::uint64_t before = g_stats.bytes_released.load();
+  {
+    // Forced: take the registry mutex for real (we are not the background thread).
+    LockGuard<Mutex> rg(g_reap_mutex);
+    LockGuard<Mutex> g(registry().mutex);
+    for (Cache* c = registry().head; c; c = c->next) drain_all_arrays(c);
+    for (Cache* c = registry().head; c; c = c->next)
+      for (int n = 0; n < topology().num_nodes(); ++n) reap_node_cache(c, n, 0, 0, true);
+    // Draining arrays freed metadata nowhere, but shrinking one cache can
+    // empty slabs of an earlier one (off-slab descriptors): a second pass.
+    for (Cache* c = registry().head; c; c = c->next)
+      for (int n = 0; n < topology().num_nodes(); ++n) cache_shrink_node(c, n);
+    release_memory(0);
+  }
+  return static_cast<std::size_t>(g_stats.bytes_released.load() - before);
+}
+
+void reaper_start() {
+  if (!options().reap) return;
+  bool expected = false;
+  if (!g_running.compare_exchange_strong(expected, true)) return;
+  g_stop.store(false);
+  if (pthread_create(&g_thread, nullptr, reaper_main, nullptr) != 0) g_running.store(false);
+}
+
+void reaper_stop() {
+  if (!g_running.load()) return;
+  g_stop.store(true);
+  pthread_join(g_thread, nullptr);
+  g_running.store(false);
+}
+
+bool reaper_running() { return g_running.load(); }
+
+ReaperStats reaper_stats() {
+  ReaperStats s;
+  s.visits = g_stats.visits.load();
+  s.skipped = g_stats.skipped.load();
+  s.objects_drained = g_stats.objects_drained.load();
+  s.alien_drains = g_stats.alien_drains.load();
+  s.slabs_destroyed = g_stats.slabs_destroyed.load();
+  s.bytes_released = g_stats.bytes_released.load();
+  return s;
+}
+
+}  // namespace numaslab::detail
