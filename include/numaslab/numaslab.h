@@ -34,6 +34,9 @@ typedef struct numaslab_cache numaslab_cache;
  * is printed), -EBUSY if already initialised with a different topology. */
 int numaslab_init(const char *topology);
 
+/* name: 1..47 printable ASCII characters without spaces, quotes or
+ * backslashes (it appears in slabinfo), unique. size: 1 .. 128 KiB. align: 0
+ * or a power of two up to 4096. NULL with errno EINVAL, EEXIST or ENOMEM. */
 numaslab_cache *numaslab_cache_create(const char *name, size_t size, size_t align,
                                       unsigned flags, void (*ctor)(void *obj));
 /* 0, or -EBUSY (objects still in use; the cache stays usable). */
@@ -106,6 +109,15 @@ int numaslab_slabinfo_write(const char *line);
 /* Runs a full reap now: drains every array cache, destroys free slabs and
  * returns free memory to the OS. Returns the bytes given back. */
 size_t numaslab_reap(void);
+
+/* The slabinfo data as JSON, with per-node and per-CPU detail. Returns the
+ * full length (as snprintf). */
+size_t numaslab_slabinfo_json(char *buf, size_t len);
+
+/* Live statistics for numaslab-top: publishes to /dev/shm/numaslab.<pid>,
+ * refreshed by the reaper (NUMASLAB_PUBLISH=1 does this at start-up).
+ * 0 or -errno. */
+int numaslab_publish(int on);
 
 /* Checks every invariant; writes a report into buf. 0 when all hold, else
  * the number of violations. Call at a quiescent point. */

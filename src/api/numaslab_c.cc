@@ -13,6 +13,7 @@
 #include "hotplug/watcher.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
+#include "stats/publish.h"
 #include "stats/slabinfo.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"
@@ -166,6 +167,20 @@ int numaslab_slabinfo_write(const char* line) {
 }
 
 size_t numaslab_reap(void) { return reap_now(); }
+
+size_t numaslab_slabinfo_json(char* buf, size_t len) {
+  ensure_init();
+  return slabinfo_json(buf, len);
+}
+
+int numaslab_publish(int on) {
+  ensure_init();
+  if (!on) {
+    publish_stop();
+    return 0;
+  }
+  return publish_start();
+}
 
 int numaslab_verify(char* buf, size_t len) {
   ensure_init();

@@ -25,6 +25,7 @@
 #include "page/page_allocator.h"
 #include "platform/options.h"
 #include "reap/reaper.h"
+#include "stats/publish.h"
 
 namespace numaslab::detail {
 
@@ -153,6 +154,7 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
   g_registry.state.store(static_cast<int>(BootState::kFull), std::memory_order_release);
   watcher_start();
   reaper_start();
+  if (options().publish) publish_start();
   if (options().verbose) {
     char line[256];
     std::size_t n = format(line, sizeof line,

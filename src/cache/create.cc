@@ -312,7 +312,7 @@ Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsig
   std::size_t len = name ? strnlen(name, kCacheNameMax) : 0;
   bool bad_name = len == 0 || len >= kCacheNameMax;
   for (std::size_t i = 0; !bad_name && i < len; ++i)
-    if (name[i] == ' ' || name[i] == '\t' || name[i] == '\n') bad_name = true;
+    if (name[i] <= ' ' || name[i] > '~' || name[i] == '"' || name[i] == '\\') bad_name = true;
   SlabGeometry geo;
   if (bad_name || (flags & ~kKnownFlags) || !compute_geometry(size, align, flags, &geo)) {
     errno = EINVAL;

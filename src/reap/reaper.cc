@@ -8,6 +8,7 @@
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
+#include "stats/publish.h"
 
 namespace numaslab::detail {
 
@@ -153,6 +154,7 @@ void* reaper_main(void*) {
     }
     bool wrapped = cpu == t.online_mask().first();
     reap_cpu(cpu, false);
+    publish_now();
     if (wrapped) {
       LockGuard<Mutex> g(g_reap_mutex);
       // Nodes nobody visits: no online CPU.

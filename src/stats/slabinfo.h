@@ -35,4 +35,10 @@ CacheTotals cache_totals(Cache* c);
 
 std::size_t slabinfo_text(char* buf, std::size_t len);
 
+// The same data as JSON, plus per-node lists and per-CPU arrays, the
+// topology, page-allocator bytes per node and reaper counters. Cache names
+// need no escaping: cache_create accepts only printable ASCII without spaces,
+// quotes or backslashes.
+std::size_t slabinfo_json(char* buf, std::size_t len);
+
 }  // namespace numaslab::detail

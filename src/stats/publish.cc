@@ -1,0 +1,101 @@
+#include "stats/publish.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/format.h"
+#include "base/lock.h"
+#include "stats/slabinfo.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+Mutex g_publish_mutex{LockRank::kRegistry, LockName{"publish_mutex", nullptr, -1}};
+PublishHeader* g_header NS_GUARDED_BY(g_publish_mutex) = nullptr;
+std::atomic<bool> g_on{false};
+char g_path[64];
+
+std::uint64_t realtime_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+void remove_file_at_exit() { publish_stop(); }
+
+}  // namespace
+
+void publish_path(int pid, char* buf, std::size_t len) {
+  format(buf, len, "/dev/shm/numaslab.%d", pid);
+}
+
+int publish_start() {
+  {
+    LockGuard<Mutex> g(g_publish_mutex);
+    if (g_header) return 0;
+    publish_path(static_cast<int>(::getpid()), g_path, sizeof g_path);
+    int fd = ::open(g_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    if (::ftruncate(fd, static_cast<off_t>(kPublishBytes)) != 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(g_path);
+      return -e;
+    }
+    void* p = ::mmap(nullptr, kPublishBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) {
+      ::unlink(g_path);
+      return -ENOMEM;
+    }
+    auto* h = static_cast<PublishHeader*>(p);
+    std::memcpy(h->magic, kPublishMagic, sizeof h->magic);
+    h->version = 1;
+    h->pid = static_cast<std::uint32_t>(::getpid());
+    h->seq.store(0, std::memory_order_relaxed);
+    h->length = 0;
+    h->capacity = kPublishBytes - sizeof(PublishHeader);
+    g_header = h;
+    static bool registered = false;
+    if (!registered) {
+      registered = true;
+      std::atexit(remove_file_at_exit);
+    }
+    g_on.store(true, std::memory_order_release);
+  }
+  publish_now();
+  return 0;
+}
+
+void publish_stop() {
+  LockGuard<Mutex> g(g_publish_mutex);
+  if (!g_header) return;
+  g_on.store(false, std::memory_order_release);
+  ::munmap(g_header, kPublishBytes);
+  ::unlink(g_path);
+  g_header = nullptr;
+}
+
+bool publishing() { return g_on.load(std::memory_order_acquire); }
+
+void publish_now() {
+  if (!publishing()) return;
+  LockGuard<Mutex> g(g_publish_mutex);
+  PublishHeader* h = g_header;
+  if (!h) return;
+  char* text = reinterpret_cast<char*>(h + 1);
+  h->seq.fetch_add(1, std::memory_order_acq_rel);  // odd: writing
+  std::size_t n = slabinfo_json(text, h->capacity);
+  h->length = n < h->capacity ? n : h->capacity - 1;
+  h->updated_ms = realtime_ms();
+  h->seq.fetch_add(1, std::memory_order_release);  // even: stable
+}
+
+}  // namespace numaslab::detail

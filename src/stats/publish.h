@@ -1,0 +1,41 @@
+// numaslab — live statistics for other processes (numaslab-top, numaslab-slabinfo).
+//
+// Contract: when publishing is on (NUMASLAB_PUBLISH=1 or publish_start()),
+// the JSON slabinfo (stats/slabinfo.h) is written into a shared-memory file
+// /dev/shm/numaslab.<pid>, refreshed by the reaper (or publish_now()). Layout:
+// a PublishHeader, then `length` bytes of JSON. Writers bump `seq` to odd
+// before writing and to even after (a seqlock): a reader copies the text,
+// then re-reads seq and retries if it changed or is odd. The file is removed
+// at exit (atexit) and by publish_stop().
+// Locks: a private mutex serialises writers; it is taken before the registry.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace numaslab::detail {
+
+inline constexpr char kPublishMagic[8] = {'N', 'S', 'L', 'A', 'B', 'P', 'U', 'B'};
+inline constexpr std::size_t kPublishBytes = std::size_t{8} << 20;  // mapping size
+
+struct PublishHeader {
+  char magic[8];
+  std::uint32_t version;  // 1
+  std::uint32_t pid;
+  std::atomic<std::uint64_t> seq;
+  std::uint64_t length;      // bytes of JSON after the header
+  std::uint64_t updated_ms;  // CLOCK_REALTIME, ms
+  std::uint64_t capacity;    // bytes available after the header
+};
+
+// Creates the file and publishes once. 0, or -errno.
+int publish_start();
+void publish_stop();
+bool publishing();
+// Refreshes the published text (no-op when not publishing).
+void publish_now();
+// Path of the file for a pid ("/dev/shm/numaslab.<pid>").
+void publish_path(int pid, char* buf, std::size_t len);
+
+}  // namespace numaslab::detail
