@@ -1,0 +1,95 @@
+// The C++ interface: typed caches, STL allocator, pmr resource, slabinfo stream.
+#include <gtest/gtest.h>
+
+#include <list>
+#include <map>
+#include <memory_resource>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "numaslab/numaslab.hpp"
+
+namespace {
+
+struct Inode {
+  static inline int live = 0;
+  explicit Inode(int n) : number(n) { ++live; }
+  ~Inode() { --live; }
+  int number;
+  char name[40] = {};
+};
+
+TEST(CppApi, TypedCacheConstructsAndDestroys) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  numaslab::Cache<Inode> inodes("cpp-inode");
+  std::vector<Inode*> v;
+  for (int i = 0; i < 1000; ++i) v.push_back(inodes.make(i));
+  EXPECT_EQ(Inode::live, 1000);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(v[i]->number, i);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(v[i]) % alignof(Inode), 0u);
+  }
+  for (Inode* p : v) inodes.destroy(p);
+  EXPECT_EQ(Inode::live, 0);
+  EXPECT_EQ(inodes.shrink(), 0);
+  Inode* far = inodes.make_on_node(1, 7);
+  EXPECT_EQ(numaslab_node_of(far), 1);
+  inodes.destroy(far);
+}
+
+TEST(CppApi, DuplicateNameThrows) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  numaslab::Cache<int> a("cpp-dup");
+  EXPECT_THROW(numaslab::Cache<int> b("cpp-dup"), std::bad_alloc);
+}
+
+TEST(CppApi, CacheDestroyedWithTheObject) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  { numaslab::Cache<int> a("cpp-scoped"); }
+  // The name is free again: the first cache was destroyed.
+  numaslab::Cache<int> b("cpp-scoped");
+  EXPECT_STREQ(b.name(), "cpp-scoped");
+}
+
+TEST(CppApi, StlContainersOnKmalloc) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  std::vector<int, numaslab::Allocator<int>> v;
+  for (int i = 0; i < 100000; ++i) v.push_back(i);
+  EXPECT_EQ(numaslab_node_of(v.data()) >= 0, true);
+  long sum = 0;
+  for (int x : v) sum += x;
+  EXPECT_EQ(sum, 100000L * 99999 / 2);
+  std::map<int, std::string, std::less<>, numaslab::Allocator<std::pair<const int, std::string>>> m;
+  for (int i = 0; i < 1000; ++i) m[i] = std::to_string(i);
+  EXPECT_EQ(m.at(500), "500");
+}
+
+TEST(CppApi, PmrResourceHonoursAlignmentAndNode) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  numaslab::MemoryResource on_node1(1);
+  std::pmr::vector<int> v(&on_node1);
+  v.resize(5000);
+  EXPECT_EQ(numaslab_node_of(v.data()), 1);
+  numaslab::MemoryResource local;
+  void* p = local.allocate(100, 256);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 256, 0u);
+  local.deallocate(p, 100, 256);
+  EXPECT_THROW((void)local.allocate(100, 8192), std::bad_alloc);
+  std::pmr::list<int> l(&local);
+  for (int i = 0; i < 100; ++i) l.push_back(i);
+  EXPECT_EQ(l.size(), 100u);
+}
+
+TEST(CppApi, SlabinfoStreams) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  numaslab::Cache<Inode> inodes("cpp-stream");
+  Inode* p = inodes.make(1);
+  std::ostringstream os;
+  os << numaslab::slabinfo();
+  EXPECT_NE(os.str().find("slabinfo - version: 2.1"), std::string::npos);
+  EXPECT_NE(os.str().find("\ncpp-stream "), std::string::npos);
+  inodes.destroy(p);
+}
+
+}  // namespace
