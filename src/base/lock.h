@@ -4,6 +4,8 @@
 // source of lock order (DESIGN.md R5). A thread may acquire a lock only if its
 // rank is strictly greater than the rank of every lock it already holds:
 //
+//   kPublish   (statistics publication; formats slabinfo under the registry)
+//   kReaper    (one reaper at a time)
 //   kRegistry  (cache chain mutex; create/destroy/tune/hotplug/verify)
 //     → kSlot       (a cache's per-CPU slot, LockedSlots and remote ops)
 //       → kAlien      (one alien array)
@@ -33,6 +35,8 @@
 namespace numaslab {
 
 enum class LockRank : std::uint8_t {
+  kPublish = 4,
+  kReaper = 6,
   kRegistry = 10,
   kSlot = 20,
   kAlien = 30,

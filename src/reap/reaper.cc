@@ -18,7 +18,7 @@ std::atomic<bool> g_running{false};
 std::atomic<bool> g_stop{false};
 pthread_t g_thread;
 // One reaper at a time: the thread and reap_now() callers take turns.
-Mutex g_reap_mutex{LockRank::kRegistry, LockName{"reaper_mutex", nullptr, -1}};
+Mutex g_reap_mutex{LockRank::kReaper, LockName{"reaper_mutex", nullptr, -1}};
 std::uint8_t g_alien_rotor[kMaxCpus];  // guarded by: g_reap_mutex
 
 struct AtomicStats {

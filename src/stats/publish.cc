@@ -17,7 +17,7 @@ namespace numaslab::detail {
 
 namespace {
 
-Mutex g_publish_mutex{LockRank::kRegistry, LockName{"publish_mutex", nullptr, -1}};
+Mutex g_publish_mutex{LockRank::kPublish, LockName{"publish_mutex", nullptr, -1}};
 PublishHeader* g_header NS_GUARDED_BY(g_publish_mutex) = nullptr;
 std::atomic<bool> g_on{false};
 char g_path[64];
