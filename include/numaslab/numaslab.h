@@ -67,6 +67,9 @@ int numaslab_node_of(const void *obj); /* home node of an object, -EINVAL if not
 int numaslab_bind_thread_to_cpu(int cpu);
 /* Name of the active topology mode: "real", "sim" or "map". */
 const char *numaslab_topology_mode(void);
+/* How threads reach their CPU's array caches: "rseq" (restartable sequences,
+ * real/map modes on x86-64 when glibc registered rseq) or "locked". */
+const char *numaslab_slots_policy(void);
 
 /* CPU hotplug. up: UP_PREPARE then ONLINE (UP_CANCELED on failure);
  * down: the CPU stops being used, then DEAD. 0, -EINVAL (unknown CPU),

@@ -121,6 +121,11 @@ const char* numaslab_topology_mode(void) {
   return topology().mode_name();
 }
 
+const char* numaslab_slots_policy(void) {
+  ensure_init();
+  return slots_policy_name();
+}
+
 int numaslab_cpu_up(int cpu) {
   ensure_init();
   return hotplug_cpu_up(cpu);

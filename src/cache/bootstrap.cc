@@ -21,6 +21,7 @@
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
+#include "cpu/rseq_slots.h"
 #include "hotplug/watcher.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
@@ -32,6 +33,7 @@ namespace numaslab::detail {
 namespace {
 
 Registry g_registry;
+char g_slots_why[96];
 Cache* g_cache_cache = nullptr;
 
 alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() +
@@ -146,6 +148,9 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
   }
   if (options().lockcheck) set_lock_validation(true);
   if (!topology().init(parsed, options().sysfs_root, err, errlen)) return -EINVAL;
+  // Before any cache exists: the fast paths read the policy without a lock.
+  slots_select(topology().mode() != TopologyMode::kSim && options().rseq, g_slots_why,
+               sizeof g_slots_why);
   int rc = bootstrap();
   if (rc != 0) {
     if (err) format(err, errlen, "out of memory during start-up");
@@ -159,9 +164,10 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     char line[256];
     std::size_t n = format(line, sizeof line,
                            "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
-                           "slots locked, reaper %s/%d ms, watcher %s, lockcheck %s\n",
+                           "slots %s (%s), reaper %s/%d ms, watcher %s, lockcheck %s\n",
                            topology().spec_text(), topology().num_nodes(),
                            topology().possible_cpus(), topology().online_cpus(),
+                           slots_policy_name(), g_slots_why,
                            reaper_running() ? "on" : "off", options().reap_ms,
                            watcher_running() ? "on" : "off",
                            lock_validation_enabled() ? "on" : "off");

@@ -97,6 +97,20 @@ void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) NS_REQUIRES(a->lock);
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,
                     SlabQueue* dead);
 
+// One object straight from node's slabs (no array), growing as needed.
+void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
+// Object of node `home` freed on node `node`: into this node's alien array
+// for `home` (drained home in a batch when full), or straight home when the
+// node has no alien arrays. The caller holds the slot lock of an online CPU
+// of `node`, which keeps the node's alien arrays attached.
+void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead)
+    NS_REQUIRES(s.lock);
+
+// RseqSlots slow paths (rseq_paths.cc): refill with a batch push, flush with
+// a batch pop, alien routing, CPUs without arrays.
+void* alloc_slow_rseq(Cache* c);
+void free_slow_rseq(Cache* c, void* obj, int home);
+
 // Marks an object leaving the allocator to the user (kBufctlCached → kBufctlUser).
 void mark_user(Cache* c, void* obj);
 

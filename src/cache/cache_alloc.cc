@@ -4,6 +4,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
 namespace numaslab::detail {
@@ -52,6 +53,12 @@ void* refill(Cache* c, CpuSlot& s, ArrayCache* ac, int node) NS_REQUIRES(s.lock)
   return ac->entries()[--ac->avail];
 }
 
+bool sim_cpu_gone(int cpu) {
+  return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
+}
+
+}  // namespace
+
 // One object straight from a node's slabs, growing the node as needed.
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
   NodeLists* nl = c->node(node);
@@ -75,13 +82,19 @@ void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
   }
 }
 
-bool sim_cpu_gone(int cpu) {
-  return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
-}
-
-}  // namespace
-
 void* cache_alloc(Cache* c) {
+  if (slots_policy() == SlotsPolicy::kRseq) {
+    void* obj;
+    for (;;) {
+      int r = rseq_pop(c->slots(), c->num_slots, &obj);
+      if (NS_LIKELY(r == kRseqOk)) {
+        mark_user(c, obj);
+        return obj;
+      }
+      if (r == kRseqFallback) return alloc_slow_rseq(c);
+      rseq_count_abort();
+    }
+  }
   for (;;) {
     const int cpu = current_cpu();
     const int node = topology().cpu_to_node(cpu);

@@ -2,6 +2,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
 namespace numaslab::detail {
@@ -57,12 +58,9 @@ void flush(Cache* c, ArrayCache* ac, int node, SlabQueue* dead) {
   __builtin_memmove(ac->entries(), ac->entries() + n, ac->avail * sizeof(void*));
 }
 
-// Object of node `home` freed on node `node`: queue it in this node's alien
-// array for `home`, draining the array home in a batch when full. Without an
-// alien array (the node lost its CPUs, or a single-node machine) it goes
-// straight home under the home node's list_lock.
-void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead)
-    NS_REQUIRES(s.lock) {
+}  // namespace
+
+void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead) {
   ++s.stats.remote_frees;
   NodeLists* nl = c->node(node);
   AlienArray** set = nl ? nl->alien.load(std::memory_order_acquire) : nullptr;
@@ -79,7 +77,20 @@ void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* 
   a->ac.entries()[a->ac.avail++] = obj;
 }
 
+namespace {
+
 void do_free(Cache* c, void* obj, int home) {
+  if (slots_policy() == SlotsPolicy::kRseq) {
+    for (;;) {
+      int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
+      if (NS_LIKELY(r == kRseqOk)) return;
+      if (r == kRseqFallback) {
+        free_slow_rseq(c, obj, home);
+        return;
+      }
+      rseq_count_abort();
+    }
+  }
   for (;;) {
     const int cpu = current_cpu();
     const int node = topology().cpu_to_node(cpu);

@@ -53,6 +53,7 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
   c->num_slots = static_cast<std::uint32_t>(topology().possible_cpus());
   for (std::uint32_t i = 0; i < c->num_slots; ++i) {
     auto* s = new (&c->slots()[i]) CpuSlot;
+    s->node = static_cast<std::uint32_t>(topology().cpu_to_node(static_cast<int>(i)));
     s->lock.set_name(LockName{"cpu_slot", c->name, static_cast<int>(i)});
   }
   return c;
@@ -105,7 +106,7 @@ int cache_prepare_cpu(Cache* c, int cpu) {
     CpuSlot& s = c->slot(cpu);
     LockGuard<SpinLock> g(s.lock);
     NS_CHECK(s.ac == nullptr, "cache '%s': CPU %d prepared twice", c->name, cpu);
-    s.ac = nc;
+    __atomic_store_n(&s.ac, nc, __ATOMIC_RELEASE);
   }
   {
     LockGuard<SpinLock> g(nl->list_lock);
@@ -128,11 +129,14 @@ void cache_cpu_dead(Cache* c, int cpu) {
   const int node = topology().cpu_to_node(cpu);
   ArrayCache* nc;
   {
-    // Taking the slot lock waits out any operation still using the array.
+    // Taking the slot lock (and, under RseqSlots, stopping and fencing the
+    // slot) waits out any operation still using the array.
     CpuSlot& s = c->slot(cpu);
     LockGuard<SpinLock> g(s.lock);
+    slot_stop(s, cpu);
     nc = s.ac;
-    s.ac = nullptr;
+    __atomic_store_n(&s.ac, nullptr, __ATOMIC_RELEASE);
+    slot_start(s);
   }
   NodeLists* nl = c->node(node);
   if (!nl) {
@@ -196,11 +200,15 @@ void drain_all_arrays(Cache* c) {
     {
       LockGuard<SpinLock> g(s.lock);
       ArrayCache* ac = s.ac;
-      if (ac && ac->avail) {
-        NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
-        LockGuard<SpinLock> gl(nl->list_lock);
-        nl->free_block(c->geo, ac->entries(), ac->avail, &dead);
-        ac->avail = 0;
+      if (ac) {
+        slot_stop(s, static_cast<int>(cpu));
+        if (ac->avail) {
+          NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
+          LockGuard<SpinLock> gl(nl->list_lock);
+          nl->free_block(c->geo, ac->entries(), ac->avail, &dead);
+          ac->avail = 0;
+        }
+        slot_start(s);
       }
     }
     destroy_slabs(c, &dead);
@@ -259,8 +267,10 @@ void cache_release(Cache* c) {
     ArrayCache* ac;
     {
       LockGuard<SpinLock> g(s.lock);
+      slot_stop(s, static_cast<int>(cpu));
       ac = s.ac;
-      s.ac = nullptr;
+      __atomic_store_n(&s.ac, nullptr, __ATOMIC_RELEASE);
+      slot_start(s);
     }
     free_array(ac);
   }

@@ -51,8 +51,10 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
     if (!fresh[cpu]) continue;
     CpuSlot& s = c->slot(cpu);
     LockGuard<SpinLock> g(s.lock);
+    slot_stop(s, cpu);
     ArrayCache* old = s.ac;
-    s.ac = fresh[cpu];
+    __atomic_store_n(&s.ac, fresh[cpu], __ATOMIC_RELEASE);
+    slot_start(s);
     fresh[cpu] = old;  // now holds the old array (or nullptr)
   }
   c->limit.store(lim, std::memory_order_relaxed);

@@ -135,13 +135,17 @@ void check_cache(Checker& ck, Cache* c) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
     LockGuard<SpinLock> g(s.lock);
     ArrayCache* ac = s.ac;
+    // A stable view: no critical section may change the array while we read.
+    if (ac) slot_stop(s, static_cast<int>(cpu));
     const bool online = topo.cpu_online(static_cast<int>(cpu));
     if (full && (ac != nullptr) != online && c->limit.load(std::memory_order_relaxed) > 0)
       ck.fail("CPU %u is %s but %s an array", cpu, online ? "online" : "offline",
               ac ? "has" : "has no");
-    if (ac)
+    if (ac) {
       check_entries(ck, c, "array of CPU", static_cast<int>(cpu), ac->entries(), ac->avail,
                     ac->limit, topo.cpu_to_node(static_cast<int>(cpu)), t);
+      slot_start(s);
+    }
   }
   if (t.cached_state != t.in_arrays)
     ck.fail("%llu objects are marked cached but arrays hold %llu",

@@ -49,6 +49,7 @@ void parse() {
   g_options.publish = get_bool("NUMASLAB_PUBLISH");
   g_options.lockcheck = get_bool("NUMASLAB_LOCKCHECK");
   g_options.verbose = get_bool("NUMASLAB_VERBOSE");
+  g_options.rseq = get_bool("NUMASLAB_RSEQ");
 }
 
 }  // namespace

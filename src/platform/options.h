@@ -21,6 +21,7 @@ struct Options {
   bool publish;             // NUMASLAB_PUBLISH
   bool lockcheck;           // NUMASLAB_LOCKCHECK
   bool verbose;             // NUMASLAB_VERBOSE
+  bool rseq;                // NUMASLAB_RSEQ
 };
 
 struct OptionInfo {
@@ -41,6 +42,8 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_PUBLISH", "0", "1 publishes statistics to /dev/shm/numaslab.<pid> for numaslab-top"},
     {"NUMASLAB_LOCKCHECK", "0", "1 turns the lock-rank validator on (always on in debug builds)"},
     {"NUMASLAB_VERBOSE", "0", "1 prints a start-up line with the configuration"},
+    {"NUMASLAB_RSEQ", "1",
+     "real/map modes: 0 forces locked per-CPU slots instead of restartable sequences"},
     {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 

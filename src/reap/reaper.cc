@@ -47,19 +47,26 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
     LockGuard<SpinLock> g(s.lock);
     ArrayCache* ac = s.ac;
     if (!ac) return;
-    if (ac->touched && !force) {
-      ac->touched = 0;
+    // Decide from the counters first: under RseqSlots a fence interrupts the
+    // CPU, so only an idle array with objects to give back earns one. The
+    // owner may set `touched` concurrently; either order is fine.
+    if (__atomic_load_n(&ac->touched, __ATOMIC_RELAXED) && !force) {
+      __atomic_store_n(&ac->touched, 0u, __ATOMIC_RELAXED);
       s.idle_visits = 0;
       return;
     }
-    if (ac->avail == 0) return;
+    if (__atomic_load_n(&ac->avail, __ATOMIC_RELAXED) == 0) return;
     ++s.idle_visits;
+    slot_stop(s, cpu);
     drained = drain_amount(ac, force || s.idle_visits >= kIdleDrainVisits);
-    NodeLists* nl = c->node(node);
-    LockGuard<SpinLock> gl(nl->list_lock);
-    nl->free_block(c->geo, ac->entries(), drained, &dead);
-    ac->avail -= drained;
-    __builtin_memmove(ac->entries(), ac->entries() + drained, ac->avail * sizeof(void*));
+    if (drained) {
+      NodeLists* nl = c->node(node);
+      LockGuard<SpinLock> gl(nl->list_lock);
+      nl->free_block(c->geo, ac->entries(), drained, &dead);
+      ac->avail -= drained;
+      __builtin_memmove(ac->entries(), ac->entries() + drained, ac->avail * sizeof(void*));
+    }
+    slot_start(s);
   }
   add(g_stats.objects_drained, drained);
   destroy_slabs(c, &dead);

@@ -44,8 +44,11 @@ void json_cpu(BufWriter& w, Cache* c, int cpu) {
            "\"alloc_hit\":%llu,\"alloc_miss\":%llu,\"free_hit\":%llu,\"free_miss\":%llu,"
            "\"remote_frees\":%llu,\"alien_overflows\":%llu}",
            cpu, ac ? "true" : "false", ac ? ac->avail : 0u, ac ? ac->limit : 0u,
-           ac ? ac->batchcount : 0u, ac ? ac->touched : 0u, U(s.stats.alloc_hit),
-           U(s.stats.alloc_miss), U(s.stats.free_hit), U(s.stats.free_miss),
+           ac ? ac->batchcount : 0u, ac ? ac->touched : 0u,
+           U(s.stats.alloc_hit + __atomic_load_n(&s.rseq_alloc_hits, __ATOMIC_RELAXED)),
+           U(s.stats.alloc_miss),
+           U(s.stats.free_hit + __atomic_load_n(&s.rseq_free_hits, __ATOMIC_RELAXED)),
+           U(s.stats.free_miss),
            U(s.stats.remote_frees), U(s.stats.alien_overflows));
 }
 
@@ -55,10 +58,10 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
   BufWriter w(buf, len);
   Topology& t = topology();
   ReaperStats rs = reaper_stats();
-  w.printf("{\"version\":1,\"pid\":%d,\"topology\":\"%s\",\"mode\":\"%s\",\"nodes\":%d,"
-           "\"possible_cpus\":%d,\"online\":[",
-           static_cast<int>(::getpid()), t.spec_text(), t.mode_name(), t.num_nodes(),
-           t.possible_cpus());
+  w.printf("{\"version\":1,\"pid\":%d,\"topology\":\"%s\",\"mode\":\"%s\",\"slots\":\"%s\","
+           "\"nodes\":%d,\"possible_cpus\":%d,\"online\":[",
+           static_cast<int>(::getpid()), t.spec_text(), t.mode_name(), slots_policy_name(),
+           t.num_nodes(), t.possible_cpus());
   bool first = true;
   for (int c = 0; c < t.possible_cpus(); ++c) {
     if (!t.cpu_online(c)) continue;

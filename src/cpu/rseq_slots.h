@@ -1,0 +1,228 @@
+// numaslab — RseqSlots: per-CPU array operations as restartable sequences
+// (x86-64, on the rseq area glibc registers: __rseq_offset/__rseq_size).
+//
+// Contract:
+//  * Each operation is one critical section (CS) that reads cpu_id *inside*
+//    the CS, indexes the cache's slots with it, checks the CPU number, the
+//    slot's `stopped` flag and its array, works, and commits with a single
+//    store of the array's avail. Preemption, migration, a signal or a
+//    membarrier fence before the commit aborts the CS; the C++ caller retries.
+//  * Results: kRseqOk; kRseqFallback — the slot cannot be used now (bad
+//    cpu_id, stopped, no array, empty/full, wrong node): take the slow path;
+//    kRseqAbort — retry. Results travel through memory (no asm-goto outputs:
+//    GCC 12 miscompiles them, reference/rseq.md §3.7).
+//  * push/push_batch refuse (fallback) unless the slot's node equals `node`:
+//    a CPU's array holds only objects of its own node, whichever CPU the
+//    thread has migrated to meanwhile.
+//  * Only documented ABI: rseq_cs is the only field written; cpu_id is read.
+//    No syscalls, calls or stack changes inside a CS.
+// No locks. Callers hold no lock across a CS (nothing here blocks).
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/cpu_slots.h"
+
+namespace numaslab::detail {
+
+enum RseqResult : int { kRseqOk = 0, kRseqFallback = 1, kRseqAbort = 2 };
+
+// True once slots_select() chose RseqSlots.
+bool rseq_enabled();
+// The calling thread's CPU from its rseq area (sched_getcpu if unregistered).
+int rseq_current_cpu();
+// Aborts seen by the callers' retry loops (statistics).
+std::uint64_t rseq_aborts();
+void rseq_count_abort();
+
+#if defined(__x86_64__)
+
+struct RseqArea {
+  std::uint32_t cpu_id_start;
+  std::uint32_t cpu_id;
+  std::uint64_t rseq_cs;
+  std::uint32_t flags;
+};
+
+extern "C" const long __rseq_offset;  // glibc ≥ 2.35 (sys/rseq.h)
+
+inline RseqArea* rseq_area() {
+  return reinterpret_cast<RseqArea*>(static_cast<char*>(__builtin_thread_pointer()) +
+                                     __rseq_offset);
+}
+
+// The descriptor, arming store and abort handler shared by every CS. %= makes
+// the labels unique per asm statement.
+#define NS_RSEQ_PROLOGUE                                            \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                              \
+  ".balign 32\n\t"                                                  \
+  ".Lns_cs%=:\n\t"                                                  \
+  ".long 0, 0\n\t"                                                  \
+  ".quad .Lns_start%=, .Lns_post%= - .Lns_start%=, .Lns_abort%=\n\t" \
+  ".popsection\n\t"                                                 \
+  "leaq .Lns_cs%=(%%rip), %%rax\n\t"                                \
+  "movq %%rax, 8(%[rs])\n\t"                                        \
+  ".Lns_start%=:\n\t"                                               \
+  "movl 4(%[rs]), %%eax\n\t"                                        \
+  "cmpl %k[n], %%eax\n\t"                                           \
+  "jae %l[fallback]\n\t"                                            \
+  "shlq $7, %%rax\n\t"                                              \
+  "addq %[base], %%rax\n\t"                                         \
+  "cmpl $0, 8(%%rax)\n\t"                                           \
+  "jne %l[fallback]\n\t"                                            \
+  "movq (%%rax), %%rdx\n\t"                                         \
+  "testq %%rdx, %%rdx\n\t"                                          \
+  "jz %l[fallback]\n\t"
+
+#define NS_RSEQ_EPILOGUE                 \
+  ".Lns_post%=:\n\t"                     \
+  ".pushsection __rseq_failure, \"ax\"\n\t" \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"           \
+  ".long 0x53053053\n\t"                 \
+  ".Lns_abort%=:\n\t"                    \
+  "jmp %l[aborted]\n\t"                  \
+  ".popsection\n\t"
+
+// Pops the hottest object of the current CPU's array into *out.
+inline int rseq_pop(CpuSlot* base, std::uint32_t nslots, void** out) {
+  RseqArea* rs = rseq_area();
+  asm goto(NS_RSEQ_PROLOGUE
+           "movl (%%rdx), %%ecx\n\t"          // avail
+           "testl %%ecx, %%ecx\n\t"
+           "jz %l[fallback]\n\t"
+           "subl $1, %%ecx\n\t"
+           "movq 16(%%rdx,%%rcx,8), %%rsi\n\t"
+           "movq %%rsi, (%[out])\n\t"
+           "movl $1, 12(%%rdx)\n\t"           // touched
+           "addq $1, 16(%%rax)\n\t"           // rseq_alloc_hits
+           "movl %%ecx, (%%rdx)\n\t"          // commit: avail - 1
+           NS_RSEQ_EPILOGUE
+           :
+           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out)
+           : "rax", "rcx", "rdx", "rsi", "memory", "cc"
+           : fallback, aborted);
+  return kRseqOk;
+fallback:
+  return kRseqFallback;
+aborted:
+  return kRseqAbort;
+}
+
+// Pushes obj (of node `node`) on the current CPU's array.
+inline int rseq_push(CpuSlot* base, std::uint32_t nslots, void* obj, std::uint32_t node) {
+  RseqArea* rs = rseq_area();
+  asm goto(NS_RSEQ_PROLOGUE
+           "cmpl %k[node], 12(%%rax)\n\t"     // slot's node must be the object's
+           "jne %l[fallback]\n\t"
+           "movl (%%rdx), %%ecx\n\t"          // avail
+           "cmpl 4(%%rdx), %%ecx\n\t"         // limit
+           "jae %l[fallback]\n\t"
+           "movq %[obj], 16(%%rdx,%%rcx,8)\n\t"
+           "addq $1, 24(%%rax)\n\t"           // rseq_free_hits
+           "addl $1, %%ecx\n\t"
+           "movl %%ecx, (%%rdx)\n\t"          // commit: avail + 1
+           NS_RSEQ_EPILOGUE
+           :
+           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [obj] "r"(obj), [node] "r"(node)
+           : "rax", "rcx", "rdx", "memory", "cc"
+           : fallback, aborted);
+  return kRseqOk;
+fallback:
+  return kRseqFallback;
+aborted:
+  return kRseqAbort;
+}
+
+// Pushes in[0..k) (all of node `node`) on the current CPU's array, all or none.
+inline int rseq_push_batch(CpuSlot* base, std::uint32_t nslots, void* const* in, std::uint32_t k,
+                           std::uint32_t node) {
+  RseqArea* rs = rseq_area();
+  asm goto(NS_RSEQ_PROLOGUE
+           "cmpl %k[node], 12(%%rax)\n\t"
+           "jne %l[fallback]\n\t"
+           "movl (%%rdx), %%ecx\n\t"          // avail
+           "movl %%ecx, %%esi\n\t"
+           "addl %k[k], %%esi\n\t"            // avail + k
+           "cmpl 4(%%rdx), %%esi\n\t"
+           "ja %l[fallback]\n\t"
+           "leaq 16(%%rdx,%%rcx,8), %%rdi\n\t"
+           "xorl %%r8d, %%r8d\n\t"
+           ".Lns_loop%=:\n\t"
+           "cmpl %k[k], %%r8d\n\t"
+           "jae .Lns_copied%=\n\t"
+           "movq (%[in],%%r8,8), %%r9\n\t"
+           "movq %%r9, (%%rdi,%%r8,8)\n\t"
+           "addl $1, %%r8d\n\t"
+           "jmp .Lns_loop%=\n\t"
+           ".Lns_copied%=:\n\t"
+           "movl %%esi, (%%rdx)\n\t"          // commit: avail + k
+           NS_RSEQ_EPILOGUE
+           :
+           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [in] "r"(in), [k] "r"(k),
+             [node] "r"(node)
+           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "memory", "cc"
+           : fallback, aborted);
+  return kRseqOk;
+fallback:
+  return kRseqFallback;
+aborted:
+  return kRseqAbort;
+}
+
+// Pops up to k of the hottest objects of the current CPU's array into out[];
+// *got = how many, *node = the array's node.
+inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
+                          std::uint32_t* got, std::uint32_t* node) {
+  RseqArea* rs = rseq_area();
+  asm goto(NS_RSEQ_PROLOGUE
+           "movl 12(%%rax), %%esi\n\t"
+           "movl %%esi, (%[node])\n\t"
+           "movl (%%rdx), %%ecx\n\t"          // avail
+           "movl %k[k], %%esi\n\t"
+           "cmpl %%esi, %%ecx\n\t"
+           "cmovbl %%ecx, %%esi\n\t"          // m = min(k, avail)
+           "movl %%esi, (%[got])\n\t"
+           "movl %%ecx, %%r8d\n\t"
+           "subl %%esi, %%r8d\n\t"            // new avail
+           "xorl %%r9d, %%r9d\n\t"
+           ".Lns_loop%=:\n\t"
+           "cmpl %%esi, %%r9d\n\t"
+           "jae .Lns_copied%=\n\t"
+           "leal (%%r8,%%r9), %%edi\n\t"
+           "movq 16(%%rdx,%%rdi,8), %%r10\n\t"
+           "movq %%r10, (%[out],%%r9,8)\n\t"
+           "addl $1, %%r9d\n\t"
+           "jmp .Lns_loop%=\n\t"
+           ".Lns_copied%=:\n\t"
+           "movl %%r8d, (%%rdx)\n\t"          // commit: avail - m
+           NS_RSEQ_EPILOGUE
+           :
+           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out), [k] "r"(k),
+             [got] "r"(got), [node] "r"(node)
+           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "memory", "cc"
+           : fallback, aborted);
+  return kRseqOk;
+fallback:
+  return kRseqFallback;
+aborted:
+  return kRseqAbort;
+}
+
+#undef NS_RSEQ_PROLOGUE
+#undef NS_RSEQ_EPILOGUE
+
+#else  // !__x86_64__: never selected; the stubs keep callers portable.
+
+inline int rseq_pop(CpuSlot*, std::uint32_t, void**) { return kRseqFallback; }
+inline int rseq_push(CpuSlot*, std::uint32_t, void*, std::uint32_t) { return kRseqFallback; }
+inline int rseq_push_batch(CpuSlot*, std::uint32_t, void* const*, std::uint32_t, std::uint32_t) {
+  return kRseqFallback;
+}
+inline int rseq_pop_batch(CpuSlot*, std::uint32_t, void**, std::uint32_t, std::uint32_t*,
+                          std::uint32_t*) {
+  return kRseqFallback;
+}
+
+#endif
+
+}  // namespace numaslab::detail
