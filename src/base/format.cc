@@ -45,10 +45,17 @@ void BufWriter::put_i64(std::int64_t v, int width, bool left, char pad) {
     put_u64(static_cast<std::uint64_t>(v), 10, width, left, pad);
     return;
   }
+  const std::uint64_t mag = 0 - static_cast<std::uint64_t>(v);
+  if (pad == '0' && !left) {
+    // printf puts the sign before the zeros: "%05d" of -42 is "-0042".
+    put('-');
+    put_u64(mag, 10, width > 1 ? width - 1 : 0, false, '0');
+    return;
+  }
   char tmp[24];
   BufWriter w(tmp, sizeof tmp);
   w.put('-');
-  w.put_u64(0 - static_cast<std::uint64_t>(v));
+  w.put_u64(mag);
   int n = static_cast<int>(w.size());
   if (!left)
     for (int i = n; i < width; ++i) put(' ');

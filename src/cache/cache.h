@@ -29,7 +29,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/check.h"
+#include "base/sanitizer.h"
 #include "cpu/cpu_slots.h"
+#include "page/page_map.h"
 #include "slab/geometry.h"
 #include "slab/node_lists.h"
 
@@ -72,11 +75,15 @@ struct Cache {
   }
 };
 
+[[noreturn]] void handed_out_twice(Cache* c, void* obj);
+
 // ---- object paths (cache_alloc.cc, cache_free.cc) ----
 void* cache_alloc(Cache* c);
 void* cache_alloc_node(Cache* c, int node);
 void cache_free(Cache* c, void* obj);           // checks obj belongs to c
 void cache_free_checked(Cache* c, void* obj, const char* api);  // c already derived from obj
+// The same with obj's page descriptor already looked up (must be kSlab of c).
+void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api);
 // Frees objects whose bufctl state is kBufctlCached straight into their home
 // node's lists (no array), destroying slabs that become surplus.
 void free_to_home(Cache* c, void* const* objs, std::uint32_t n);
@@ -111,8 +118,24 @@ void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* 
 void* alloc_slow_rseq(Cache* c);
 void free_slow_rseq(Cache* c, void* obj, int home);
 
+// LockedSlots paths (and every path in sim mode).
+void* alloc_locked(Cache* c);
+void free_locked(Cache* c, void* obj, int home);
+
 // Marks an object leaving the allocator to the user (kBufctlCached → kBufctlUser).
-void mark_user(Cache* c, void* obj);
+// The object came out of one of our arrays, so the lookup is the trusted one;
+// the debug tier re-checks what the free path checked when it went in.
+inline void mark_user(Cache* c, void* obj) {
+  PageDesc* d = page_lookup_trusted(obj);
+  NS_ASSERT(page_lookup(obj) == d && d->kind == PageKind::kSlab && d->owner == c);
+  Slab* s = static_cast<Slab*>(d->slab);
+  const auto off = static_cast<std::uint32_t>(static_cast<char*>(obj) - s->s_mem);
+  const std::uint32_t i = divide_by_size(c->geo, off);
+  NS_ASSERT(slab_object_index(c->geo, s, obj) == static_cast<std::int64_t>(i));
+  if (NS_UNLIKELY(s->load_bufctl(i) != kBufctlCached)) handed_out_twice(c, obj);
+  s->store_bufctl(i, kBufctlUser);
+  unpoison_object(obj, c->geo.buffer_size);
+}
 
 // Recomputes free_limit of node n from the online CPU count.
 void update_free_limit(Cache* c, int n);

@@ -11,18 +11,8 @@ namespace numaslab::detail {
 
 int local_node() { return topology().cpu_to_node(current_cpu()); }
 
-void mark_user(Cache* c, void* obj) {
-  PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab && d->owner == c,
-           "cache '%s': array held %p, which is not one of its objects", c->name, obj);
-  Slab* s = static_cast<Slab*>(d->slab);
-  std::int64_t idx = slab_object_index(c->geo, s, obj);
-  NS_CHECK(idx >= 0, "cache '%s': array held interior pointer %p", c->name, obj);
-  auto i = static_cast<std::uint32_t>(idx);
-  NS_CHECK(s->load_bufctl(i) == kBufctlCached,
-           "cache '%s': object %p handed out twice (it was not in any cache)", c->name, obj);
-  s->store_bufctl(i, kBufctlUser);
-  unpoison_object(obj, c->geo.buffer_size);
+void handed_out_twice(Cache* c, void* obj) {
+  fatal("cache '%s': object %p handed out twice (it was not in any cache)", c->name, obj);
 }
 
 namespace {
@@ -82,19 +72,35 @@ void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
   }
 }
 
-void* cache_alloc(Cache* c) {
-  if (slots_policy() == SlotsPolicy::kRseq) {
+__attribute__((noinline)) void* alloc_rseq_retry(Cache* c) {
+  for (;;) {
+    rseq_count_abort();
     void* obj;
-    for (;;) {
-      int r = rseq_pop(c->slots(), c->num_slots, &obj);
-      if (NS_LIKELY(r == kRseqOk)) {
-        mark_user(c, obj);
-        return obj;
-      }
-      if (r == kRseqFallback) return alloc_slow_rseq(c);
-      rseq_count_abort();
+    int r = rseq_pop(c->slots(), c->num_slots, &obj);
+    if (r == kRseqOk) {
+      mark_user(c, obj);
+      return obj;
     }
+    if (r == kRseqFallback) return alloc_slow_rseq(c);
   }
+}
+
+void* cache_alloc(Cache* c) {
+  if (NS_LIKELY(slots_policy() == SlotsPolicy::kRseq)) {
+    void* obj;
+    int r = rseq_pop(c->slots(), c->num_slots, &obj);
+    if (NS_LIKELY(r == kRseqOk)) {
+      mark_user(c, obj);
+      return obj;
+    }
+    if (r == kRseqFallback) return alloc_slow_rseq(c);
+    return alloc_rseq_retry(c);
+  }
+  return alloc_locked(c);
+}
+
+__attribute__((noinline)) void* alloc_locked(Cache* c) {
+  bool missed = false;  // one allocation counts one miss, however many grows
   for (;;) {
     const int cpu = current_cpu();
     const int node = topology().cpu_to_node(cpu);
@@ -110,7 +116,8 @@ void* cache_alloc(Cache* c) {
         mark_user(c, obj);
         return obj;
       }
-      ++s.stats.alloc_miss;
+      if (!missed) ++s.stats.alloc_miss;
+      missed = true;
       void* obj = refill(c, s, ac, node);
       s.lock.unlock();
       if (obj) {

@@ -79,18 +79,28 @@ void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* 
 
 namespace {
 
-void do_free(Cache* c, void* obj, int home) {
-  if (slots_policy() == SlotsPolicy::kRseq) {
-    for (;;) {
-      int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
-      if (NS_LIKELY(r == kRseqOk)) return;
-      if (r == kRseqFallback) {
-        free_slow_rseq(c, obj, home);
-        return;
-      }
-      rseq_count_abort();
-    }
+__attribute__((noinline)) void free_rseq_retry(Cache* c, void* obj, int home) {
+  for (;;) {
+    rseq_count_abort();
+    int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
+    if (r == kRseqOk) return;
+    if (r == kRseqFallback) return free_slow_rseq(c, obj, home);
   }
+}
+
+inline void do_free(Cache* c, void* obj, int home) {
+  if (NS_LIKELY(slots_policy() == SlotsPolicy::kRseq)) {
+    int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
+    if (NS_LIKELY(r == kRseqOk)) return;
+    if (r == kRseqFallback) return free_slow_rseq(c, obj, home);
+    return free_rseq_retry(c, obj, home);
+  }
+  return free_locked(c, obj, home);
+}
+
+}  // namespace
+
+__attribute__((noinline)) void free_locked(Cache* c, void* obj, int home) {
   for (;;) {
     const int cpu = current_cpu();
     const int node = topology().cpu_to_node(cpu);
@@ -123,10 +133,12 @@ void do_free(Cache* c, void* obj, int home) {
   }
 }
 
-}  // namespace
 
 void cache_free_checked(Cache* c, void* obj, const char* api) {
-  PageDesc* d = page_lookup(obj);
+  free_with_desc(c, page_lookup(obj), obj, api);
+}
+
+void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
   Slab* s = static_cast<Slab*>(d->slab);
   std::int64_t idx = slab_object_index(c->geo, s, obj);
   NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')",
@@ -147,7 +159,7 @@ void cache_free(Cache* c, void* obj) {
   auto* owner = static_cast<Cache*>(d->owner);
   NS_CHECK(owner == c, "numaslab_cache_free: %p belongs to cache '%s', freed to cache '%s'", obj,
            owner->name, c->name);
-  cache_free_checked(c, obj, "numaslab_cache_free");
+  free_with_desc(c, d, obj, "numaslab_cache_free");
 }
 
 }  // namespace numaslab::detail

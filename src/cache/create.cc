@@ -213,27 +213,33 @@ void drain_all_arrays(Cache* c) {
     }
     destroy_slabs(c, &dead);
   }
+  // Alien arrays before shared arrays: draining an alien array fills its home
+  // node's shared array first, which must then be emptied too.
+  for (int n = 0; n < t.num_nodes(); ++n) {
+    NodeLists* nl = c->node(n);
+    if (!nl) continue;
+    // The registry mutex keeps the alien set alive: only hotplug detaches it.
+    AlienArray** al = nl->alien.load(std::memory_order_acquire);
+    if (!al) continue;
+    SlabQueue dead;
+    for (int i = 0; i < t.num_nodes(); ++i) {
+      if (AlienArray* a = al[i]) {
+        LockGuard<SpinLock> g(a->lock);
+        drain_alien(c, a, &dead);
+      }
+    }
+    destroy_slabs(c, &dead);
+  }
   for (int n = 0; n < t.num_nodes(); ++n) {
     NodeLists* nl = c->node(n);
     if (!nl) continue;
     SlabQueue dead;
-    AlienArray** al;
     {
       LockGuard<SpinLock> g(nl->list_lock);
       ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
       if (sh && sh->avail) {
         nl->free_block(c->geo, sh->entries(), sh->avail, &dead);
         sh->avail = 0;
-      }
-      al = nl->alien.load(std::memory_order_relaxed);
-    }
-    // The registry mutex keeps `al` alive: only hotplug detaches it.
-    if (al) {
-      for (int i = 0; i < t.num_nodes(); ++i) {
-        if (AlienArray* a = al[i]) {
-          LockGuard<SpinLock> g(a->lock);
-          drain_alien(c, a, &dead);
-        }
       }
     }
     destroy_slabs(c, &dead);

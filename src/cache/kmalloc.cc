@@ -103,8 +103,7 @@ void kfree(void* p) {
   NS_CHECK(d, "numaslab_kfree: %p was never returned by numaslab", p);
   switch (d->kind) {
     case PageKind::kSlab: {
-      auto* c = static_cast<Cache*>(d->owner);
-      cache_free_checked(c, p, "numaslab_kfree");
+      free_with_desc(static_cast<Cache*>(d->owner), d, p, "numaslab_kfree");
       return;
     }
     case PageKind::kLargeHead:

@@ -37,6 +37,7 @@ std::uint32_t take_from_node(Cache* c, int node, void** buf, std::uint32_t n) {
 }  // namespace
 
 void* alloc_slow_rseq(Cache* c) {
+  bool missed = false;  // one allocation counts one miss, however many grows
   for (;;) {
     const int cpu = rseq_current_cpu();
     const int node = topology().cpu_to_node(cpu);
@@ -45,7 +46,8 @@ void* alloc_slow_rseq(Cache* c) {
     // No array (CPU down for this process) or a remote operation in progress:
     // one object from the node layer, nothing cached.
     if (!ac || __atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) return alloc_from_node(c, node, false);
-    bump(&s.stats.alloc_miss);
+    if (!missed) bump(&s.stats.alloc_miss);
+    missed = true;
     std::uint32_t batch = __atomic_load_n(&ac->batchcount, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&ac->touched, __ATOMIC_RELAXED) && batch > kBatchRefillLimit)
       batch = kBatchRefillLimit;

@@ -15,16 +15,14 @@
 
 namespace numaslab::detail {
 
-namespace {
-
-constexpr unsigned kAddressBits = 47;
-constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << kAddressBits;
-constexpr std::size_t kRegistryBits = std::size_t{1} << (kAddressBits - kSegmentShift);
-constexpr std::size_t kRegistryBytes = kRegistryBits / 8;
-
 // Published once with release; never changes afterwards (the reservation is
 // kept for the life of the process).
 std::atomic<std::uint64_t*> g_bitmap{nullptr};
+
+namespace {
+
+constexpr std::size_t kRegistryBits = std::size_t{1} << (kAddressBits - kSegmentShift);
+constexpr std::size_t kRegistryBytes = kRegistryBits / 8;
 
 // Serialises the one-time reservation (so a lost race never leaks a 4 MiB
 // reservation) and bitmap updates, as the lock ranks promise.
@@ -83,23 +81,9 @@ void segment_unregister(SegmentHeader* seg) {
            static_cast<void*>(seg));
 }
 
-PageDesc* page_lookup(const void* p) {
-  auto addr = reinterpret_cast<std::uintptr_t>(p);
-  if (addr == 0 || addr >= kAddressLimit) return nullptr;
-  std::uint64_t* bm = g_bitmap.load(std::memory_order_acquire);
-  if (bm == nullptr) return nullptr;  // nothing was ever registered
-  BitPos b = bit_of(addr);
-  // Reading a word nobody wrote touches a zero page of the reservation: cheap
-  // and never faults. A pointer into the second or later 4 MiB of a huge
-  // mapping lands here with its bit clear: it is not resolvable, by design.
-  if ((std::atomic_ref<std::uint64_t>(bm[b.word]).load(std::memory_order_acquire) & b.mask) == 0)
-    return nullptr;
-  std::uintptr_t base = addr & ~(std::uintptr_t{kSegmentSize} - 1);
-  auto* seg = reinterpret_cast<SegmentHeader*>(base);
-  NS_CHECK(seg->magic == kSegmentMagic,
-           "page_lookup: segment %p (holding %p) has a corrupted header: magic 0x%llx",
-           static_cast<void*>(seg), p, static_cast<unsigned long long>(seg->magic));
-  return &seg->pages[(addr - base) >> kPageShift];
+void page_lookup_corrupt(const void* seg, const void* p) {
+  fatal("page_lookup: segment %p (holding %p) has a corrupted header: magic 0x%llx", seg, p,
+        static_cast<unsigned long long>(static_cast<const SegmentHeader*>(seg)->magic));
 }
 
 void* page_address(const PageDesc* d) {

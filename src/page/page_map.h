@@ -87,9 +87,41 @@ static_assert(kSegmentHeaderPages == 9, "segment header layout changed: update t
 
 inline constexpr std::uint64_t kSegmentMagic = 0x6e756d61736c6162ULL;  // "numaslab"
 
+inline constexpr unsigned kAddressBits = 47;
+inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << kAddressBits;
+// The segment registry: one bit per possible segment (page_map.cc).
+extern std::atomic<std::uint64_t*> g_bitmap;
+[[noreturn]] void page_lookup_corrupt(const void* seg, const void* p);
+
 // Returns the descriptor of the page holding `p`, or nullptr if `p` is not in
-// a segment we own. Never dereferences memory that is not ours.
-PageDesc* page_lookup(const void* p);
+// a segment we own. Never dereferences memory that is not ours. Inline: every
+// free goes through it.
+inline PageDesc* page_lookup(const void* p) {
+  auto addr = reinterpret_cast<std::uintptr_t>(p);
+  if (__builtin_expect(addr == 0 || addr >= kAddressLimit, 0)) return nullptr;
+  std::uint64_t* bm = g_bitmap.load(std::memory_order_acquire);
+  if (__builtin_expect(bm == nullptr, 0)) return nullptr;  // nothing was ever registered
+  const std::size_t seg_index = addr >> kSegmentShift;
+  // Reading a word nobody wrote touches a zero page of the reservation: cheap
+  // and never faults. A pointer into the second or later 4 MiB of a huge
+  // mapping lands here with its bit clear: it is not resolvable, by design.
+  if (__builtin_expect((std::atomic_ref<std::uint64_t>(bm[seg_index >> 6])
+                            .load(std::memory_order_acquire) >>
+                        (seg_index & 63) & 1) == 0,
+                       0))
+    return nullptr;
+  const std::uintptr_t base = addr & ~(std::uintptr_t{kSegmentSize} - 1);
+  auto* seg = reinterpret_cast<SegmentHeader*>(base);
+  if (__builtin_expect(seg->magic != kSegmentMagic, 0)) page_lookup_corrupt(seg, p);
+  return &seg->pages[(addr - base) >> kPageShift];
+}
+
+// For pointers known to be ours (taken from our own arrays): no registry check.
+inline PageDesc* page_lookup_trusted(const void* p) {
+  auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t base = addr & ~(std::uintptr_t{kSegmentSize} - 1);
+  return &reinterpret_cast<SegmentHeader*>(base)->pages[(addr - base) >> kPageShift];
+}
 
 // Address of the first byte of the page described by `d`.
 void* page_address(const PageDesc* d);

@@ -166,14 +166,4 @@ Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index
   return s;
 }
 
-std::int64_t slab_object_index(const SlabGeometry& g, const Slab* s, const void* obj) {
-  const char* p = static_cast<const char*>(obj);
-  if (p < s->s_mem) return -1;
-  std::uint64_t off = static_cast<std::uint64_t>(p - s->s_mem);
-  if (off >= std::uint64_t{g.num} * g.buffer_size) return -1;
-  std::uint32_t idx = divide_by_size(g, static_cast<std::uint32_t>(off));
-  if (std::uint64_t{idx} * g.buffer_size != off) return -1;
-  return idx;
-}
-
 }  // namespace numaslab::detail

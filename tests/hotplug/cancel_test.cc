@@ -1,0 +1,277 @@
+// UP_CANCELED leaks nothing: when UP_PREPARE cannot allocate, cpu_up returns
+// -ENOMEM, the CPU stays offline, nothing allocated for it survives, and the
+// node's shared/alien arrays are exactly as they were.
+//
+// Two ways to make UP_PREPARE fail:
+//  * detail::g_fail_next_array_allocs = k: the next k array allocations fail.
+//    The first array allocation of UP_PREPARE fails whatever k is, and the
+//    k-1 left over fail the next k-1 attempts.
+//  * To fail at a chosen allocation (a later cache; the per-CPU, shared or
+//    alien allocation), node 1's pages are exhausted with mmap failing
+//    (detail::g_fail_next_maps), each kmalloc class UP_PREPARE will use is
+//    emptied on node 1, and exactly as many objects as the allocations before
+//    the chosen one need are put back.
+#include <cerrno>
+#include <set>
+#include <tuple>
+
+#include "hotplug_test_util.h"
+#include "page/page_allocator.h"
+#include "platform/os_memory.h"
+
+namespace numaslab::hotplug_test {
+namespace {
+
+struct Node1State {
+  std::vector<ArrayCache*> shared;
+  std::vector<AlienArray**> alien;
+  std::vector<bool> slot3;
+};
+
+Node1State node1_state() {
+  Node1State s;
+  for (Cache* c : all_caches()) {
+    NodeSnap n = node_snap(c, 1);
+    EXPECT_NE(n.nl, nullptr) << c->name;
+    s.shared.push_back(n.shared);
+    s.alien.push_back(n.alien);
+    s.slot3.push_back(slot_snap(c, 3).ac != nullptr);
+  }
+  return s;
+}
+
+// Everything an UP_CANCELED of CPU 2 must leave as it found it.
+void expect_canceled_cleanly(bool node_has_cpu, const Node1State& before,
+                             const std::map<std::string, std::int64_t>& meta_before) {
+  EXPECT_EQ(numaslab_cpu_online(2), 0);
+  EXPECT_EQ(caches_with_array_on(2), 0) << "a per-CPU array of the canceled CPU survived";
+  const Node1State after = node1_state();
+  ASSERT_EQ(after.shared.size(), before.shared.size());
+  const std::vector<Cache*> caches = all_caches();
+  for (std::size_t i = 0; i < caches.size(); ++i) {
+    SCOPED_TRACE(caches[i]->name);
+    if (!node_has_cpu) {
+      EXPECT_EQ(after.shared[i], nullptr);
+      EXPECT_EQ(after.alien[i], nullptr);
+    } else {
+      // CPU 3 still runs on node 1: its shared and alien arrays stay, and
+      // are the very same ones.
+      EXPECT_EQ(after.shared[i], before.shared[i]);
+      EXPECT_EQ(after.alien[i], before.alien[i]);
+      EXPECT_NE(after.alien[i], nullptr);
+      EXPECT_TRUE(after.slot3[i]);
+    }
+    EXPECT_EQ(node_snap(caches[i], 1).free_limit,
+              expected_free_limit(caches[i], node_has_cpu ? 1 : 0));
+  }
+  const auto meta_after = metadata_objects_by_cache();
+  EXPECT_EQ(meta_after, meta_before) << "metadata leaked or lost:\n"
+                                     << map_diff(meta_before, meta_after);
+}
+
+// Objects each cache has handed out from node 1 through alloc_node (which
+// is how UP_PREPARE, running on CPU 0, allocates node-1 metadata).
+std::map<std::string, std::int64_t> node1_allocs() {
+  std::map<std::string, std::int64_t> m;
+  for (Cache* c : all_caches()) m[c->name] = static_cast<std::int64_t>(node_snap(c, 1).node_allocs);
+  return m;
+}
+
+std::map<std::string, std::int64_t> minus(std::map<std::string, std::int64_t> a,
+                                          const std::map<std::string, std::int64_t>& b) {
+  for (auto& [k, v] : a) v -= b.at(k);
+  return a;
+}
+
+void expect_up_complete() {
+  EXPECT_EQ(numaslab_cpu_online(2), 1);
+  for (Cache* c : all_caches()) {
+    SCOPED_TRACE(c->name);
+    EXPECT_NE(slot_snap(c, 2).ac, nullptr);
+    NodeSnap n = node_snap(c, 1);
+    EXPECT_NE(n.alien, nullptr);
+    if (c->shared.load() * c->batchcount.load() > 0) {
+      EXPECT_NE(n.shared, nullptr);
+    }
+  }
+  HP_EXPECT_VERIFY_OK();
+}
+
+// ---- the hook as it is: the next k array allocations fail ----
+
+class CancelNextK : public ::testing::TestWithParam<std::tuple<int, bool>> {};
+
+TEST_P(CancelNextK, EveryFailedUpLeaksNothing) {
+  const auto [k, node_has_cpu] = GetParam();
+  ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
+  numaslab_cache* uc = numaslab_cache_create("hp_cancel_k", 100, 0, 0, nullptr);
+  ASSERT_NE(uc, nullptr);
+  ASSERT_EQ(numaslab_cpu_down(2), 0);
+  if (!node_has_cpu) {
+    ASSERT_EQ(numaslab_cpu_down(3), 0);
+  }
+  shrink_everything();
+  const Node1State before = node1_state();
+  const auto meta0 = metadata_objects_by_cache();
+  const auto canceled0 = hotplug_stats().canceled;
+
+  detail::g_fail_next_array_allocs.store(k);
+  for (int attempt = 0; attempt < k; ++attempt) {
+    SCOPED_TRACE("attempt " + std::to_string(attempt));
+    const auto allocs0 = node1_allocs();
+    EXPECT_EQ(numaslab_cpu_up(2), -ENOMEM);
+    // The hook fails the very first array allocation: nothing was allocated.
+    const auto allocs1 = node1_allocs();
+    EXPECT_EQ(allocs1, allocs0) << map_diff(allocs0, allocs1);
+    EXPECT_EQ(detail::g_fail_next_array_allocs.load(), k - 1 - attempt);
+    EXPECT_EQ(hotplug_stats().canceled, canceled0 + attempt + 1);
+    expect_canceled_cleanly(node_has_cpu, before, meta0);
+    HP_EXPECT_VERIFY_OK();
+  }
+  EXPECT_EQ(hotplug_stats().ups, 0u);
+  ASSERT_EQ(numaslab_cpu_up(2), 0);
+  expect_up_complete();
+  EXPECT_EQ(hotplug_stats().ups, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hotplug, CancelNextK,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 5, 10), ::testing::Bool()),
+                         [](const auto& info) {
+                           return "k" + std::to_string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_NodeHasCpu" : "_NodeEmpty");
+                         });
+
+// ---- failing at a chosen allocation ----
+
+struct PlannedAlloc {
+  Cache* cache;
+  const char* what;
+  int cls;
+};
+
+// The metadata allocations UP_PREPARE makes for a CPU, in order (R2: every
+// cache gets a per-CPU array, a shared array and an alien set whether or not
+// the node already has them).
+std::vector<PlannedAlloc> up_prepare_plan() {
+  std::vector<PlannedAlloc> plan;
+  const int nodes = numaslab_num_nodes();
+  for (Cache* c : all_caches()) {
+    const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
+    const std::uint32_t shared = c->shared.load();
+    plan.push_back({c, "cpu array", detail::size_class(ArrayCache::bytes_for(limit))});
+    if (shared * batch > 0)
+      plan.push_back({c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});
+    if (nodes > 1) {
+      plan.push_back({c, "alien set", detail::size_class(sizeof(AlienArray*) * nodes)});
+      for (int n = 1; n < nodes; ++n)
+        plan.push_back({c, "alien array",
+                        detail::size_class(AlienArray::bytes_for(limit > 1 ? detail::kAlienLimit : 1))});
+    }
+  }
+  return plan;
+}
+
+class CancelAt : public ::testing::TestWithParam<std::tuple<int, bool>> {};
+
+TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
+  const auto [where, node_has_cpu] = GetParam();
+  ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
+  // Head of the registry: UP_PREPARE's first cache.
+  numaslab_cache* uc = numaslab_cache_create("hp_cancel_at", 100, 0, 0, nullptr);
+  ASSERT_NE(uc, nullptr);
+  ASSERT_EQ(numaslab_cpu_down(2), 0);
+  if (!node_has_cpu) {
+    ASSERT_EQ(numaslab_cpu_down(3), 0);
+  }
+  shrink_everything();
+
+  const std::vector<PlannedAlloc> plan = up_prepare_plan();
+  ASSERT_EQ(plan[0].cache, internals(uc));
+  const std::size_t t = where >= 0 ? static_cast<std::size_t>(where) : plan.size() + where;
+  ASSERT_LT(t, plan.size());
+  SCOPED_TRACE(std::string("failing allocation #") + std::to_string(t) + ": " +
+               plan[t].cache->name + " " + plan[t].what + " (kmalloc-" +
+               std::to_string(detail::class_size(plan[t].cls)) + ")");
+  std::map<int, std::uint32_t> need;  // class -> allocations before t
+  for (std::size_t i = 0; i < t; ++i) ++need[plan[i].cls];
+  need.emplace(plan[t].cls, 0);
+
+  // 1. While memory lasts, make sure node 1 has enough objects of every
+  //    class the allocations before `t` use.
+  std::map<int, std::vector<void*>> held;
+  for (const auto& [cls, n] : need) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      void* p = numaslab_kmalloc_node(detail::class_size(cls), 1);
+      ASSERT_NE(p, nullptr);
+      held[cls].push_back(p);
+    }
+  }
+  // 2. No new memory for anyone, and no free page left on node 1 ...
+  detail::g_fail_next_maps.store(1 << 30);
+  std::vector<std::pair<void*, unsigned>> runs;
+  for (int order = static_cast<int>(detail::kMaxRunOrder); order >= 0; --order)
+    while (void* p = detail::alloc_pages(1, static_cast<unsigned>(order)))
+      runs.emplace_back(p, static_cast<unsigned>(order));
+  ASSERT_EQ(detail::page_allocator_stats(1).pages_free, 0u);
+  // ... 3. nor a free object of those classes on node 1 ...
+  for (const auto& [cls, n] : need) {
+    while (void* p = numaslab_kmalloc_node(detail::class_size(cls), 1)) {
+      ASSERT_EQ(numaslab_node_of(p), 1);
+      held[cls].push_back(p);
+    }
+  }
+  // ... 4. except exactly what the allocations before `t` need. (free_limit
+  //    is raised so that no slab emptied here is destroyed; UP_PREPARE's
+  //    first pass recomputes it, and takes nothing but objects until t.)
+  for (const auto& [cls, n] : need) {
+    Cache* k = detail::kmalloc_cache(cls);
+    {
+      NodeLists* nl = k->node(1);
+      LockGuard<SpinLock> g(nl->list_lock);
+      nl->free_limit = std::uint64_t{1} << 40;
+    }
+    std::vector<void*>& v = held[cls];
+    ASSERT_GE(v.size(), n);
+    detail::free_to_home(k, v.data() + v.size() - n, n);
+    v.resize(v.size() - n);
+    ASSERT_EQ(node_snap(k, 1).free_objects, n) << k->name;
+  }
+
+  const Node1State before = node1_state();
+  const auto meta0 = metadata_objects_by_cache();
+  const auto allocs0 = node1_allocs();
+  EXPECT_EQ(numaslab_cpu_up(2), -ENOMEM);
+  // Proof that UP_PREPARE failed exactly at allocation t: every allocation
+  // before it was served from node 1, and none after it was attempted.
+  std::map<std::string, std::int64_t> want;
+  for (const auto& [name, v] : allocs0) want[name] = 0;
+  for (const auto& [cls, n] : need) want[detail::kmalloc_cache(cls)->name] = n;
+  const auto got = minus(node1_allocs(), allocs0);
+  EXPECT_EQ(got, want) << "node-1 allocations per cache (want -> got):\n" << map_diff(want, got);
+  expect_canceled_cleanly(node_has_cpu, before, meta0);
+  EXPECT_EQ(hotplug_stats().canceled, 1u);
+  HP_EXPECT_VERIFY_OK();
+
+  // Memory again: everything returns and the CPU comes up.
+  detail::g_fail_next_maps.store(0);
+  for (auto& [cls, v] : held)
+    for (void* p : v) numaslab_kfree(p);
+  for (auto [p, order] : runs) detail::free_pages(p, order);
+  ASSERT_EQ(numaslab_cpu_up(2), 0);
+  expect_up_complete();
+}
+
+// 0..3: the first cache's per-CPU array, shared array, alien set, alien
+// array; 4, 5: the next cache (a kmalloc class without a shared array);
+// then further down the chain, and the very last allocation (-1).
+INSTANTIATE_TEST_SUITE_P(Hotplug, CancelAt,
+                         ::testing::Combine(::testing::Values(0, 1, 2, 3, 4, 5, 6, 17, 40, 77, -1),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                           const int w = std::get<0>(info.param);
+                           return (w >= 0 ? "alloc" + std::to_string(w) : std::string("last")) +
+                                  (std::get<1>(info.param) ? "_NodeHasCpu" : "_NodeEmpty");
+                         });
+
+}  // namespace
+}  // namespace numaslab::hotplug_test
