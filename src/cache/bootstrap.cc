@@ -135,10 +135,10 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
 Registry& registry() { return g_registry; }
 Cache* cache_cache() { return g_cache_cache; }
 
-int runtime_init(const char* spec, char* err, std::size_t errlen) {
-  if (err && errlen) err[0] = '\0';
-  TopologySpec parsed;
-  if (!parse_topology_spec(spec, &parsed, err, errlen)) return -EINVAL;
+namespace {
+
+// Builds everything under the registry mutex; 1 if this call did the work.
+int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::size_t errlen) {
   LockGuard<Mutex> g(registry().mutex);
   if (runtime_ready()) {
     if (spec == nullptr || spec[0] == '\0') return 0;
@@ -157,6 +157,12 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     return rc;
   }
   g_registry.state.store(static_cast<int>(BootState::kFull), std::memory_order_release);
+  return 1;
+}
+
+// Background services start after the registry mutex is released: the
+// publisher's lock ranks before it, and the threads take it themselves.
+void start_services() {
   watcher_start();
   reaper_start();
   if (options().publish) publish_start();
@@ -174,6 +180,17 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
     write_all(2, line, n < sizeof line ? n : sizeof line - 1);
   }
   if (const char* problem = options_problem()) warn("%s", problem);
+}
+
+}  // namespace
+
+int runtime_init(const char* spec, char* err, std::size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  TopologySpec parsed;
+  if (!parse_topology_spec(spec, &parsed, err, errlen)) return -EINVAL;
+  int rc = init_locked(parsed, spec, err, errlen);
+  if (rc < 0) return rc;
+  if (rc == 1) start_services();
   return 0;
 }
 

@@ -139,6 +139,7 @@ nlohmann::json summary_json(Run& r, const std::string& verdict, bool query_lib) 
   j["ops_per_sec"] = r.elapsed_s > 0 ? static_cast<double>(t.ops()) / r.elapsed_s : 0.0;
   j["topology"] = r.opt.topology;
   j["mode"] = r.mode;
+  j["slots_policy"] = numaslab_slots_policy();
   j["nodes"] = r.nodes;
   j["cpus"] = r.cpus;
   j["threads"] = r.opt.threads;
@@ -530,9 +531,9 @@ int run_main(int argc, char** argv) {
   char vi[48];
   if (o.verify_interval_s > 0) std::snprintf(vi, sizeof vi, "verify every %g s", o.verify_interval_s);
   else std::snprintf(vi, sizeof vi, "verify at the end");
-  out("numaslab-stress: topology %s (%s, %d node%s, %d CPUs)  threads %d  seconds %g  %s  %s  seed %llu\n",
-      o.topology.c_str(), r.mode.c_str(), r.nodes, r.nodes == 1 ? "" : "s", r.cpus, o.threads, o.seconds,
-      hp.c_str(), vi, static_cast<unsigned long long>(o.seed));
+  out("numaslab-stress: topology %s (%s, %d node%s, %d CPUs, %s slots)  threads %d  seconds %g  %s  %s  seed %llu\n",
+      o.topology.c_str(), r.mode.c_str(), r.nodes, r.nodes == 1 ? "" : "s", r.cpus, numaslab_slots_policy(),
+      o.threads, o.seconds, hp.c_str(), vi, static_cast<unsigned long long>(o.seed));
   if (!o.real_hotplug && !o.no_hotplug && !r.shared.sim)
     out("note: %s topology: numaslab_cpu_down/up on real CPUs; numaslab's watcher may bring them back "
         "up at once\n",
@@ -599,8 +600,10 @@ int run_main(int argc, char** argv) {
   r.elapsed_s = static_cast<double>(now_ms()) / 1000.0;
   {
     const std::int64_t t = now_ms();
+    const std::int64_t frac = t % 1000;
     if (t - last_t >= 250)
-      progress_line(r, t, r.totals().ops() - last_ops, static_cast<double>(t - last_t) / 1000.0, true);
+      progress_line(r, t, r.totals().ops() - last_ops, static_cast<double>(t - last_t) / 1000.0,
+                    frac > 50 && frac < 950);
   }
   if (r.interrupted) out("interrupted after %.1f s: shutting down\n", r.elapsed_s);
 
