@@ -78,7 +78,7 @@ TEST(HotplugLeak, ThousandDownUpCyclesLeakNothing) {
   const std::size_t bytes1 = node_bytes_total();
   // The same objects may sit in a few more partial slabs than before, but
   // nothing may grow with the number of cycles.
-  EXPECT_LE(bytes1, bytes0 + 256 * 1024) << bytes0 << " -> " << bytes1;
+  EXPECT_LE(bytes1, bytes0 + 64 * 1024) << bytes0 << " -> " << bytes1;
   RecordProperty("node_bytes_before", static_cast<int>(bytes0));
   RecordProperty("node_bytes_after", static_cast<int>(bytes1));
   HP_EXPECT_VERIFY_OK();

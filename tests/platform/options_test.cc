@@ -48,9 +48,7 @@ TEST(Options, BadNumberFallsBackToDefaultAndSaysSo) {
 }
 
 TEST(Options, ReadmeListsEveryOptionWithItsDefault) {
-  const char* src = std::getenv("NUMASLAB_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  std::ifstream f(std::string(src) + "/README.md");
+  std::ifstream f(std::string(NUMASLAB_SOURCE_DIR) + "/README.md");
   ASSERT_TRUE(f) << "README.md not found";
   std::stringstream ss;
   ss << f.rdbuf();

@@ -214,6 +214,10 @@ void write_json(Run& r, const std::string& verdict, bool query_lib = true) {
 // ---------------------------------------------------------------- watchdog
 
 [[noreturn]] void stall(Run& r, const std::string& what) {
+  static std::atomic<bool> once{false};
+  if (once.exchange(true)) {  // the other thread is already reporting
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
   std::fprintf(stderr, "\nnumaslab-stress: STALL: %s\n", what.c_str());
   std::fprintf(stderr, "  main thread phase: %s (for %" PRId64 " ms)\n", r.phase.load(),
                now_ms() - r.phase_since.load());
@@ -458,6 +462,8 @@ int run_main(int argc, char** argv) {
                  "also retune caches (numaslab_tune) and reap (numaslab_reap) this often; 0: never")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600000));
+  app.add_flag("--inject-stall", o.inject_stall,
+               "check the watchdog: worker 0 stops after 1 s (the run must FAIL with a stall report)");
   app.add_flag("--inject-corruption", o.inject_corruption,
                "check the checker: worker 0 damages one object it holds after 1 s (the run must FAIL)");
   app.add_flag("!--no-gdb", o.gdb_on_stall, "do not attach gdb for stacks on a stall");

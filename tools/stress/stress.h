@@ -33,7 +33,8 @@ struct Options {
   bool full_slabinfo = false;
   bool strict = false;
   bool inject_corruption = false;
-  int tune_interval_ms = 0;  // 0: no tuner thread  // checks the checker: w0 damages one object
+  int tune_interval_ms = 0;  // 0: no tuner thread
+  bool inject_stall = false;  // checks the watchdog: w0 stops making progress after 1 s  // checks the checker: w0 damages one object
   bool gdb_on_stall = true;
 };
 

@@ -44,6 +44,10 @@ void Worker::run() {
     if (sh_->gate.pause_requested()) sh_->gate.park();
     step();
     bump(progress_, std::uint64_t{1});
+    if (sh_->opt->inject_stall && id_ == 0 && now_ms() > 1000) {
+      call("(--inject-stall)");
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
   }
   // Shut down: close and unlink everything, then whatever was handed to us.
   for (FileRec& f : files_) release_file(f);

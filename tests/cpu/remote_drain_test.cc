@@ -1,0 +1,188 @@
+// Remote operations racing the local fast/slow paths under RseqSlots:
+// shrink (drain every CPU's array), tune (swap every CPU's array), reap
+// (drain, trim) — each one stops and fences the slots it touches — while
+// workers allocate and free on the same caches from both CPUs. At the end
+// everything is conserved: all objects freed, verify() passes, the caches can
+// be destroyed (no object in use).
+#include <stdlib.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "cpu_test_util.h"
+
+namespace numaslab::cpu_test {
+namespace {
+
+struct Obj {
+  void* p;
+  int kind;
+  std::uint32_t size;
+  std::uint64_t serial;
+  std::uint32_t owner;
+};
+
+void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
+  setenv("NUMASLAB_WATCH_MS", "0", 1);
+  setenv("NUMASLAB_REAP_MS", "5", 1);  // the background reaper joins in
+  ASSERT_EQ(numaslab_init("real"), 0);
+  if (!kTsan) {
+    ASSERT_STREQ(numaslab_slots_policy(), "rseq");
+  }
+  const int ncpu = numaslab_num_possible_cpus();
+  constexpr int kCaches = 2;
+  const char* names[kCaches] = {"cpu-remote-a", "cpu-remote-b"};
+  const std::size_t sizes[kCaches] = {48, 512};
+  numaslab_cache* caches[kCaches];
+  for (int i = 0; i < kCaches; ++i) {
+    caches[i] = numaslab_cache_create(names[i], sizes[i], 0, 0, nullptr);
+    ASSERT_NE(caches[i], nullptr);
+  }
+  const int kWorkers = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<long> allocs{0}, frees{0}, failures{0}, oom{0};
+  std::atomic<std::uint64_t> serial{1};
+  std::mutex mu;
+  std::string first_failure;
+  std::mutex handoff_mu;
+  std::vector<Obj> handoff;
+  auto fail = [&](const std::string& why) {
+    if (failures.fetch_add(1) == 0) {
+      std::lock_guard<std::mutex> g(mu);
+      first_failure = why;
+    }
+  };
+  auto do_free = [&](const Obj& o) {
+    std::string why;
+    if (!unstamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
+    if (o.kind < kCaches) numaslab_cache_free(caches[o.kind], o.p);
+    else numaslab_kfree(o.p);
+    frees.fetch_add(1, std::memory_order_relaxed);
+  };
+  std::vector<std::thread> ws;
+  for (int w = 0; w < kWorkers; ++w) {
+    ws.emplace_back([&, w] {
+      std::mt19937_64 rng(w * 31 + 7);
+      AffinityChurn aff(ncpu);
+      std::vector<Obj> mine;
+      while (!stop.load(std::memory_order_relaxed)) {
+        aff.maybe(std::chrono::microseconds(2000));
+        unsigned op = static_cast<unsigned>(rng() % 10);
+        if ((op < 5 && mine.size() < 600) || mine.empty()) {
+          Obj o;
+          o.kind = static_cast<int>(rng() % (kCaches + 1));
+          if (o.kind < kCaches) {
+            o.size = static_cast<std::uint32_t>(sizes[o.kind]);
+            o.p = numaslab_cache_alloc(caches[o.kind]);
+          } else {
+            o.size = static_cast<std::uint32_t>(24 + rng() % 1000);
+            o.p = numaslab_kmalloc(o.size);
+          }
+          if (!o.p) {
+            ++oom;
+            continue;
+          }
+          o.owner = static_cast<std::uint32_t>(w);
+          o.serial = serial.fetch_add(1, std::memory_order_relaxed);
+          std::string why;
+          if (!stamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
+          allocs.fetch_add(1, std::memory_order_relaxed);
+          mine.push_back(o);
+        } else if (op < 9) {
+          std::size_t k = rng() % mine.size();
+          Obj o = mine[k];
+          mine[k] = mine.back();
+          mine.pop_back();
+          if (op == 8) {
+            std::lock_guard<std::mutex> g(handoff_mu);
+            handoff.push_back(o);
+          } else {
+            do_free(o);
+          }
+        } else {
+          std::vector<Obj> got;
+          {
+            std::lock_guard<std::mutex> g(handoff_mu);
+            got.swap(handoff);
+          }
+          for (const Obj& o : got) do_free(o);
+        }
+      }
+      for (const Obj& o : mine) do_free(o);
+    });
+  }
+
+  // The remote operator.
+  long shrinks = 0, tunes = 0, reaps = 0, kmalloc_tunes = 0;
+  std::thread op([&] {
+    std::mt19937 rng(4242);
+    while (!stop.load(std::memory_order_relaxed)) {
+      const int c = static_cast<int>(rng() % kCaches);
+      switch (rng() % 4) {
+        case 0:
+          numaslab_cache_shrink(caches[c]);
+          ++shrinks;
+          break;
+        case 1: {
+          long limit = tiny_arrays ? 1 + static_cast<long>(rng() % 4)
+                                   : 1 + static_cast<long>(rng() % 200);
+          long batch = 1 + static_cast<long>(rng() % static_cast<unsigned>(limit));
+          long shared = static_cast<long>(rng() % 9);
+          int rc = numaslab_tune(names[c], limit, batch, shared);
+          if (rc != 0) fail("numaslab_tune(" + std::string(names[c]) + ") = " + std::to_string(rc));
+          ++tunes;
+          break;
+        }
+        case 2:
+          numaslab_reap();
+          ++reaps;
+          break;
+        case 3: {
+          // The kmalloc caches hold the array caches themselves.
+          long limit = 1 + static_cast<long>(rng() % 120);
+          int rc = numaslab_tune("kmalloc-64", limit, 1 + static_cast<long>(rng() % limit),
+                                 static_cast<long>(rng() % 9));
+          if (rc != 0) fail("numaslab_tune(kmalloc-64) = " + std::to_string(rc));
+          ++kmalloc_tunes;
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  std::this_thread::sleep_for(duration);
+  stop.store(true);
+  op.join();
+  for (auto& t : ws) t.join();
+  for (const Obj& o : handoff) do_free(o);
+  printf("[ remote ] %ld allocs, %ld frees; %ld shrinks, %ld tunes, %ld kmalloc tunes, %ld reaps; "
+         "rseq aborts %llu\n",
+         allocs.load(), frees.load(), shrinks, tunes, kmalloc_tunes, reaps,
+         static_cast<unsigned long long>(detail::rseq_aborts()));
+  EXPECT_EQ(failures.load(), 0) << first_failure;
+  EXPECT_EQ(oom.load(), 0);
+  EXPECT_EQ(allocs.load(), frees.load());
+  EXPECT_GT(shrinks, 20);
+  EXPECT_GT(tunes, 20);
+  EXPECT_GT(reaps, 20);
+  VerifyResult vr = verify();
+  EXPECT_EQ(vr.errors, 0) << vr.report;
+  for (int i = 0; i < kCaches; ++i) {
+    EXPECT_EQ(numaslab_cache_shrink(caches[i]), 0) << names[i] << " still has objects in use";
+    EXPECT_EQ(numaslab_cache_destroy(caches[i]), 0) << names[i];
+  }
+  vr = verify();
+  EXPECT_EQ(vr.errors, 0) << vr.report;
+}
+
+TEST(CpuRemote, ShrinkTuneReapRaceLocalOps) { remote_ops_race(false, std::chrono::milliseconds(3000)); }
+
+// Arrays of 1..4 entries: nearly every operation takes a slow path (batch
+// refill, batch flush) while the arrays are being swapped underneath.
+TEST(CpuRemote, TinyArraysSlowPathsRaceTune) { remote_ops_race(true, std::chrono::milliseconds(2500)); }
+
+}  // namespace
+}  // namespace numaslab::cpu_test
