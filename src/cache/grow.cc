@@ -39,7 +39,7 @@ bool cache_grow(Cache* c, int node) {
     PageDesc* d = page_lookup(static_cast<char*>(pages) + i * kPageSize);
     d->owner = c;
     d->slab = s;
-    d->kind = PageKind::kSlab;
+    set_page_kind(d, PageKind::kSlab);
   }
   // Constructors run with no lock held: they may allocate from other caches.
   if (c->ctor) {
@@ -61,7 +61,7 @@ void destroy_slabs(Cache* c, SlabQueue* dead) {
       PageDesc* d = page_lookup(pages + i * kPageSize);
       d->owner = nullptr;
       d->slab = nullptr;
-      d->kind = i == 0 ? PageKind::kAllocated : PageKind::kTail;
+      set_page_kind(d, i == 0 ? PageKind::kAllocated : PageKind::kTail);
     }
     if (c->geo.off_slab) {
       // The descriptor is an object of a smaller, on-slab kmalloc cache.

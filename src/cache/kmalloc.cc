@@ -62,7 +62,7 @@ void* large_alloc(std::size_t size, int node) {
   if (!p) return nullptr;
   PageDesc* d = page_lookup(p);
   d->size = size;
-  d->kind = PageKind::kLargeHead;
+  set_page_kind(d, PageKind::kLargeHead);
   return p;
 }
 
@@ -109,7 +109,7 @@ void kfree(void* p) {
     case PageKind::kLargeHead:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a %zu-byte block",
                p, d->size);
-      d->kind = PageKind::kAllocated;
+      set_page_kind(d, PageKind::kAllocated);
       free_pages(p, d->order);
       return;
     case PageKind::kHuge:

@@ -42,15 +42,16 @@ void* alloc_slow_rseq(Cache* c) {
     const int cpu = rseq_current_cpu();
     const int node = topology().cpu_to_node(cpu);
     CpuSlot& s = c->slot(cpu);
-    ArrayCache* ac = __atomic_load_n(&s.ac, __ATOMIC_ACQUIRE);
     // No array (CPU down for this process) or a remote operation in progress:
-    // one object from the node layer, nothing cached.
-    if (!ac || __atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) return alloc_from_node(c, node, false);
+    // one object from the node layer, nothing cached. (Only the pointer is
+    // looked at: the array itself may be freed by a remote operation.)
+    if (!__atomic_load_n(&s.ac, __ATOMIC_ACQUIRE) || __atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE))
+      return alloc_from_node(c, node, false);
     if (!missed) bump(&s.stats.alloc_miss);
     missed = true;
-    std::uint32_t batch = __atomic_load_n(&ac->batchcount, __ATOMIC_RELAXED);
-    if (!__atomic_load_n(&ac->touched, __ATOMIC_RELAXED) && batch > kBatchRefillLimit)
-      batch = kBatchRefillLimit;
+    // Sized from the cache's tunables, never from `ac`: without the slot lock
+    // a remote operation may detach and free the array at any moment.
+    std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
     if (batch > kRseqBatchMax) batch = kRseqBatchMax;
     if (batch == 0) batch = 1;
     void* buf[kRseqBatchMax];
@@ -94,23 +95,23 @@ void free_slow_rseq(Cache* c, void* obj, int home) {
       destroy_slabs(c, &dead);
       return;
     }
-    ArrayCache* ac = __atomic_load_n(&s.ac, __ATOMIC_ACQUIRE);
-    if (!ac || __atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) break;
+    if (!__atomic_load_n(&s.ac, __ATOMIC_ACQUIRE) || __atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE))
+      break;
     // The array is full: take a batch off it and send it to the node.
     void* buf[kRseqBatchMax];
-    std::uint32_t got = 0, array_node = 0;
-    std::uint32_t batch = __atomic_load_n(&ac->batchcount, __ATOMIC_RELAXED);
+    RseqBatchResult res{0, 0};
+    std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
     if (batch > kRseqBatchMax) batch = kRseqBatchMax;
     if (batch == 0) batch = 1;
-    int r = rseq_pop_batch(c->slots(), c->num_slots, buf, batch, &got, &array_node);
+    int r = rseq_pop_batch(c->slots(), c->num_slots, buf, batch, &res);
     if (r == kRseqAbort) {
       rseq_count_abort();
       continue;
     }
     if (r == kRseqFallback) break;
     bump(&s.stats.free_miss);
-    if (got) {
-      return_to_node(c, static_cast<int>(array_node), buf, got, true, &dead);
+    if (res.got) {
+      return_to_node(c, static_cast<int>(res.node), buf, res.got, true, &dead);
       destroy_slabs(c, &dead);
     }
     r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));

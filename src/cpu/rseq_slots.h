@@ -169,28 +169,34 @@ aborted:
   return kRseqAbort;
 }
 
-// Pops up to k of the hottest objects of the current CPU's array into out[];
-// *got = how many, *node = the array's node.
+// What rseq_pop_batch reports besides the objects (one pointer operand, so the
+// statement fits the registers left when a frame pointer is kept).
+struct RseqBatchResult {
+  std::uint32_t got;   // objects popped
+  std::uint32_t node;  // node of the array they came from
+};
+
+// Pops up to k of the hottest objects of the current CPU's array into out[].
 inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
-                          std::uint32_t* got, std::uint32_t* node) {
+                          RseqBatchResult* res) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
            "movl 12(%%rax), %%esi\n\t"
-           "movl %%esi, (%[node])\n\t"
+           "movl %%esi, 4(%[res])\n\t"        // res->node
            "movl (%%rdx), %%ecx\n\t"          // avail
            "movl %k[k], %%esi\n\t"
            "cmpl %%esi, %%ecx\n\t"
            "cmovbl %%ecx, %%esi\n\t"          // m = min(k, avail)
-           "movl %%esi, (%[got])\n\t"
+           "movl %%esi, (%[res])\n\t"         // res->got
            "movl %%ecx, %%r8d\n\t"
            "subl %%esi, %%r8d\n\t"            // new avail
+           "leaq 16(%%rdx,%%r8,8), %%rdi\n\t" // first popped entry
            "xorl %%r9d, %%r9d\n\t"
            ".Lns_loop%=:\n\t"
            "cmpl %%esi, %%r9d\n\t"
            "jae .Lns_copied%=\n\t"
-           "leal (%%r8,%%r9), %%edi\n\t"
-           "movq 16(%%rdx,%%rdi,8), %%r10\n\t"
-           "movq %%r10, (%[out],%%r9,8)\n\t"
+           "movq (%%rdi,%%r9,8), %%rcx\n\t"
+           "movq %%rcx, (%[out],%%r9,8)\n\t"
            "addl $1, %%r9d\n\t"
            "jmp .Lns_loop%=\n\t"
            ".Lns_copied%=:\n\t"
@@ -198,14 +204,26 @@ inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out), [k] "r"(k),
-             [got] "r"(got), [node] "r"(node)
-           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "memory", "cc"
+             [res] "r"(res)
+           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "memory", "cc"
            : fallback, aborted);
   return kRseqOk;
 fallback:
   return kRseqFallback;
 aborted:
   return kRseqAbort;
+}
+
+// The same, results in two variables (for callers that keep them apart).
+inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
+                          std::uint32_t* got, std::uint32_t* node) {
+  RseqBatchResult r{0, 0};
+  int rc = rseq_pop_batch(base, nslots, out, k, &r);
+  if (rc == kRseqOk) {
+    *got = r.got;
+    *node = r.node;
+  }
+  return rc;
 }
 
 #undef NS_RSEQ_PROLOGUE
@@ -218,8 +236,11 @@ inline int rseq_push(CpuSlot*, std::uint32_t, void*, std::uint32_t) { return kRs
 inline int rseq_push_batch(CpuSlot*, std::uint32_t, void* const*, std::uint32_t, std::uint32_t) {
   return kRseqFallback;
 }
-inline int rseq_pop_batch(CpuSlot*, std::uint32_t, void**, std::uint32_t, std::uint32_t*,
-                          std::uint32_t*) {
+struct RseqBatchResult {
+  std::uint32_t got;
+  std::uint32_t node;
+};
+inline int rseq_pop_batch(CpuSlot*, std::uint32_t, void**, std::uint32_t, RseqBatchResult*) {
   return kRseqFallback;
 }
 

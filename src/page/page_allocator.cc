@@ -191,7 +191,7 @@ void insert_free(NodeState& n, SegmentHeader* seg, std::uint32_t index, unsigned
     // An aligned block starting at or after the header end never overlaps it.
     if (buddy < kHeaderPages) break;
     PageDesc* b = &seg->pages[buddy];
-    if (b->kind != PageKind::kFree || b->order != o) break;
+    if (page_kind(b) != PageKind::kFree || b->order != o) break;
     list_remove(n, b, o);
     if (b->size > stamp) stamp = b->size;
     // The merged block's upper head becomes a tail.

@@ -87,6 +87,14 @@ static_assert(kSegmentHeaderPages == 9, "segment header layout changed: update t
 
 inline constexpr std::uint64_t kSegmentMagic = 0x6e756d61736c6162ULL;  // "numaslab"
 
+// A descriptor's kind is relabelled by the run's owner (slab grow/destroy,
+// large kmalloc) without the node's page lock, while the buddy allocator reads
+// a neighbour's kind under it to decide a merge. Both sides use these
+// (relaxed atomics): the merge only cares about kFree, which an allocated run
+// never has.
+inline PageKind page_kind(const PageDesc* d) { return __atomic_load_n(&d->kind, __ATOMIC_RELAXED); }
+inline void set_page_kind(PageDesc* d, PageKind k) { __atomic_store_n(&d->kind, k, __ATOMIC_RELAXED); }
+
 inline constexpr unsigned kAddressBits = 47;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << kAddressBits;
 // The segment registry: one bit per possible segment (page_map.cc).

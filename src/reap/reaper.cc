@@ -80,11 +80,12 @@ void drain_one_alien(Cache* c, int cpu, int node) NS_REQUIRES(g_reap_mutex) {
   int home = g_alien_rotor[cpu] % nodes;
   if (home == node) home = (home + 1) % nodes;
   AlienArray* a = al[home];
-  if (!a || a->ac.avail == 0) return;
-  if (!a->lock.try_lock()) return;  // busy: next time
+  if (!a || !a->lock.try_lock()) return;  // busy: next time
+  const bool had_objects = a->ac.avail != 0;
   SlabQueue dead;
   drain_alien(c, a, &dead);
   a->lock.unlock();
+  if (!had_objects) return;
   add(g_stats.alien_drains, 1);
   destroy_slabs(c, &dead);
 }

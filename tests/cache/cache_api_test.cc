@@ -58,6 +58,7 @@ TEST(CacheApi, CreateAllocFreeDestroyRoundTrip) {
 }
 
 TEST(CacheApi, LazyInitFromEnvironment) {
+  no_reaper();
   ASSERT_EQ(setenv("NUMASLAB_TOPOLOGY", "sim:3x1", 1), 0);
   void* p = numaslab_kmalloc(10);  // first call initialises
   ASSERT_NE(p, nullptr);
@@ -70,6 +71,7 @@ TEST(CacheApi, LazyInitFromEnvironment) {
 }
 
 TEST(CacheApi, InitSpecs) {
+  no_reaper();
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(numaslab_init("bogus"), -EINVAL);
   EXPECT_EQ(numaslab_init("sim:0x2"), -EINVAL);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "cache/cache.h"
@@ -23,7 +24,13 @@ namespace numaslab::detail::testing_cache {
 inline Cache* raw(numaslab_cache* c) { return reinterpret_cast<Cache*>(c); }
 inline numaslab_cache* pub(Cache* c) { return reinterpret_cast<numaslab_cache*>(c); }
 
+// No background reaper: these tests count objects in arrays exactly, and a
+// reaper pass would move them. (Options are read once, at first use, so this
+// must come before anything initialises numaslab.)
+inline void no_reaper() { setenv("NUMASLAB_REAP", "0", 1); }
+
 inline void init_sim(const char* spec = "sim:2x2") {
+  no_reaper();
   ASSERT_EQ(numaslab_init(spec), 0) << spec;
   ASSERT_STREQ(numaslab_topology_mode(), "sim");
 }

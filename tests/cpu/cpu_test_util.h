@@ -9,11 +9,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -177,20 +179,38 @@ struct AffinityChurn {
 };
 
 // A SIGUSR1 storm aimed at registered threads.
+//
+// The handler is async-signal-safe and never calls the allocator: the slow
+// paths take spin locks and are not reentrant (a handler that interrupted a
+// thread holding a list_lock would spin on it forever; the debug validator
+// aborts on the recursive acquisition). With `migrate` set it moves the
+// interrupted thread to the other CPU (raw sched_setaffinity): a thread
+// interrupted anywhere — inside a critical section (aborted before the
+// handler runs), or just before one — resumes on another CPU. That turns
+// "CPU number read outside the CS" into a frequent, detectable bug.
 class SignalStorm {
  public:
   static std::atomic<std::uint64_t> handled;
+  static std::atomic<std::uint64_t> migrations;
+  static std::atomic<bool> migrate;
+  static std::atomic<int> ncpus;
   static void handler(int) {
-    // Async-signal-safe and allocator-free: the slow paths take spin locks
-    // and are not reentrant. Touch the rseq area: the CS the thread was in
-    // has already been aborted by the kernel before this frame was built.
+    const int saved = errno;
     handled.fetch_add(1, std::memory_order_relaxed);
 #if defined(__x86_64__)
     if (__rseq_size > 0) {
-      volatile std::uint32_t c = detail::rseq_area()->cpu_id;
-      (void)c;
+      const std::uint32_t c = __atomic_load_n(&detail::rseq_area()->cpu_id, __ATOMIC_RELAXED);
+      const int n = ncpus.load(std::memory_order_relaxed);
+      if (migrate.load(std::memory_order_relaxed) && n > 1 && static_cast<int>(c) < n) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET((static_cast<int>(c) + 1) % n, &set);
+        if (syscall(SYS_sched_setaffinity, 0, sizeof set, &set) == 0)
+          migrations.fetch_add(1, std::memory_order_relaxed);
+      }
     }
 #endif
+    errno = saved;
   }
   static void install() {
     struct sigaction sa {};
@@ -231,6 +251,9 @@ class SignalStorm {
   std::thread thread_;
 };
 inline std::atomic<std::uint64_t> SignalStorm::handled{0};
+inline std::atomic<std::uint64_t> SignalStorm::migrations{0};
+inline std::atomic<bool> SignalStorm::migrate{false};
+inline std::atomic<int> SignalStorm::ncpus{1};
 
 // Object stamps: {magic, owner, serial}. The magic word is claimed with an
 // atomic exchange, so an object handed to two holders at once is caught by

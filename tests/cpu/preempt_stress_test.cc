@@ -70,6 +70,8 @@ void run_stress(int threads, std::chrono::milliseconds duration, bool churn, boo
   };
 
   SignalStorm::install();
+  SignalStorm::ncpus.store(ncpu);
+  SignalStorm::migrate.store(signals);
   SignalStorm storm;
   std::vector<std::thread> ts;
   std::atomic<int> ready{0};
@@ -176,10 +178,11 @@ TEST(CpuStress, PreemptionMigrationAndSignalStorm) {
   run_stress(threads, std::chrono::milliseconds(kTsan ? 1500 : 3000), true, true, &tot, &sent);
   const std::uint64_t aborts = detail::rseq_aborts() - aborts_before;
   printf("[ stress ] policy %s, %d threads, %ld allocs, %ld frees (%ld cross-thread), "
-         "%llu signals sent, %llu handled, rseq aborts %llu\n",
+         "%llu signals sent, %llu handled (%llu migrated in the handler), rseq aborts %llu\n",
          numaslab_slots_policy(), threads, tot.allocs.load(), tot.frees.load(), tot.cross.load(),
          static_cast<unsigned long long>(sent),
          static_cast<unsigned long long>(SignalStorm::handled.load()),
+         static_cast<unsigned long long>(SignalStorm::migrations.load()),
          static_cast<unsigned long long>(aborts));
   RecordProperty("rseq_aborts", std::to_string(aborts));
   EXPECT_GT(tot.cross.load(), 1000);

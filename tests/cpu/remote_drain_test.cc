@@ -184,5 +184,58 @@ TEST(CpuRemote, ShrinkTuneReapRaceLocalOps) { remote_ops_race(false, std::chrono
 // refill, batch flush) while the arrays are being swapped underneath.
 TEST(CpuRemote, TinyArraysSlowPathsRaceTune) { remote_ops_race(true, std::chrono::milliseconds(2500)); }
 
+// Focused: the RseqSlots slow paths (alloc_slow_rseq / free_slow_rseq) run
+// on nearly every operation (arrays of 1-2 entries) while a tuner swaps and
+// frees every CPU's array back to back. A slow path must never read an array
+// after a remote operation retired it: AddressSanitizer builds report any
+// such read (the freed array is poisoned); every build checks conservation.
+TEST(CpuRemote, SlowPathsNeverReadRetiredArrays) {
+  setenv("NUMASLAB_WATCH_MS", "0", 1);
+  ASSERT_EQ(numaslab_init("real"), 0);
+  if (!kTsan) {
+    ASSERT_STREQ(numaslab_slots_policy(), "rseq");
+  }
+  numaslab_cache* c = numaslab_cache_create("cpu-retired", 40, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(numaslab_tune("cpu-retired", 1, 1, 0), 0);
+  std::atomic<bool> stop{false};
+  std::atomic<long> ops{0}, bad{0};
+  std::vector<std::thread> ws;
+  for (int w = 0; w < 6; ++w) {
+    ws.emplace_back([&] {
+      long n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        void* a = numaslab_cache_alloc(c);
+        void* b = numaslab_cache_alloc(c);
+        void* d = numaslab_cache_alloc(c);
+        if (!a || !b || !d) ++bad;
+        numaslab_cache_free(c, a);
+        numaslab_cache_free(c, b);
+        numaslab_cache_free(c, d);
+        ++n;
+      }
+      ops += n;
+    });
+  }
+  long tunes = 0;
+  std::thread tuner([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (numaslab_tune("cpu-retired", 1 + tunes % 2, 1, 0) != 0) ++bad;
+      ++tunes;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  stop.store(true);
+  tuner.join();
+  for (auto& t : ws) t.join();
+  printf("[ retired ] %ld alloc/free rounds, %ld tunes, rseq aborts %llu\n", ops.load(), tunes,
+         static_cast<unsigned long long>(detail::rseq_aborts()));
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(tunes, 100);
+  VerifyResult vr = verify();
+  EXPECT_EQ(vr.errors, 0) << vr.report;
+  EXPECT_EQ(numaslab_cache_destroy(c), 0);
+}
+
 }  // namespace
 }  // namespace numaslab::cpu_test

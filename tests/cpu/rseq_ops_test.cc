@@ -359,9 +359,13 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
   std::atomic<long> ops{0};
 
   SignalStorm::install();
+  SignalStorm::ncpus.store(ncpu);
+  SignalStorm::migrate.store(true);
   SignalStorm storm;
   std::vector<std::thread> workers;
   std::atomic<int> ready{0};
+  pthread_t handles[kWorkers];
+  std::atomic<bool> handles_ready{false};
   const std::uint64_t aborts_before = g_local_aborts.load();
   for (int w = 0; w < kWorkers; ++w) {
     workers.emplace_back([&, w] {
@@ -407,6 +411,13 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
             }
           }
         }
+        if ((n & 127) == 0) {
+          // Workers interrupt each other too: far more signals than one
+          // sender thread can deliver on 2 CPUs.
+          const std::size_t victim = rng() % kWorkers;
+          if (handles_ready.load(std::memory_order_acquire))
+            pthread_kill(handles[victim], SIGUSR1);
+        }
         if ((++n & 255) == 0) {
           std::lock_guard<std::mutex> g(pool_mu);
           for (int i = 0; i < 16 && !pool.empty(); ++i) {
@@ -420,6 +431,8 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
     });
     storm.add_target(workers.back().native_handle());
   }
+  for (int w = 0; w < kWorkers; ++w) handles[w] = workers[static_cast<std::size_t>(w)].native_handle();
+  handles_ready.store(true, std::memory_order_release);
   while (ready.load() < kWorkers) std::this_thread::yield();
   storm.start(std::chrono::microseconds(100));
 
@@ -499,9 +512,10 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
   }
   const std::uint64_t aborts = g_local_aborts.load() - aborts_before;
   printf("[ rseq ops ] %ld ops, %ld remote stops (%ld array swaps), %llu signals sent, "
-         "%llu handled, %llu CS aborts retried\n",
+         "%llu handled (%llu migrated), %llu CS aborts retried\n",
          ops.load(), remote_ops, swaps, static_cast<unsigned long long>(sent),
          static_cast<unsigned long long>(SignalStorm::handled.load()),
+         static_cast<unsigned long long>(SignalStorm::migrations.load()),
          static_cast<unsigned long long>(aborts));
   EXPECT_EQ(missing, 0);
   EXPECT_EQ(twice, 0);
