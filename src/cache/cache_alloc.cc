@@ -156,7 +156,17 @@ void* cache_alloc_node(Cache* c, int node) {
     }
     return cache_alloc(c);
   }
-  if (node == here) return cache_alloc(c);
+  if (node == here) {
+    void* obj = cache_alloc(c);
+    // The local node's per-CPU array served it — unless the thread was moved
+    // to another node meanwhile (its CPU went down during a grow): then the
+    // object is the wrong node's; return it and ask the node directly.
+    if (obj && page_lookup_trusted(obj)->node != node) {
+      cache_free(c, obj);
+      return alloc_from_node(c, node, true);
+    }
+    return obj;
+  }
   return alloc_from_node(c, node, true);
 }
 
