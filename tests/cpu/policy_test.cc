@@ -123,11 +123,55 @@ TEST(CpuPolicy, RseqEnvZeroForcesLocked) {
   EXPECT_EQ(numaslab_cache_destroy(c), 0);
 }
 
-TEST(CpuPolicy, RseqEnvOneIsTheDefault) {
+TEST(CpuPolicy, RseqEnvOneAllowsRseq) {
   setenv("NUMASLAB_RSEQ", "1", 1);
   setenv("NUMASLAB_WATCH_MS", "0", 1);
   ASSERT_EQ(numaslab_init("real"), 0);
   EXPECT_STREQ(numaslab_slots_policy(), kTsan ? "locked" : "rseq");
+}
+
+// fork() keeps glibc's rseq area and the membarrier registration (rseq.md
+// §5): a forked child keeps using RseqSlots, and its remote operations
+// (shrink, tune, verify: stop + fence) must not fail the fence check.
+TEST(CpuPolicy, ForkedChildKeepsRseqAndFences) {
+  setenv("NUMASLAB_WATCH_MS", "0", 1);
+  setenv("NUMASLAB_REAP", "0", 1);  // no background thread holding locks at fork
+  ASSERT_EQ(numaslab_init("real"), 0);
+  if (!policy_is("rseq")) GTEST_SKIP() << "policy " << numaslab_slots_policy();
+  numaslab_cache* c = numaslab_cache_create("cpu-fork", 72, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  std::vector<void*> keep;
+  for (int i = 0; i < 300; ++i) keep.push_back(numaslab_cache_alloc(c));
+  for (int i = 0; i < 150; ++i) numaslab_cache_free(c, keep[static_cast<std::size_t>(i)]);
+  fflush(nullptr);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    if (!policy_is("rseq")) code |= 1;
+    const std::uint64_t hits0 = rseq_hits(c);
+    std::vector<void*> v;
+    for (int round = 0; round < 50; ++round) {
+      for (int i = 0; i < 100; ++i) v.push_back(numaslab_cache_alloc(c));
+      for (void* p : v) numaslab_cache_free(c, p);
+      v.clear();
+    }
+    if (rseq_hits(c) <= hits0) code |= 2;
+    if (numaslab_cache_shrink(c) != 1) code |= 4;  // fences every CPU; objects still in use
+    if (numaslab_tune("cpu-fork", 30, 10, 2) != 0) code |= 8;
+    char buf[4096];
+    if (numaslab_verify(buf, sizeof buf) != 0) code |= 16;
+    for (std::size_t i = 150; i < keep.size(); ++i) numaslab_cache_free(c, keep[i]);
+    if (numaslab_cache_destroy(c) != 0) code |= 32;
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died with signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 policy, 2 no rseq hits, 4 shrink, 8 tune, "
+                                       "16 verify, 32 destroy";
+  for (std::size_t i = 150; i < keep.size(); ++i) numaslab_cache_free(c, keep[i]);
+  EXPECT_EQ(numaslab_cache_destroy(c), 0);
 }
 
 // ---- fallback when glibc did not register rseq (child process) ----
