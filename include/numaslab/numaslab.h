@@ -30,8 +30,9 @@ typedef struct numaslab_cache numaslab_cache;
 
 /* Topology: "real", "sim:NxM" (N nodes x M virtual CPUs) or "map:C=N,..."
  * (real CPUs with the given CPU->node map). NULL or "" reads
- * NUMASLAB_TOPOLOGY, else "real". Returns 0, -EINVAL for a bad spec (a reason
- * is printed), -EBUSY if already initialised with a different topology. */
+ * NUMASLAB_TOPOLOGY, else "real" — or, once initialised, accepts whatever is
+ * running. Returns 0, -EINVAL for a bad spec (a reason is printed), -EBUSY if
+ * already initialised with a different topology. */
 int numaslab_init(const char *topology);
 
 /* name: 1..47 printable ASCII characters without spaces, quotes or

@@ -34,7 +34,11 @@ extern "C" {
 
 int numaslab_init(const char* spec) {
   char err[200];
-  if (!spec || !*spec) spec = options().topology;
+  if (!spec || !*spec) {
+    // No preference: whatever is running is fine.
+    if (runtime_ready()) return 0;
+    spec = options().topology;
+  }
   int rc = runtime_init(spec, err, sizeof err);
   if (rc != 0) warn("numaslab_init: %s", err);
   return rc;
