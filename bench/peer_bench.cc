@@ -511,6 +511,15 @@ int main(int argc, char** argv) {
   if (o.callgrind && o.format != "md") std::fputs(format_callgrind(cg).c_str(), stdout);
   std::fflush(stdout);
 
+  if (!o.plot.empty() && !o.callgrind_only) {
+    // The markdown report shows the chart: a path relative to the report.
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path base = o.md_out.empty() ? fs::current_path(ec)
+                                           : fs::absolute(o.md_out, ec).parent_path();
+    res.plot_link = fs::absolute(o.plot, ec).lexically_relative(base).string();
+    if (res.plot_link.empty()) res.plot_link = o.plot;
+  }
   int rc = 0;
   if (!o.csv_out.empty() && !write_text(o.csv_out, format_csv(res))) rc = 1;
   if (!o.md_out.empty() && !write_text(o.md_out, format_markdown(res, o.callgrind ? &cg : nullptr)))

@@ -83,6 +83,7 @@ struct Results {
   std::string started_at;  // local time, ISO 8601
   double seconds = 0;      // wall time of the whole run
   std::string load_before, load_after;  // /proc/loadavg
+  std::string plot_link;   // the chart, relative to the markdown file ("" if none)
 };
 
 // Instruction counts from --callgrind.

@@ -265,6 +265,7 @@ std::string format_markdown(const Results& r, const CallgrindResults* cg) {
        "`numaslab_kmalloc/kfree` (numaslab-kmalloc).\n";
 
   const auto benches = benches_present(r);
+  if (!r.plot_link.empty()) o << "\n![ratios to the fastest peer](" << r.plot_link << ")\n";
   if (!benches.empty()) {
     o << "\n## Summary: ns/op (ratio to the fastest peer)\n\n| benchmark |";
     for (const auto& a : r.allocators) o << " " << a << " |";
