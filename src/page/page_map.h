@@ -92,8 +92,14 @@ inline constexpr std::uint64_t kSegmentMagic = 0x6e756d61736c6162ULL;  // "numas
 // a neighbour's kind under it to decide a merge. Both sides use these
 // (relaxed atomics): the merge only cares about kFree, which an allocated run
 // never has.
-inline PageKind page_kind(const PageDesc* d) { return __atomic_load_n(&d->kind, __ATOMIC_RELAXED); }
-inline void set_page_kind(PageDesc* d, PageKind k) { __atomic_store_n(&d->kind, k, __ATOMIC_RELAXED); }
+inline PageKind page_kind(const PageDesc* d) {
+  return static_cast<PageKind>(
+      __atomic_load_n(reinterpret_cast<const std::uint8_t*>(&d->kind), __ATOMIC_RELAXED));
+}
+inline void set_page_kind(PageDesc* d, PageKind k) {
+  __atomic_store_n(reinterpret_cast<std::uint8_t*>(&d->kind), static_cast<std::uint8_t>(k),
+                   __ATOMIC_RELAXED);
+}
 
 inline constexpr unsigned kAddressBits = 47;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << kAddressBits;
