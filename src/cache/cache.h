@@ -1,12 +1,15 @@
 // numaslab — Cache: one object type (the kernel's struct kmem_cache).
 //
 // Contract:
-//  * alloc: pop from the current CPU's array; when empty, refill a batch under
-//    the node's list_lock — shared array first, then partial slabs, then free
-//    slabs — and grow a new slab (outside every lock) when the node has none.
+//  * alloc: pop from the current CPU's array (a restartable sequence under
+//    RseqSlots, under the slot lock with LockedSlots); when empty, refill a
+//    batch under the node's list_lock — shared array first, then partial
+//    slabs, then free slabs — and grow a new slab (outside every lock) when
+//    the node has none.
 //  * free: an object whose home node is the current CPU's node is pushed on
-//    the CPU's array; when full, the oldest batch goes to the shared array,
-//    else back to its slabs. An object of another node goes to this node's
+//    the CPU's array; when full, a batch goes to the shared array, else back
+//    to its slabs — the oldest batch with LockedSlots, the newest with
+//    RseqSlots (a critical section cannot shift the array). An object of another node goes to this node's
 //    alien array for its home and travels home in a batch when that fills
 //    (shared array of the home node first, then its slabs).
 //  * alloc_node(n): from node n's lists directly (bypassing arrays) unless n is
