@@ -31,6 +31,7 @@
 
 #include "numaslab/numaslab.h"
 #include "peer_bench.h"
+#include "spsc_ring.h"
 
 namespace peer_bench {
 namespace {
@@ -183,40 +184,7 @@ double batch(A& a, long rounds) {
 
 // 3. Producer on CPU 0 allocates, consumer on CPU 1 frees; a bounded
 // single-producer single-consumer ring between them (Lamport ring with cached
-// opposite indices, as in core_bench.cc).
-class SpscRing {
- public:
-  static constexpr std::uint64_t kCapacity = 1024;  // a power of two
-
-  bool push(void* p) {
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_cache_ == kCapacity) {
-      head_cache_ = head_.load(std::memory_order_acquire);
-      if (t - head_cache_ == kCapacity) return false;
-    }
-    slots_[t & (kCapacity - 1)] = p;
-    tail_.store(t + 1, std::memory_order_release);
-    return true;
-  }
-
-  void* pop() {
-    const std::uint64_t h = head_.load(std::memory_order_relaxed);
-    if (h == tail_cache_) {
-      tail_cache_ = tail_.load(std::memory_order_acquire);
-      if (h == tail_cache_) return nullptr;
-    }
-    void* p = slots_[h & (kCapacity - 1)];
-    head_.store(h + 1, std::memory_order_release);
-    return p;
-  }
-
- private:
-  alignas(64) std::atomic<std::uint64_t> tail_{0};
-  std::uint64_t head_cache_ = 0;
-  alignas(64) std::atomic<std::uint64_t> head_{0};
-  std::uint64_t tail_cache_ = 0;
-  alignas(64) void* slots_[kCapacity];
-};
+// opposite indices, spsc_ring.h).
 
 struct PipelineCpus {
   int producer = -1, consumer = -1;  // sched_getcpu() when the timed part ended

@@ -32,7 +32,6 @@ struct Registry {
   Mutex mutex{LockRank::kRegistry, LockName{"registry_mutex", nullptr, -1}};
   Cache* head NS_GUARDED_BY(mutex) = nullptr;
   std::atomic<int> state{0};  // BootState
-  std::atomic<std::uint64_t> generation{0};  // bumped on every topology event
 };
 
 Registry& registry();

@@ -214,18 +214,6 @@ aborted:
   return kRseqAbort;
 }
 
-// The same, results in two variables (for callers that keep them apart).
-inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
-                          std::uint32_t* got, std::uint32_t* node) {
-  RseqBatchResult r{0, 0};
-  int rc = rseq_pop_batch(base, nslots, out, k, &r);
-  if (rc == kRseqOk) {
-    *got = r.got;
-    *node = r.node;
-  }
-  return rc;
-}
-
 #undef NS_RSEQ_PROLOGUE
 #undef NS_RSEQ_EPILOGUE
 

@@ -42,7 +42,6 @@ int hotplug_cpu_up(int cpu) {
   // ONLINE.
   t.set_cpu_online(cpu, true);
   for (Cache* c = registry().head; c; c = c->next) update_free_limit(c, node);
-  registry().generation.fetch_add(1, std::memory_order_relaxed);
   ++g_stats.ups;
   return 0;
 }
@@ -60,7 +59,6 @@ int hotplug_cpu_down(int cpu) {
   t.set_cpu_online(cpu, false);
   if (t.online_cpus_on_node(node) == 0) ++g_stats.last_cpu_of_node_downs;
   cpu_dead_locked(cpu);
-  registry().generation.fetch_add(1, std::memory_order_relaxed);
   ++g_stats.downs;
   return 0;
 }

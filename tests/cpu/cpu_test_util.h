@@ -332,3 +332,21 @@ inline bool slot_has_array(numaslab_cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALY
 }
 
 }  // namespace numaslab::cpu_test
+
+#include "cpu/rseq_slots.h"
+
+namespace numaslab::detail {
+
+// rseq_pop_batch with its results in two variables, as the tests keep them.
+inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
+                          std::uint32_t* got, std::uint32_t* node) {
+  RseqBatchResult r{0, 0};
+  int rc = rseq_pop_batch(base, nslots, out, k, &r);
+  if (rc == kRseqOk) {
+    *got = r.got;
+    *node = r.node;
+  }
+  return rc;
+}
+
+}  // namespace numaslab::detail
