@@ -54,16 +54,11 @@ int numaslab_cache_destroy(numaslab_cache* c) {
   return cache_destroy(as_cache(c, "numaslab_cache_destroy"));
 }
 
-void* numaslab_cache_alloc(numaslab_cache* c) {
-  return cache_alloc(as_cache(c, "numaslab_cache_alloc"));
-}
+// numaslab_cache_alloc, numaslab_cache_free, numaslab_kmalloc and
+// numaslab_kfree are the fast paths themselves (cache/fast_path_x86_64.S).
 
 void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
   return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
-}
-
-void numaslab_cache_free(numaslab_cache* c, void* obj) {
-  cache_free(as_cache(c, "numaslab_cache_free"), obj);
 }
 
 int numaslab_cache_shrink(numaslab_cache* c) {
@@ -73,14 +68,12 @@ int numaslab_cache_shrink(numaslab_cache* c) {
 const char* numaslab_cache_name(const numaslab_cache* c) { return c ? c->name : nullptr; }
 size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->object_size : 0; }
 
-void* numaslab_kmalloc(size_t size) { return kmalloc(size); }
 void* numaslab_kmalloc_node(size_t size, int node) { return kmalloc_node(size, node); }
 void* numaslab_kzalloc(size_t size) {
   void* p = kmalloc(size);
   if (p) std::memset(p, 0, size);
   return p;
 }
-void numaslab_kfree(void* p) { kfree(p); }
 size_t numaslab_ksize(const void* p) { return ksize(p); }
 
 int numaslab_num_nodes(void) {

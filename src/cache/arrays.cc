@@ -1,4 +1,5 @@
-// Self-hosted metadata: array caches and alien sets come from kmalloc_node.
+// Self-hosted metadata: entries blocks, array caches and alien sets come
+// from kmalloc_node.
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -33,6 +34,22 @@ ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch) {
 
 void free_array(ArrayCache* a) {
   if (a) kfree(a);
+}
+
+void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
+  if (injected_failure()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  auto* h = static_cast<ArrayHeader*>(
+      kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
+  if (!h) return nullptr;
+  *h = ArrayHeader{limit, batch, 0, 0};
+  return reinterpret_cast<void**>(h + 1);
+}
+
+void free_entries(void** entries) {
+  if (entries) kfree(reinterpret_cast<ArrayHeader*>(entries) - 1);
 }
 
 AlienArray** alloc_alien_set(int node, std::uint32_t limit) {

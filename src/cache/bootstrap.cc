@@ -33,7 +33,17 @@ namespace numaslab::detail {
 namespace {
 
 Registry g_registry;
-char g_slots_why[96];
+char g_slots_why[128];
+std::uint32_t g_slot_count = 0;
+
+// Every CPU number the kernel may report (its possible CPUs): the fast paths
+// index slots with it unchecked.
+int kernel_possible_cpus() {
+  CpuMask possible;
+  if (read_sysfs_cpulist("/sys", "devices/system/cpu/possible", &possible) && possible.last() >= 0)
+    return possible.last() + 1;
+  return kMaxCpus;
+}
 Cache* g_cache_cache = nullptr;
 
 alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() +
@@ -84,7 +94,7 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
   page_allocator_init(t.num_nodes(), t.bind_memory_to_nodes());
 
   // 1. The cache of caches.
-  const std::size_t desc_size = Cache::bytes_for(t.possible_cpus());
+  const std::size_t desc_size = Cache::bytes_for(static_cast<int>(slot_count()));
   SlabGeometry geo;
   NS_CHECK(compute_geometry(desc_size, kCacheLine, 0, &geo),
            "numaslab: cannot size the cache of caches (%zu bytes)", desc_size);
@@ -127,12 +137,15 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
       if (t.cpu_online(cpu) && cache_prepare_cpu(c, cpu) != 0) return -ENOMEM;
     }
   }
+  // 5. The fast path's size table.
+  kmalloc_publish_table();
   return 0;
 }
 
 }  // namespace
 
 Registry& registry() { return g_registry; }
+std::uint32_t slot_count() { return g_slot_count; }
 Cache* cache_cache() { return g_cache_cache; }
 
 namespace {
@@ -148,9 +161,19 @@ int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::si
   }
   if (options().lockcheck) set_lock_validation(true);
   if (!topology().init(parsed, options().sysfs_root, err, errlen)) return -EINVAL;
+  const int kernel_cpus = kernel_possible_cpus();
+  if (kernel_cpus > kMaxCpus) {
+    if (err) format(err, errlen, "the kernel reports %d possible CPUs; numaslab supports %d",
+                    kernel_cpus, kMaxCpus);
+    return -EINVAL;
+  }
+  g_slot_count = static_cast<std::uint32_t>(
+      kernel_cpus > topology().possible_cpus() ? kernel_cpus : topology().possible_cpus());
+  g_check_full = options().check_full;
+  set_cpu_cache_budget(options().cpu_cache_bytes);
   // Before any cache exists: the fast paths read the policy without a lock.
-  slots_select(topology().mode() != TopologyMode::kSim && options().rseq, g_slots_why,
-               sizeof g_slots_why);
+  slots_select(topology().mode() != TopologyMode::kSim && options().rseq, !g_check_full,
+               g_slots_why, sizeof g_slots_why);
   int rc = bootstrap();
   if (rc != 0) {
     if (err) format(err, errlen, "out of memory during start-up");
@@ -170,10 +193,12 @@ void start_services() {
     char line[256];
     std::size_t n = format(line, sizeof line,
                            "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
-                           "slots %s (%s), reaper %s/%d ms, watcher %s, lockcheck %s\n",
+                           "slots %s (%s), check %s, cpu cache budget %llu bytes, "
+                           "reaper %s/%d ms, watcher %s, lockcheck %s\n",
                            topology().spec_text(), topology().num_nodes(),
                            topology().possible_cpus(), topology().online_cpus(),
-                           slots_policy_name(), g_slots_why,
+                           slots_policy_name(), g_slots_why, check_full() ? "full" : "fast",
+                           static_cast<unsigned long long>(cpu_cache_budget()),
                            reaper_running() ? "on" : "off", options().reap_ms,
                            watcher_running() ? "on" : "off",
                            lock_validation_enabled() ? "on" : "off");

@@ -1,23 +1,39 @@
-// numaslab — Cache: one object type (the kernel's struct kmem_cache).
+// numaslab — Cache: one object type (the kernel's struct kmem_cache), and the
+// object paths: ____cache_alloc / cache_alloc_refill (cache_alloc.cc),
+// __cache_free / cache_flusharray (cache_free.cc), and their hand-written
+// fast paths (fast_path_x86_64.S).
 //
 // Contract:
-//  * alloc: pop from the current CPU's array (a restartable sequence under
-//    RseqSlots, under the slot lock with LockedSlots); when empty, refill a
-//    batch under the node's list_lock — shared array first, then partial
-//    slabs, then free slabs — and grow a new slab (outside every lock) when
-//    the node has none.
-//  * free: an object whose home node is the current CPU's node is pushed on
-//    the CPU's array; when full, a batch goes to the shared array, else back
-//    to its slabs — the oldest batch with LockedSlots, the newest with
-//    RseqSlots (a critical section cannot shift the array). An object of another node goes to this node's
-//    alien array for its home and travels home in a batch when that fills
-//    (shared array of the home node first, then its slabs).
+//  * alloc: pop from the current CPU's array — the fast path, one restartable
+//    sequence with no lock and no atomic; when that cannot be done,
+//    cache_alloc_refill takes a batch from the node — shared array first,
+//    then partial slabs, then free slabs — growing a new slab (outside every
+//    lock) when the node has none, and pushes it on the array.
+//  * free: the page descriptor of the object gives its cache and home node;
+//    an object of the current CPU's node is pushed on the CPU's array. When
+//    the array is full, cache_flusharray grows its capacity within the CPU's
+//    byte budget or sends its hottest batch to the shared array, else back to
+//    the slabs. An object of another node goes to this node's alien array for
+//    its home and travels home in a batch when that fills (shared array of
+//    the home node first, then its slabs).
 //  * alloc_node(n): from node n's lists directly (bypassing arrays) unless n is
 //    the local node; a node without memory falls back to the local node and
 //    counts a node_fallback.
-//  * Every object handed out has bufctl state kBufctlUser; every free checks
-//    it (foreign pointer, wrong cache, interior pointer, double free → fatal,
-//    named). The check costs one descriptor lookup per operation.
+//  * Check levels (NUMASLAB_CHECK, fixed at start-up):
+//      fast — a free checks what the fast path needs anyway: the pointer is in
+//        a registered segment, on a slab page, of this cache (kfree: of some
+//        cache). Interior pointers are caught on every slow-path free;
+//        double frees and interior pointers when the object goes back to its
+//        slab (flush, drain, reap, shrink) and by verify(). Objects with the
+//        user keep bufctl state kBufctlCached.
+//      full — also the segment header magic, the object boundary and the
+//        bufctl state on every free, and the state on every hand-out: every
+//        object handed out is kBufctlUser, so a double free is fatal at once.
+//        The fast paths are closed (every operation takes the C++ path).
+//  * Per-CPU byte budget: Σ over caches of capacity × buffer_size of one CPU's
+//    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). Capacity
+//    grows by batchcount on demand and is given back when the reaper drains an
+//    idle array and when an array is detached.
 //  * nodes[n] is published once (release) and lives as long as the cache (R1).
 //  * Tunables (limit, batchcount, shared) change only under the registry mutex.
 //  * Conservation (R6), checked by verify(): at a quiescent point
@@ -34,7 +50,7 @@
 
 #include "base/check.h"
 #include "base/sanitizer.h"
-#include "cpu/cpu_slots.h"
+#include "cpu/slots.h"
 #include "page/page_map.h"
 #include "slab/geometry.h"
 #include "slab/node_lists.h"
@@ -68,24 +84,36 @@ struct Cache {
     return reinterpret_cast<CpuSlot*>(reinterpret_cast<char*>(this) + slots_offset());
   }
   CpuSlot& slot(int cpu) { return slots()[cpu]; }
+  SlotTable table() { return SlotTable{slots(), num_slots}; }
   NodeLists* node(int n) const { return nodes[n].load(std::memory_order_acquire); }
 
   static constexpr std::size_t slots_offset() {
     return (sizeof(Cache) + kCacheLine - 1) & ~(kCacheLine - 1);
   }
-  static std::size_t bytes_for(int possible_cpus) {
+  static constexpr std::size_t bytes_for(int possible_cpus) {
     return slots_offset() + sizeof(CpuSlot) * static_cast<std::size_t>(possible_cpus);
   }
 };
 
 [[noreturn]] void handed_out_twice(Cache* c, void* obj);
 
+// ---- check level (cache_alloc.cc) ----
+extern bool g_check_full;  // NUMASLAB_CHECK=full; set once at start-up
+inline bool check_full() { return g_check_full; }
+
+// Slot table size: every possible CPU of the topology and every CPU number the
+// kernel may report (the fast paths index with the kernel's, unchecked).
+std::uint32_t slot_count();
+
 // ---- object paths (cache_alloc.cc, cache_free.cc) ----
+// The entry points are the C API's (fast_path_x86_64.S); these forward.
 void* cache_alloc(Cache* c);
+void cache_free(Cache* c, void* obj);  // checks obj belongs to c
 void* cache_alloc_node(Cache* c, int node);
-void cache_free(Cache* c, void* obj);           // checks obj belongs to c
-void cache_free_checked(Cache* c, void* obj, const char* api);  // c already derived from obj
-// The same with obj's page descriptor already looked up (must be kSlab of c).
+// The paths behind the fast path, for any policy and check level.
+void* cache_alloc_slow(Cache* c);
+void cache_free_slow(Cache* c, void* obj, const char* api);
+// Frees obj, whose page descriptor d (kind kSlab, owner c) is known.
 void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api);
 // Frees objects whose bufctl state is kBufctlCached straight into their home
 // node's lists (no array), destroying slabs that become surplus.
@@ -100,34 +128,35 @@ void destroy_slabs(Cache* c, SlabQueue* dead);
 
 // ---- node layer helpers (cache_free.cc) ----
 // Drains an alien array home (shared array of the home node first, then its
-// slabs). Caller holds a->lock.
+// slabs) — the kernel's __drain_alien_cache. Caller holds a->lock.
 void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) NS_REQUIRES(a->lock);
 // Returns n cached objects of node `node` to that node (shared first when
 // use_shared, else slabs).
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,
                     SlabQueue* dead);
-
 // One object straight from node's slabs (no array), growing as needed.
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
-// Object of node `home` freed on node `node`: into this node's alien array
-// for `home` (drained home in a batch when full), or straight home when the
-// node has no alien arrays. The caller holds the slot lock of an online CPU
-// of `node`, which keeps the node's alien arrays attached.
-void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead)
-    NS_REQUIRES(s.lock);
 
-// RseqSlots slow paths (rseq_paths.cc): refill with a batch push, flush with
-// a batch pop, alien routing, CPUs without arrays.
-void* alloc_slow_rseq(Cache* c);
-void free_slow_rseq(Cache* c, void* obj, int home);
+// ---- per-CPU byte budget (budget.cc) ----
+// Grows the capacity of CPU cpu's array by up to one batch within the CPU's
+// budget; false if the array is at its limit, the budget is spent, or the CPU
+// has no array. Takes a SlotStop.
+bool capacity_grow(Cache* c, int cpu);
+// Gives back capacity of a slot being detached or trimmed (caller holds its
+// SlotStop): sets the capacity to `keep` entries (>= avail).
+void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) NS_REQUIRES(s.lock);
+// Detaches CPU cpu's entries block (caller holds its SlotStop) and gives its
+// capacity back; *avail objects are left in entries [0, *avail).
+void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) NS_REQUIRES(s.lock);
+// Bytes of capacity CPU cpu's arrays hold, and the budget.
+std::uint64_t cpu_cache_bytes(int cpu);
+std::uint64_t cpu_cache_budget();
+void set_cpu_cache_budget(std::uint64_t bytes);
 
-// LockedSlots paths (and every path in sim mode).
-void* alloc_locked(Cache* c);
-void free_locked(Cache* c, void* obj, int home);
-
-// Marks an object leaving the allocator to the user (kBufctlCached → kBufctlUser).
-// The object came out of one of our arrays, so the lookup is the trusted one;
-// the debug tier re-checks what the free path checked when it went in.
+// Marks an object leaving the allocator to the user at NUMASLAB_CHECK=full
+// (kBufctlCached → kBufctlUser). The object came out of one of our arrays,
+// so the lookup is the trusted one; the debug tier re-checks what the free
+// path checked when it went in.
 inline void mark_user(Cache* c, void* obj) {
   PageDesc* d = page_lookup_trusted(obj);
   NS_ASSERT(page_lookup(obj) == d && d->kind == PageKind::kSlab && d->owner == c);
@@ -137,7 +166,13 @@ inline void mark_user(Cache* c, void* obj) {
   NS_ASSERT(slab_object_index(c->geo, s, obj) == static_cast<std::int64_t>(i));
   if (NS_UNLIKELY(s->load_bufctl(i) != kBufctlCached)) handed_out_twice(c, obj);
   s->store_bufctl(i, kBufctlUser);
+}
+
+// Everything an object needs when it leaves the allocator by a slow path.
+inline void* hand_out(Cache* c, void* obj) {
+  if (check_full()) mark_user(c, obj);
   unpoison_object(obj, c->geo.buffer_size);
+  return obj;
 }
 
 // Recomputes free_limit of node n from the online CPU count.

@@ -1,13 +1,18 @@
-// Allocation paths: the per-CPU fast path, batch refill, node-direct allocation.
+// Allocation paths behind the fast path: cache_alloc_refill (one, for both
+// slots policies), node-direct allocation, alloc_node.
 #include <cerrno>
 
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
-#include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
+struct numaslab_cache;
+extern "C" void* numaslab_cache_alloc(numaslab_cache* c);
+
 namespace numaslab::detail {
+
+bool g_check_full = false;
 
 int local_node() { return topology().cpu_to_node(current_cpu()); }
 
@@ -15,36 +20,89 @@ void handed_out_twice(Cache* c, void* obj) {
   fatal("cache '%s': object %p handed out twice (it was not in any cache)", c->name, obj);
 }
 
+void* cache_alloc(Cache* c) { return numaslab_cache_alloc(reinterpret_cast<numaslab_cache*>(c)); }
+
 namespace {
 
-// Refills an empty per-CPU array from the node: shared array first, then
-// partial slabs, then free slabs. Returns an object, or nullptr if the node
-// has nothing and must grow.
-void* refill(Cache* c, CpuSlot& s, ArrayCache* ac, int node) NS_REQUIRES(s.lock) {
-  std::uint32_t batch = ac->batchcount;
-  if (!ac->touched && batch > kBatchRefillLimit) batch = kBatchRefillLimit;
-  if (batch > ac->limit) batch = ac->limit;
-  NodeLists* nl = c->node(node);
-  if (!nl || batch == 0) return nullptr;
-  {
-    LockGuard<SpinLock> g(nl->list_lock);
-    ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
-    if (sh && sh->avail) {
-      std::uint32_t n = sh->avail < batch ? sh->avail : batch;
-      sh->take_top(ac->entries() + ac->avail, n);
-      ac->avail += n;
-      sh->touched = 1;
-    } else {
-      ac->avail += nl->take_batch(c->geo, ac->entries() + ac->avail, batch);
-    }
-  }
-  if (ac->avail == 0) return nullptr;
-  ac->touched = 1;
-  return ac->entries()[--ac->avail];
-}
+// Largest batch a refill or flush moves through our stack.
+constexpr std::uint32_t kBatchMax = 64;
 
 bool sim_cpu_gone(int cpu) {
   return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
+}
+
+// Shared array first, then slabs (the node layer's half of a refill).
+std::uint32_t take_from_node(Cache* c, int node, void** buf, std::uint32_t n) {
+  NodeLists* nl = c->node(node);
+  if (!nl) return 0;
+  LockGuard<SpinLock> g(nl->list_lock);
+  ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
+  if (sh && sh->avail) {
+    std::uint32_t k = sh->avail < n ? sh->avail : n;
+    sh->take_top(buf, k);
+    sh->touched = 1;
+    return k;
+  }
+  return nl->take_batch(c->geo, buf, n);
+}
+
+// The kernel's cache_alloc_refill: the current CPU's array is empty (or
+// cannot be used): take a batch from the node, keep one object, push the
+// rest. Sized from the cache's tunables and the slot's capacity as read
+// without its lock — only a hint: the push checks again.
+template <class Slots>
+void* cache_alloc_refill(Cache* c) {
+  bool missed = false;  // one allocation counts one miss, however many grows
+  for (;;) {
+    const int cpu = Slots::cpu();
+    const int node = topology().cpu_to_node(cpu);
+    CpuSlot& s = c->slot(cpu);
+    if (!s.has_array()) {
+      // A virtual CPU that went down: the next current_cpu() migrates us.
+      if (sim_cpu_gone(cpu)) continue;
+      // No array (CPU down for this process, or bootstrap): the node layer.
+      return alloc_from_node(c, node, false);
+    }
+    // A remote operation in progress: one object from the node, nothing cached.
+    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) return alloc_from_node(c, node, false);
+    // An array not used since the reaper's last visit refills a little only
+    // (the kernel's BATCHREFILL_LIMIT).
+    const bool idle = s.idle_hint();
+    if (!missed) slot_count(&s.stats.alloc_miss);
+    missed = true;
+    std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
+    if (idle && batch > kBatchRefillLimit) batch = kBatchRefillLimit;
+    if (batch > kBatchMax) batch = kBatchMax;
+    if (batch == 0) batch = 1;
+    std::uint32_t room = s.capacity() - s.avail();
+    if (room + 1 < batch && capacity_grow(c, cpu)) room = s.capacity() - s.avail();
+    if (batch > room + 1) batch = room + 1;
+    void* buf[kBatchMax];
+    std::uint32_t got = take_from_node(c, node, buf, batch);
+    if (got == 0) {
+      if (!cache_grow(c, node)) return nullptr;
+      continue;
+    }
+    void* obj = buf[--got];
+    if (got) {
+      if (Slots::push_batch(c->table(), buf, got, static_cast<std::uint32_t>(node))) {
+        slot_moved(s, got);
+      } else {
+        // Full after all, stopped, or the thread moved to another node.
+        SlabQueue dead;
+        return_to_node(c, node, buf, got, true, &dead);
+        destroy_slabs(c, &dead);
+      }
+    }
+    return hand_out(c, obj);
+  }
+}
+
+template <class Slots>
+void* alloc_path(Cache* c) {
+  void* obj;
+  if (Slots::pop(c->table(), &obj)) return hand_out(c, obj);
+  return cache_alloc_refill<Slots>(c);
 }
 
 }  // namespace
@@ -64,78 +122,15 @@ void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
       got = nl->take_batch(c->geo, &obj, 1);
       if (got && count_node_alloc) ++nl->stats.node_allocs;
     }
-    if (got) {
-      mark_user(c, obj);
-      return obj;
-    }
+    if (got) return hand_out(c, obj);
     if (!cache_grow(c, node)) return nullptr;
   }
 }
 
-__attribute__((noinline)) void* alloc_rseq_retry(Cache* c) {
-  for (;;) {
-    rseq_count_abort();
-    void* obj;
-    int r = rseq_pop(c->slots(), c->num_slots, &obj);
-    if (r == kRseqOk) {
-      mark_user(c, obj);
-      return obj;
-    }
-    if (r == kRseqFallback) return alloc_slow_rseq(c);
-  }
-}
-
-void* cache_alloc(Cache* c) {
-  if (NS_LIKELY(slots_policy() == SlotsPolicy::kRseq)) {
-    void* obj;
-    int r = rseq_pop(c->slots(), c->num_slots, &obj);
-    if (NS_LIKELY(r == kRseqOk)) {
-      mark_user(c, obj);
-      return obj;
-    }
-    if (r == kRseqFallback) return alloc_slow_rseq(c);
-    return alloc_rseq_retry(c);
-  }
-  return alloc_locked(c);
-}
-
-__attribute__((noinline)) void* alloc_locked(Cache* c) {
-  bool missed = false;  // one allocation counts one miss, however many grows
-  for (;;) {
-    const int cpu = current_cpu();
-    const int node = topology().cpu_to_node(cpu);
-    CpuSlot& s = c->slot(cpu);
-    s.lock.lock();
-    ArrayCache* ac = s.ac;
-    if (NS_LIKELY(ac != nullptr)) {
-      if (NS_LIKELY(ac->avail != 0)) {
-        void* obj = ac->entries()[--ac->avail];
-        ac->touched = 1;
-        ++s.stats.alloc_hit;
-        s.lock.unlock();
-        mark_user(c, obj);
-        return obj;
-      }
-      if (!missed) ++s.stats.alloc_miss;
-      missed = true;
-      void* obj = refill(c, s, ac, node);
-      s.lock.unlock();
-      if (obj) {
-        mark_user(c, obj);
-        return obj;
-      }
-    } else {
-      s.lock.unlock();
-      // A virtual CPU that went down: the next current_cpu() migrates us.
-      if (sim_cpu_gone(cpu)) continue;
-      // No array (CPU down for this process, or bootstrap): the node layer.
-      return alloc_from_node(c, node, false);
-    }
-    // Grow with no lock held (pages, an off-slab descriptor and constructors
-    // may all need the allocator), then retry: another CPU may take the new
-    // slab first, exactly as in the kernel.
-    if (!cache_grow(c, node)) return nullptr;
-  }
+void* cache_alloc_slow(Cache* c) {
+  NS_CHECK(c, "numaslab_cache_alloc: NULL cache");
+  if (slots_policy() == SlotsPolicy::kRseq) return alloc_path<RseqSlots>(c);
+  return alloc_path<LockedSlots>(c);
 }
 
 void* cache_alloc_node(Cache* c, int node) {
@@ -171,3 +166,15 @@ void* cache_alloc_node(Cache* c, int node) {
 }
 
 }  // namespace numaslab::detail
+
+// Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
+// array cannot serve the call, or after an aborted critical section.
+extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_slow(
+    numaslab::detail::Cache* c) {
+  return numaslab::detail::cache_alloc_slow(c);
+}
+extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_abort(
+    numaslab::detail::Cache* c) {
+  numaslab::detail::rseq_count_abort();
+  return numaslab::detail::cache_alloc_slow(c);
+}

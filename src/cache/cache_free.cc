@@ -1,11 +1,18 @@
-// Free paths: the per-CPU fast path, batch flush, alien routing, node returns.
+// Free paths behind the fast path: validation by check level,
+// cache_flusharray (one, for both slots policies), alien routing, node returns.
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
-#include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
+struct numaslab_cache;
+extern "C" void numaslab_cache_free(numaslab_cache* c, void* obj);
+
 namespace numaslab::detail {
+
+void cache_free(Cache* c, void* obj) {
+  numaslab_cache_free(reinterpret_cast<numaslab_cache*>(c), obj);
+}
 
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,
                     SlabQueue* dead) {
@@ -14,6 +21,7 @@ void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool
   LockGuard<SpinLock> g(nl->list_lock);
   std::uint32_t k = use_shared ? nl->push_shared(objs, n) : 0;
   if (k < n) nl->free_block(c->geo, objs + k, n - k, dead);
+  if (nl->free.count > nl->stats.max_freeable) nl->stats.max_freeable = nl->free.count;
 }
 
 void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) {
@@ -37,31 +45,20 @@ void free_to_home(Cache* c, void* const* objs, std::uint32_t n) {
 
 namespace {
 
-// The per-CPU array is full: move its oldest batch to the shared array, or
-// back to the slabs when the shared array is full or absent.
-void flush(Cache* c, ArrayCache* ac, int node, SlabQueue* dead) {
-  std::uint32_t batch = ac->batchcount < ac->avail ? ac->batchcount : ac->avail;
-  if (batch == 0) batch = ac->avail;
-  NodeLists* nl = c->node(node);
-  NS_CHECK(nl, "cache '%s': CPU array on node %d without node lists", c->name, node);
-  std::uint32_t n;
-  {
-    LockGuard<SpinLock> g(nl->list_lock);
-    n = nl->push_shared(ac->entries(), batch);
-    if (n == 0) {
-      n = batch;
-      nl->free_block(c->geo, ac->entries(), n, dead);
-    }
-    if (nl->free.count > nl->stats.max_freeable) nl->stats.max_freeable = nl->free.count;
-  }
-  ac->avail -= n;
-  __builtin_memmove(ac->entries(), ac->entries() + n, ac->avail * sizeof(void*));
+constexpr std::uint32_t kBatchMax = 64;  // bounds the batch on our stack
+constexpr int kMaxAttempts = 4;
+
+bool sim_cpu_gone(int cpu) {
+  return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
 }
 
-}  // namespace
-
-void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead) {
-  ++s.stats.remote_frees;
+// Object of node `home` freed on node `node`: into this node's alien array
+// for `home` (drained home in a batch when full), or straight home when the
+// node has no alien arrays. The caller holds the slot lock of an online CPU
+// of `node`, which keeps the node's alien arrays attached.
+void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead)
+    NS_REQUIRES(s.lock) {
+  slot_count(&s.stats.remote_frees);
   NodeLists* nl = c->node(node);
   AlienArray** set = nl ? nl->alien.load(std::memory_order_acquire) : nullptr;
   AlienArray* a = set ? set[home] : nullptr;
@@ -71,95 +68,112 @@ void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* 
   }
   LockGuard<SpinLock> g(a->lock);
   if (a->ac.avail == a->ac.limit) {
-    ++s.stats.alien_overflows;
+    slot_count(&s.stats.alien_overflows);
     drain_alien(c, a, dead);
   }
   a->ac.entries()[a->ac.avail++] = obj;
 }
 
-namespace {
-
-__attribute__((noinline)) void free_rseq_retry(Cache* c, void* obj, int home) {
-  for (;;) {
-    rseq_count_abort();
-    int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
-    if (r == kRseqOk) return;
-    if (r == kRseqFallback) return free_slow_rseq(c, obj, home);
+// The kernel's cache_flusharray (and the alien branch of __cache_free): the
+// current CPU's array cannot take obj. Grow its capacity within the budget,
+// or send its hottest batch to the node (shared array first), then push.
+template <class Slots>
+void cache_flusharray(Cache* c, void* obj, int home) {
+  bool missed = false;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    const int cpu = Slots::cpu();
+    const int node = topology().cpu_to_node(cpu);
+    CpuSlot& s = c->slot(cpu);
+    if (home != node) {
+      SlabQueue dead;
+      bool done = false;
+      {
+        LockGuard<SpinLock> g(s.lock);
+        if (s.base) {
+          free_alien(c, s, node, home, obj, &dead);
+          done = true;
+        }
+      }
+      destroy_slabs(c, &dead);
+      if (done) return;
+      if (sim_cpu_gone(cpu)) continue;
+      break;  // CPU down for us: straight home
+    }
+    if (!s.has_array()) {
+      if (sim_cpu_gone(cpu)) continue;
+      break;
+    }
+    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) break;
+    if (!missed) slot_count(&s.stats.free_miss);
+    missed = true;
+    if (s.capacity() < c->limit.load(std::memory_order_relaxed) && capacity_grow(c, cpu)) {
+      if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;
+      continue;
+    }
+    void* buf[kBatchMax];
+    RseqBatchResult r{0, 0};
+    std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
+    if (batch > kBatchMax) batch = kBatchMax;
+    if (batch == 0) batch = 1;
+    if (!Slots::pop_batch(c->table(), buf, batch, &r)) continue;
+    if (r.got) {
+      slot_moved(s, -static_cast<std::int64_t>(r.got));
+      SlabQueue dead;
+      return_to_node(c, static_cast<int>(r.node), buf, r.got, true, &dead);
+      destroy_slabs(c, &dead);
+    }
+    if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;
   }
+  free_to_home(c, &obj, 1);
 }
 
-inline void do_free(Cache* c, void* obj, int home) {
-  if (NS_LIKELY(slots_policy() == SlotsPolicy::kRseq)) {
-    int r = rseq_push(c->slots(), c->num_slots, obj, static_cast<std::uint32_t>(home));
-    if (NS_LIKELY(r == kRseqOk)) return;
-    if (r == kRseqFallback) return free_slow_rseq(c, obj, home);
-    return free_rseq_retry(c, obj, home);
-  }
-  return free_locked(c, obj, home);
+template <class Slots>
+void free_path(Cache* c, void* obj, int home) {
+  if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;
+  cache_flusharray<Slots>(c, obj, home);
 }
 
 }  // namespace
-
-__attribute__((noinline)) void free_locked(Cache* c, void* obj, int home) {
-  for (;;) {
-    const int cpu = current_cpu();
-    const int node = topology().cpu_to_node(cpu);
-    CpuSlot& s = c->slot(cpu);
-    SlabQueue dead;
-    s.lock.lock();
-    ArrayCache* ac = s.ac;
-    if (NS_UNLIKELY(ac == nullptr)) {
-      s.lock.unlock();
-      if (topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu)) continue;
-      free_to_home(c, &obj, 1);
-      return;
-    }
-    if (NS_UNLIKELY(home != node)) {
-      free_alien(c, s, node, home, obj, &dead);
-    } else if (NS_LIKELY(ac->avail < ac->limit)) {
-      ac->entries()[ac->avail++] = obj;
-      ++s.stats.free_hit;
-      s.lock.unlock();
-      return;
-    } else {
-      ++s.stats.free_miss;
-      flush(c, ac, node, &dead);
-      ac->entries()[ac->avail++] = obj;
-    }
-    s.lock.unlock();
-    // Slabs that became surplus are destroyed with no lock held (R3).
-    destroy_slabs(c, &dead);
-    return;
-  }
-}
-
-
-void cache_free_checked(Cache* c, void* obj, const char* api) {
-  free_with_desc(c, page_lookup(obj), obj, api);
-}
 
 void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
   Slab* s = static_cast<Slab*>(d->slab);
   std::int64_t idx = slab_object_index(c->geo, s, obj);
   NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')",
            api, obj, c->name);
-  auto i = static_cast<std::uint32_t>(idx);
-  NS_CHECK(s->load_bufctl(i) == kBufctlUser, "%s: double free of %p (cache '%s')", api, obj,
-           c->name);
-  s->store_bufctl(i, kBufctlCached);
+  if (check_full()) {
+    auto i = static_cast<std::uint32_t>(idx);
+    NS_CHECK(s->load_bufctl(i) == kBufctlUser, "%s: double free of %p (cache '%s')", api, obj,
+             c->name);
+    s->store_bufctl(i, kBufctlCached);
+  }
   poison_object(obj, c->geo.buffer_size);
-  do_free(c, obj, s->nodeid);
+  if (slots_policy() == SlotsPolicy::kRseq) return free_path<RseqSlots>(c, obj, d->node);
+  return free_path<LockedSlots>(c, obj, d->node);
 }
 
-void cache_free(Cache* c, void* obj) {
+void cache_free_slow(Cache* c, void* obj, const char* api) {
   if (!obj) return;
+  NS_CHECK(c, "%s: NULL cache (freeing %p)", api, obj);
   PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab,
-           "numaslab_cache_free: %p was never returned by numaslab (cache '%s')", obj, c->name);
+  NS_CHECK(d && d->kind == PageKind::kSlab, "%s: %p was never returned by numaslab (cache '%s')",
+           api, obj, c->name);
   auto* owner = static_cast<Cache*>(d->owner);
-  NS_CHECK(owner == c, "numaslab_cache_free: %p belongs to cache '%s', freed to cache '%s'", obj,
-           owner->name, c->name);
-  free_with_desc(c, d, obj, "numaslab_cache_free");
+  NS_CHECK(owner == c, "%s: %p belongs to cache '%s', freed to cache '%s'", api, obj, owner->name,
+           c->name);
+  free_with_desc(c, d, obj, api);
 }
 
 }  // namespace numaslab::detail
+
+// Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
+// array cannot take the object, the pointer needs the full checks, or after
+// an aborted critical section.
+extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_slow(
+    numaslab::detail::Cache* c, void* obj) {
+  numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
+}
+extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_abort(
+    numaslab::detail::Cache* c, void* obj) {
+  numaslab::detail::rseq_count_abort();
+  numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
+}

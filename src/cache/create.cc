@@ -50,11 +50,15 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
   c->limit.store(limit, std::memory_order_relaxed);
   c->batchcount.store(batch, std::memory_order_relaxed);
   c->shared.store(shared, std::memory_order_relaxed);
-  c->num_slots = static_cast<std::uint32_t>(topology().possible_cpus());
+  c->num_slots = slot_count();
+  const int possible = topology().possible_cpus();
   for (std::uint32_t i = 0; i < c->num_slots; ++i) {
     auto* s = new (&c->slots()[i]) CpuSlot;
-    s->node = static_cast<std::uint32_t>(topology().cpu_to_node(static_cast<int>(i)));
-    s->lock.set_name(LockName{"cpu_slot", c->name, static_cast<int>(i)});
+    // Slots beyond the topology's CPUs (sim mode on a larger machine) never
+    // get an array: the fast paths that index them always fall back.
+    const int cpu = static_cast<int>(i);
+    s->node = static_cast<std::uint16_t>(cpu < possible ? topology().cpu_to_node(cpu) : 0);
+    s->lock.set_name(LockName{"cpu_slot", c->name, cpu});
   }
   return c;
 }
@@ -87,7 +91,7 @@ int cache_prepare_cpu(Cache* c, int cpu) {
   const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
   const std::uint32_t shared = c->shared.load(std::memory_order_relaxed);
   // R2: allocate everything before taking any lock ...
-  ArrayCache* nc = alloc_array(node, limit, batch);
+  void** nc = alloc_entries(node, limit, batch);
   ArrayCache* sh = nullptr;
   AlienArray** al = nullptr;
   bool ok = nc != nullptr;
@@ -96,17 +100,19 @@ int cache_prepare_cpu(Cache* c, int cpu) {
     ok = (al = alloc_alien_set(node, limit > 1 ? kAlienLimit : 1)) != nullptr;
   NodeLists* nl = c->node(node);
   if (!ok || !nl) {
-    free_array(nc);
+    free_entries(nc);
     free_array(sh);
     free_alien_set(al);
     return -ENOMEM;
   }
   // ... install under the locks ...
   {
+    // The capacity starts at zero and grows on demand within the CPU's byte
+    // budget (budget.cc).
     CpuSlot& s = c->slot(cpu);
-    LockGuard<SpinLock> g(s.lock);
-    NS_CHECK(s.ac == nullptr, "cache '%s': CPU %d prepared twice", c->name, cpu);
-    __atomic_store_n(&s.ac, nc, __ATOMIC_RELEASE);
+    SlotStop stop(s, cpu);
+    NS_CHECK(s.base == nullptr, "cache '%s': CPU %d prepared twice", c->name, cpu);
+    slot_attach(s, nc, 0);
   }
   {
     LockGuard<SpinLock> g(nl->list_lock);
@@ -127,20 +133,19 @@ int cache_prepare_cpu(Cache* c, int cpu) {
 
 void cache_cpu_dead(Cache* c, int cpu) {
   const int node = topology().cpu_to_node(cpu);
-  ArrayCache* nc;
+  void** nc;
+  std::uint32_t nc_avail;
   {
-    // Taking the slot lock (and, under RseqSlots, stopping and fencing the
-    // slot) waits out any operation still using the array.
+    // The SlotStop (slot lock and, under RseqSlots, stop and fence) waits out
+    // any operation still using the array.
     CpuSlot& s = c->slot(cpu);
-    LockGuard<SpinLock> g(s.lock);
-    slot_stop(s, cpu);
-    nc = s.ac;
-    __atomic_store_n(&s.ac, nullptr, __ATOMIC_RELEASE);
-    slot_start(s);
+    SlotStop stop(s, cpu);
+    nc = array_detach(c, s, cpu, &nc_avail);
+    slot_moved(s, -static_cast<std::int64_t>(nc_avail));
   }
   NodeLists* nl = c->node(node);
   if (!nl) {
-    free_array(nc);
+    free_entries(nc);
     return;
   }
   SlabQueue dead;
@@ -151,10 +156,7 @@ void cache_cpu_dead(Cache* c, int cpu) {
     nl->free_limit = static_cast<std::uint64_t>(1 + topology().online_cpus_on_node(node)) *
                          c->batchcount.load(std::memory_order_relaxed) +
                      c->geo.num;
-    if (nc && nc->avail) {
-      nl->free_block(c->geo, nc->entries(), nc->avail, &dead);
-      nc->avail = 0;
-    }
+    if (nc && nc_avail) nl->free_block(c->geo, nc, nc_avail, &dead);
     if (topology().online_cpus_on_node(node) == 0) {
       // Last CPU of the node: detach shared and alien under the lock ...
       sh = nl->shared.exchange(nullptr, std::memory_order_acq_rel);
@@ -177,7 +179,7 @@ void cache_cpu_dead(Cache* c, int cpu) {
     }
     free_alien_set(al);
   }
-  free_array(nc);
+  free_entries(nc);
   destroy_slabs(c, &dead);
 }
 
@@ -196,19 +198,16 @@ void drain_all_arrays(Cache* c) {
   Topology& t = topology();
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
+    if (!s.has_array()) continue;
     SlabQueue dead;
     {
-      LockGuard<SpinLock> g(s.lock);
-      ArrayCache* ac = s.ac;
-      if (ac) {
-        slot_stop(s, static_cast<int>(cpu));
-        if (ac->avail) {
-          NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
-          LockGuard<SpinLock> gl(nl->list_lock);
-          nl->free_block(c->geo, ac->entries(), ac->avail, &dead);
-          ac->avail = 0;
-        }
-        slot_start(s);
+      SlotStop stop(s, static_cast<int>(cpu));
+      if (const std::uint32_t n = s.avail()) {
+        NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
+        LockGuard<SpinLock> gl(nl->list_lock);
+        nl->free_block(c->geo, s.base, n, &dead);
+        s.top = s.base;
+        slot_moved(s, -static_cast<std::int64_t>(n));
       }
     }
     destroy_slabs(c, &dead);
@@ -270,15 +269,13 @@ int shrink_locked(Cache* c) NS_REQUIRES(registry().mutex) {
 void cache_release(Cache* c) {
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
-    ArrayCache* ac;
+    void** entries;
     {
-      LockGuard<SpinLock> g(s.lock);
-      slot_stop(s, static_cast<int>(cpu));
-      ac = s.ac;
-      __atomic_store_n(&s.ac, nullptr, __ATOMIC_RELEASE);
-      slot_start(s);
+      SlotStop stop(s, static_cast<int>(cpu));
+      std::uint32_t avail;
+      entries = array_detach(c, s, static_cast<int>(cpu), &avail);
     }
-    free_array(ac);
+    free_entries(entries);
   }
   for (int n = 0; n < topology().num_nodes(); ++n) {
     NodeLists* nl = c->nodes[n].exchange(nullptr, std::memory_order_acq_rel);

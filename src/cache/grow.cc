@@ -59,14 +59,14 @@ void destroy_slabs(Cache* c, SlabQueue* dead) {
     unpoison_object(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
     for (std::size_t i = 0; i < npages; ++i) {
       PageDesc* d = page_lookup(pages + i * kPageSize);
-      d->owner = nullptr;
+      d->owner = nullptr;  // the fast free path relies on it: never a stale cache
       d->slab = nullptr;
       set_page_kind(d, i == 0 ? PageKind::kAllocated : PageKind::kTail);
     }
     if (c->geo.off_slab) {
       // The descriptor is an object of a smaller, on-slab kmalloc cache.
       PageDesc* dd = page_lookup(s);
-      cache_free_checked(static_cast<Cache*>(dd->owner), s, "slab destroy");
+      cache_free(static_cast<Cache*>(dd->owner), s);
     }
     free_pages(pages, c->geo.order);
   }

@@ -45,6 +45,42 @@ static_assert(kClassSizes[kNumKmallocClasses - 1] == kKmallocMaxCached);
 
 Cache* g_kmalloc_caches[kNumKmallocClasses];
 
+constexpr std::size_t kTableEntries = (kKmallocMaxCached >> 3) + 1;
+
+}  // namespace
+}  // namespace numaslab::detail
+
+// The empty stand-in cache: all-zero slots (no array, closed fast view) for
+// every CPU number, so a fast path that reaches it always falls back.
+extern "C" {
+__attribute__((visibility("hidden"), aligned(64))) unsigned char
+    ns_no_cache[numaslab::detail::Cache::bytes_for(numaslab::kMaxCpus)];
+}
+
+namespace numaslab::detail {
+
+struct KmallocTable {
+  void* entry[(kKmallocMaxCached >> 3) + 1];
+};
+constexpr KmallocTable make_kmalloc_table() {
+  KmallocTable t{};
+  for (void*& e : t.entry) e = static_cast<void*>(ns_no_cache);
+  return t;
+}
+
+}  // namespace numaslab::detail
+
+// What the fast path reads: entry (size + 7) >> 3 is the cache of that size.
+extern "C" {
+__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable ns_kmalloc_table =
+    numaslab::detail::make_kmalloc_table();
+void* numaslab_kmalloc(std::size_t size);
+void numaslab_kfree(void* p);
+}
+
+namespace numaslab::detail {
+namespace {
+
 unsigned order_for(std::size_t bytes) {
   unsigned order = 0;
   while ((kPageSize << order) < bytes) ++order;
@@ -78,10 +114,18 @@ std::size_t class_size(int cls) { return kClassSizes[cls]; }
 Cache* kmalloc_cache(int cls) { return g_kmalloc_caches[cls]; }
 void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
 
-void* kmalloc(std::size_t size) {
+void kmalloc_publish_table() {
+  for (std::size_t i = 0; i < kTableEntries; ++i)
+    __atomic_store_n(&ns_kmalloc_table.entry[i],
+                     static_cast<void*>(g_kmalloc_caches[size_class(i << 3)]), __ATOMIC_RELEASE);
+}
+
+void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }
+
+void* kmalloc_slow(std::size_t size) {
   ensure_init();
   int cls = size_class(size);
-  if (NS_LIKELY(cls >= 0)) return cache_alloc(g_kmalloc_caches[cls]);
+  if (NS_LIKELY(cls >= 0)) return cache_alloc_slow(g_kmalloc_caches[cls]);
   return large_alloc(size, local_node());
 }
 
@@ -97,7 +141,9 @@ void* kmalloc_node(std::size_t size, int node) {
   return large_alloc(size, node);
 }
 
-void kfree(void* p) {
+void kfree(void* p) { numaslab_kfree(p); }
+
+void kfree_slow(void* p) {
   if (!p) return;
   PageDesc* d = page_lookup(p);
   NS_CHECK(d, "numaslab_kfree: %p was never returned by numaslab", p);
@@ -143,3 +189,19 @@ std::size_t ksize(const void* p) {
 }
 
 }  // namespace numaslab::detail
+
+// Entered from the fast paths (fast_path_x86_64.S).
+extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_slow(std::size_t size) {
+  return numaslab::detail::kmalloc_slow(size);
+}
+extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_abort(std::size_t size) {
+  numaslab::detail::rseq_count_abort();
+  return numaslab::detail::kmalloc_slow(size);
+}
+extern "C" __attribute__((visibility("hidden"))) void ns_kfree_slow(void* p) {
+  numaslab::detail::kfree_slow(p);
+}
+extern "C" __attribute__((visibility("hidden"))) void ns_kfree_abort(void* p) {
+  numaslab::detail::rseq_count_abort();
+  numaslab::detail::kfree_slow(p);
+}

@@ -3,7 +3,10 @@
 // Contract:
 //  * Classes: 8, 16, 32, 48, 64, 80, 96, 112, 128, then four per doubling
 //    (160 … 32768): at most 4 classes per doubling, waste below 25%.
-//    size_class() is O(1) (two byte tables). Class caches are named
+//    size_class() is O(1) (two byte tables); the fast path maps a size to its
+//    cache with one load from kmalloc_table (one entry per 8 bytes up to
+//    32 KiB). Until start-up fills it, every entry is an empty stand-in cache
+//    whose slots send every fast path to the slow path. Class caches are named
 //    "kmalloc-<size>" and align objects to 16 bytes (8 for the 8-byte class).
 //  * Above 32 KiB: a page run from the node's page allocator (up to 2 MiB),
 //    above that a mapping of its own. Such blocks are page aligned.
@@ -28,6 +31,8 @@ int size_class(std::size_t size);            // -1 if size > kKmallocMaxCached
 std::size_t class_size(int cls);
 Cache* kmalloc_cache(int cls);
 void kmalloc_set_cache(int cls, Cache* c);   // bootstrap only
+// Points the fast path's size table at the class caches (end of bootstrap).
+void kmalloc_publish_table();
 
 void* kmalloc(std::size_t size);
 void* kmalloc_node(std::size_t size, int node);

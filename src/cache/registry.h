@@ -72,6 +72,10 @@ void drain_all_arrays(Cache* c) NS_REQUIRES(registry().mutex);
 // Metadata allocation (arrays.cc).
 ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch);
 void free_array(ArrayCache* a);
+// A CPU's entries block: an ArrayHeader {limit, batch} and limit pointers;
+// returns the first entry (what CpuSlot::base points at).
+void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch);
+void free_entries(void** entries);
 AlienArray** alloc_alien_set(int node, std::uint32_t limit);
 void free_alien_set(AlienArray** set);
 

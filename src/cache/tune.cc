@@ -32,29 +32,30 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
   //    node with an online CPU, all before touching anything (R2). Arrays
   //    live in the kmalloc caches; the pointer tables live on our stack
   //    (bounded by kMaxCpus/kMaxNodes), never in the allocator.
-  ArrayCache* fresh[kMaxCpus] = {};
+  void** fresh[kMaxCpus] = {};
   ArrayCache* fresh_shared[kMaxNodes] = {};
   bool ok = true;
   for (int cpu = 0; cpu < t.possible_cpus() && ok; ++cpu)
-    if (t.cpu_online(cpu)) ok = (fresh[cpu] = alloc_array(t.cpu_to_node(cpu), lim, bat)) != nullptr;
+    if (t.cpu_online(cpu)) ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), lim, bat)) != nullptr;
   for (int n = 0; n < t.num_nodes() && ok; ++n)
     if (t.online_cpus_on_node(n) > 0 && sha * bat > 0)
       ok = (fresh_shared[n] = alloc_array(n, sha * bat, kSharedSentinelBatch)) != nullptr;
   if (!ok) {
-    for (ArrayCache* a : fresh) free_array(a);
+    for (void** a : fresh) free_entries(a);
     for (ArrayCache* a : fresh_shared) free_array(a);
     return -ENOMEM;
   }
 
-  // 2. Swap every CPU's array under its slot lock; keep the old ones.
+  // 2. Swap every CPU's array under a SlotStop; keep the old ones. The new
+  //    array starts with no capacity: it grows within the budget on demand.
+  std::uint32_t old_avail[kMaxCpus] = {};
   for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
     if (!fresh[cpu]) continue;
     CpuSlot& s = c->slot(cpu);
-    LockGuard<SpinLock> g(s.lock);
-    slot_stop(s, cpu);
-    ArrayCache* old = s.ac;
-    __atomic_store_n(&s.ac, fresh[cpu], __ATOMIC_RELEASE);
-    slot_start(s);
+    SlotStop stop(s, cpu);
+    void** old = array_detach(c, s, cpu, &old_avail[cpu]);
+    slot_moved(s, -static_cast<std::int64_t>(old_avail[cpu]));
+    slot_attach(s, fresh[cpu], 0);
     fresh[cpu] = old;  // now holds the old array (or nullptr)
   }
   c->limit.store(lim, std::memory_order_relaxed);
@@ -64,16 +65,15 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
   // 3. Return the old arrays' objects under the node's lock, free the arrays
   //    after unlocking (R3).
   for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
-    ArrayCache* old = fresh[cpu];
+    void** old = fresh[cpu];
     if (!old) continue;
     SlabQueue dead;
-    if (old->avail) {
+    if (old_avail[cpu]) {
       NodeLists* nl = c->node(t.cpu_to_node(cpu));
       LockGuard<SpinLock> g(nl->list_lock);
-      nl->free_block(c->geo, old->entries(), old->avail, &dead);
-      old->avail = 0;
+      nl->free_block(c->geo, old, old_avail[cpu], &dead);
     }
-    free_array(old);
+    free_entries(old);
     destroy_slabs(c, &dead);
   }
 

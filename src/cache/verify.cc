@@ -133,23 +133,40 @@ void check_cache(Checker& ck, Cache* c) {
   const bool full = runtime_ready();
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
-    LockGuard<SpinLock> g(s.lock);
-    ArrayCache* ac = s.ac;
+    const bool in_topology = static_cast<int>(cpu) < topo.possible_cpus();
+    const bool online = in_topology && topo.cpu_online(static_cast<int>(cpu));
     // A stable view: no critical section may change the array while we read.
-    if (ac) slot_stop(s, static_cast<int>(cpu));
-    const bool online = topo.cpu_online(static_cast<int>(cpu));
-    if (full && (ac != nullptr) != online && c->limit.load(std::memory_order_relaxed) > 0)
+    SlotStop stop(s, static_cast<int>(cpu));
+    const bool has = s.base != nullptr;
+    if (full && has != online && c->limit.load(std::memory_order_relaxed) > 0)
       ck.fail("CPU %u is %s but %s an array", cpu, online ? "online" : "offline",
-              ac ? "has" : "has no");
-    if (ac) {
-      check_entries(ck, c, "array of CPU", static_cast<int>(cpu), ac->entries(), ac->avail,
-                    ac->limit, topo.cpu_to_node(static_cast<int>(cpu)), t);
-      slot_start(s);
+              has ? "has" : "has no");
+    if (!has) {
+      if (s.top || s.cap) ck.fail("CPU %u has no array but bounds %p..%p", cpu, (void*)s.top, (void*)s.cap);
+      continue;
     }
+    if (s.top < s.base || s.top > s.cap || s.capacity() > s.size()) {
+      ck.fail("array of CPU %u: bounds out of order (avail %td, capacity %td, size %u)", cpu,
+              s.top - s.base, s.cap - s.base, s.size());
+      continue;
+    }
+    check_entries(ck, c, "array of CPU", static_cast<int>(cpu), s.base, s.avail(), s.capacity(),
+                  topo.cpu_to_node(static_cast<int>(cpu)), t);
   }
-  if (t.cached_state != t.in_arrays)
-    ck.fail("%llu objects are marked cached but arrays hold %llu",
-            (unsigned long long)t.cached_state, (unsigned long long)t.in_arrays);
+  if (check_full()) {
+    if (t.cached_state != t.in_arrays)
+      ck.fail("%llu objects are marked cached but arrays hold %llu",
+              (unsigned long long)t.cached_state, (unsigned long long)t.in_arrays);
+  } else {
+    // NUMASLAB_CHECK=fast: objects with the user keep the cached state.
+    if (t.user_state != 0)
+      ck.fail("%llu objects are in the user state at NUMASLAB_CHECK=fast",
+              (unsigned long long)t.user_state);
+    if (t.cached_state < t.in_arrays)
+      ck.fail("%llu objects are marked out of their slabs but arrays hold %llu",
+              (unsigned long long)t.cached_state, (unsigned long long)t.in_arrays);
+    t.user_state = t.cached_state - t.in_arrays;
+  }
   const std::uint64_t total = t.slabs * c->geo.num;
   if (t.user_state + t.in_arrays + t.free_in_slabs != total)
     ck.fail("conservation: user %llu + arrays %llu + free %llu != %llu objects in slabs",

@@ -1,20 +1,36 @@
-// numaslab — per-CPU array caches and how a thread reaches "its" CPU.
+// numaslab — per-CPU array caches (the kernel's struct array_cache for one
+// CPU) and how a thread reaches "its" CPU.
 //
 // Contract:
-//  * Every cache has one CpuSlot per *possible* CPU (cache-line aligned, so two
-//    CPUs never share a line). slot.ac is the CPU's array (the kernel's
-//    cachep->array[cpu]); nullptr while the CPU is down (or before the cache
-//    is fully set up) — callers then use the node layer directly.
+//  * Every cache has one CpuSlot per *possible* CPU, and at least one per CPU
+//    the kernel may report (cache-line aligned, so two CPUs never share a
+//    line). The slot *is* the CPU's array: its first line holds everything an
+//    operation reads — the stack pointer `top`, the bounds, the node — and the
+//    entries live in a node-local block of `size` pointers (`base`).
+//      base <= top <= cap <= base + size;  avail = top - base;
+//    (size, batchcount and the reaper's idle count head the block:
+//    ArrayHeader, just below base[0].)
+//      capacity = cap - base  (<= the cache's limit, grown within the CPU's
+//      byte budget, see cache/cache.h).
+//    A CPU without an array (down, or not yet prepared) has base = top = cap =
+//    nullptr.
+//  * `begin`/`end` are the *fast view* of the bounds, read only by the
+//    hand-written fast paths (cache/fast_path_x86_64.S): equal to base/cap
+//    while the fast paths may use the slot, and kNoPop/kNoPush otherwise —
+//    while a remote operation owns the slot, always under LockedSlots and at
+//    NUMASLAB_CHECK=full, and for a CPU without an array. With the fast view
+//    closed a fast pop sees "empty" and a fast push "full", and both take
+//    the slow path — no flag to test, no instruction spent.
 //  * Two policies give the exclusivity the kernel gets from "IRQs off on the
-//    owning CPU" (chosen once at start-up, slots_policy()):
-//    LockedSlots — an operation on a CPU's array holds the slot's lock; works
-//    for real CPUs (a thread may migrate while holding it — harmless, it is a
-//    lock) and for virtual CPUs (several threads may share one).
-//    RseqSlots (cpu/rseq_slots.h) — push/pop are restartable sequences on the
-//    CPU the thread runs on, with no lock and no atomic instruction.
-//    A remote operation (hotplug, drain, tune, reap, verify) takes the slot's
-//    lock and, under RseqSlots, also stops the slot and fences its CPU:
-//    slot_stop()/slot_start() below. Callers never assume which policy runs.
+//    owning CPU" (chosen once at start-up, slots_policy()), behind one
+//    interface (cpu/slots.h):
+//    LockedSlots — an operation on a CPU's array holds the slot's lock;
+//    works for real and virtual CPUs (several threads may share one).
+//    RseqSlots — operations are restartable sequences on the CPU the thread
+//    runs on (cpu/rseq_slots.h), with no lock and no atomic instruction.
+//    A remote operation (hotplug, drain, tune, reap, verify, capacity change)
+//    holds a SlotStop (cpu/slots.h): the slot's lock and, under RseqSlots,
+//    `stopped` set, the fast view closed and the CPU fenced.
 //  * current_cpu(): real/map modes ask the kernel (sched_getcpu, backed by
 //    rseq); sim mode returns the thread's virtual CPU, assigning one round-
 //    robin on first use and migrating — same node first — when its CPU has
@@ -22,55 +38,118 @@
 // Lock order: registry → slot → alien → list_lock (base/lock.h).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "base/lock.h"
-#include "slab/array_cache.h"
 #include "topology/topology.h"
 
 namespace numaslab::detail {
 
+// Slot statistics besides the hit counter: written by slow paths and remote
+// operations with relaxed atomic adds (a slow path under RseqSlots holds no
+// lock), read the same way.
 struct CpuStats {
-  std::uint64_t alloc_hit = 0;
   std::uint64_t alloc_miss = 0;
-  std::uint64_t free_hit = 0;
   std::uint64_t free_miss = 0;
   std::uint64_t remote_frees = 0;     // frees of objects whose home is another node
   std::uint64_t alien_overflows = 0;  // alien arrays found full and drained home
 };
 
-// The first 32 bytes are what an rseq critical section reads (offsets are
-// fixed: cpu/rseq_slots.h hard-codes them and static_asserts check them).
-struct alignas(kCacheLine) CpuSlot {
-  // LockedSlots: guarded by lock. RseqSlots: changed only by the holder of
-  // lock while `stopped` is set and the CPU has been fenced; read inside CSes.
-  ArrayCache* ac NS_GUARDED_BY(lock) = nullptr;
-  std::uint32_t stopped = 0;       // rseq: a remote operation owns the array
-  std::uint32_t node = 0;          // node of this CPU; immutable
-  std::uint64_t rseq_alloc_hits = 0;  // rseq: bumped inside CSes (approximate:
-  std::uint64_t rseq_free_hits = 0;   // an aborted CS may have counted)
-  SpinLock lock{LockRank::kSlot};
-  CpuStats stats NS_GUARDED_BY(lock);
-  std::uint32_t idle_visits NS_GUARDED_BY(lock) = 0;  // reaper visits without use
+// Closed fast view (see the contract).
+inline void** const kNoPop = reinterpret_cast<void**>(~std::uintptr_t{0});
+inline void** const kNoPush = nullptr;
+
+// Header of a CPU's entries block, just below base[0].
+struct ArrayHeader {
+  std::uint32_t size;         // entries allocated (the cache's limit when installed)
+  std::uint32_t batchcount;
+  std::uint32_t idle_visits;  // reaper visits without use; guarded by the slot lock
+  std::uint32_t spare;
 };
-static_assert(sizeof(CpuSlot) == 128, "rseq critical sections index slots by cpu << 7");
+static_assert(sizeof(ArrayHeader) == 16);
+
+struct alignas(kCacheLine) CpuSlot {
+  // ---- line 0: what an operation touches. Offsets are fixed (the fast
+  // paths and cpu/rseq_slots.h hard-code them; static_asserts check). Under
+  // LockedSlots guarded by `lock`; under RseqSlots written by critical
+  // sections of the CPU's own threads (top, alloc_hits) and by the holder of
+  // a SlotStop (everything). Not annotated: the analysis can see neither.
+  void** top = nullptr;            // 0: next free entry; the commit field
+  void** begin = kNoPop;           // 8: fast view of base
+  void** end = kNoPush;            // 16: fast view of cap
+  std::uint16_t node = 0;          // 24: node of this CPU; immutable
+  std::uint8_t stopped = 0;        // 26: a remote operation owns the slot
+  std::uint8_t pad_ = 0;
+  std::uint32_t seen_allocs = 0;   // 28: reaper: low bits of allocs() at its last visit
+  std::uint64_t alloc_hits = 0;    // 32: single-object pops (approximate
+                                   //     under rseq: an aborted CS may count)
+  void** base = nullptr;           // 40: entries[0]; nullptr: no array
+  void** cap = nullptr;            // 48: capacity end
+  // 56: objects moved into the array minus objects moved out by anything
+  // but a single push or pop (refill, flush, drain, detach); free hits are
+  // derived: free_hit = avail + alloc_hits - moved, exact at a quiescent
+  // point, so no counter costs an instruction on the free path.
+  std::int64_t moved = 0;
+  // ---- line 1: slow paths and remote operations.
+  SpinLock lock{LockRank::kSlot};
+  CpuStats stats;
+
+  ArrayHeader* header() const { return reinterpret_cast<ArrayHeader*>(base) - 1; }
+  std::uint32_t avail() const { return base ? static_cast<std::uint32_t>(top - base) : 0; }
+  std::uint32_t capacity() const { return base ? static_cast<std::uint32_t>(cap - base) : 0; }
+  std::uint32_t size() const { return base ? header()->size : 0; }
+  std::uint32_t batchcount() const { return base ? header()->batchcount : 0; }
+  bool has_array() const { return __atomic_load_n(&base, __ATOMIC_ACQUIRE) != nullptr; }
+  // Allocations served by this array so far (hits and refills): the reaper's
+  // "touched" is "this changed since my last visit".
+  std::uint64_t allocs() const {
+    return __atomic_load_n(&alloc_hits, __ATOMIC_RELAXED) +
+           __atomic_load_n(&stats.alloc_miss, __ATOMIC_RELAXED);
+  }
+  // Not used since the reaper's last visit (the kernel's !ac->touched).
+  bool idle_hint() const {
+    return static_cast<std::uint32_t>(allocs()) == __atomic_load_n(&seen_allocs, __ATOMIC_RELAXED);
+  }
+  std::uint64_t free_hits() const {
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(avail()) +
+                                      static_cast<std::int64_t>(slot_read_hits()) -
+                                      __atomic_load_n(&moved, __ATOMIC_RELAXED));
+  }
+  std::uint64_t slot_read_hits() const { return __atomic_load_n(&alloc_hits, __ATOMIC_RELAXED); }
+};
+static_assert(sizeof(CpuSlot) == 128, "critical sections index slots by cpu << 7");
+static_assert(offsetof(CpuSlot, top) == 0 && offsetof(CpuSlot, begin) == 8 &&
+              offsetof(CpuSlot, end) == 16 && offsetof(CpuSlot, node) == 24 &&
+              offsetof(CpuSlot, stopped) == 26 && offsetof(CpuSlot, alloc_hits) == 32 &&
+              offsetof(CpuSlot, base) == 40 && offsetof(CpuSlot, cap) == 48 &&
+              offsetof(CpuSlot, moved) == 56 && offsetof(CpuSlot, lock) == 64);
+
+// Relaxed atomic add to a slot counter (slow paths, any policy).
+inline void slot_count(std::uint64_t* counter, std::uint64_t n = 1) {
+  __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+inline void slot_moved(CpuSlot& s, std::int64_t n) { __atomic_fetch_add(&s.moved, n, __ATOMIC_RELAXED); }
+inline std::uint64_t slot_read(const std::uint64_t* counter) {
+  return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
 
 enum class SlotsPolicy : std::uint8_t { kLocked, kRseq };
 extern SlotsPolicy g_slots_policy;  // set once at start-up, before any cache exists
 inline SlotsPolicy slots_policy() { return g_slots_policy; }
 const char* slots_policy_name();
 
+// True when the hand-written fast paths may use the slots: RseqSlots at
+// NUMASLAB_CHECK=fast outside sanitizer builds. Set once at start-up.
+extern bool g_fast_view;
+inline bool fast_view() { return g_fast_view; }
+
 // Chooses the policy for this process: RseqSlots in real/map modes when the
 // CPU, glibc's rseq registration and membarrier allow it and allow_rseq is
-// set; LockedSlots otherwise. Writes a reason to `why` (for the verbose line).
-void slots_select(bool allow_rseq, char* why, std::size_t len);
-
-// Remote operation on a slot, with its lock held: under RseqSlots, marks it
-// stopped and fences its CPU so no critical section can still commit to it;
-// slot_start() lets critical sections in again. No-ops under LockedSlots.
-void slot_stop(CpuSlot& s, int cpu) NS_REQUIRES(s.lock);
-void slot_start(CpuSlot& s) NS_REQUIRES(s.lock);
+// set; LockedSlots otherwise. Opens the fast view when `fast_paths` is set and
+// RseqSlots was chosen. Writes a reason to `why` (for the verbose line).
+void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len);
 
 // The process-wide topology (initialised by the cache layer's init).
 Topology& topology();

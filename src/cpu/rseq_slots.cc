@@ -1,5 +1,7 @@
 #include "cpu/rseq_slots.h"
 
+#include "cpu/slots.h"
+
 #include <sched.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -14,19 +16,13 @@
 namespace numaslab::detail {
 
 SlotsPolicy g_slots_policy = SlotsPolicy::kLocked;
+bool g_fast_view = false;
+// A copy of glibc's __rseq_offset for the fast paths (one load, no GOT).
+extern "C" {
+__attribute__((visibility("hidden"))) long ns_rseq_offset = 0;
+}
 
 namespace {
-
-// The layout the critical sections hard-code.
-static_assert(offsetof(CpuSlot, ac) == 0);
-static_assert(offsetof(CpuSlot, stopped) == 8);
-static_assert(offsetof(CpuSlot, node) == 12);
-static_assert(offsetof(CpuSlot, rseq_alloc_hits) == 16);
-static_assert(offsetof(CpuSlot, rseq_free_hits) == 24);
-static_assert(offsetof(ArrayCache, avail) == 0);
-static_assert(offsetof(ArrayCache, limit) == 4);
-static_assert(offsetof(ArrayCache, touched) == 12);
-static_assert(sizeof(ArrayCache) == 16);
 
 constexpr int kMembarrierCmdPrivateExpeditedRseq = 128;
 constexpr int kMembarrierCmdRegisterPrivateExpeditedRseq = 256;
@@ -50,6 +46,18 @@ constexpr bool kThreadSanitizer = false;
 constexpr bool kThreadSanitizer = false;
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 }  // namespace
 
 #if defined(__x86_64__)
@@ -62,9 +70,12 @@ const char* slots_policy_name() {
 
 bool rseq_enabled() { return g_slots_policy == SlotsPolicy::kRseq; }
 
-void slots_select(bool allow_rseq, char* why, std::size_t len) {
+void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len) {
   g_slots_policy = SlotsPolicy::kLocked;
+  g_fast_view = false;
 #if defined(__x86_64__)
+  // Under every policy: the fast paths run (and fall back) whatever it is.
+  ns_rseq_offset = __rseq_offset;
   if (!allow_rseq) {
     format(why, len, "rseq not wanted here (sim mode or NUMASLAB_RSEQ=0)");
     return;
@@ -84,9 +95,13 @@ void slots_select(bool allow_rseq, char* why, std::size_t len) {
     return;
   }
   g_slots_policy = SlotsPolicy::kRseq;
-  format(why, len, "glibc rseq area, membarrier fences");
+  g_fast_view = fast_paths && !kAddressSanitizer;
+  format(why, len, "glibc rseq area, membarrier fences%s",
+         g_fast_view ? ", fast paths" : kAddressSanitizer ? ", no fast paths (ASan build)"
+                                                          : ", no fast paths (NUMASLAB_CHECK=full)");
 #else
   (void)allow_rseq;
+  (void)fast_paths;
   format(why, len, "rseq critical sections exist for x86-64 only");
 #endif
 }
@@ -103,18 +118,53 @@ int rseq_current_cpu() {
   return c >= 0 && c < topology().possible_cpus() ? c : 0;
 }
 
-void slot_stop(CpuSlot& s, int cpu) {
-  if (g_slots_policy != SlotsPolicy::kRseq) return;
-  __atomic_store_n(&s.stopped, 1u, __ATOMIC_SEQ_CST);
-  // After the fence no critical section that saw stopped == 0 can still
-  // commit on `cpu` (an offline CPU runs nothing: the call returns at once).
+void fence_cpu(int cpu) {
+  // An offline CPU runs nothing: the call returns at once.
   long rc = membarrier(kMembarrierCmdPrivateExpeditedRseq, kMembarrierCmdFlagCpu, cpu);
   NS_CHECK(rc == 0, "membarrier fence of CPU %d failed (rc %ld)", cpu, rc);
 }
 
-void slot_start(CpuSlot& s) {
-  if (g_slots_policy != SlotsPolicy::kRseq) return;
-  __atomic_store_n(&s.stopped, 0u, __ATOMIC_RELEASE);
+SlotStop::SlotStop(CpuSlot& s, int cpu) : s_(s) {
+  s.lock.lock();
+  if (g_slots_policy != SlotsPolicy::kRseq || !s.base) return;
+  __atomic_store_n(&s.stopped, 1u, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&s.begin, kNoPop, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&s.end, kNoPush, __ATOMIC_SEQ_CST);
+  // After the fence no critical section that saw the slot open can still
+  // commit on `cpu`.
+  fence_cpu(cpu);
+}
+
+SlotStop::~SlotStop() {
+  if (g_slots_policy == SlotsPolicy::kRseq) {
+    if (g_fast_view && s_.base) {
+      __atomic_store_n(&s_.begin, s_.base, __ATOMIC_RELEASE);
+      __atomic_store_n(&s_.end, s_.cap, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&s_.stopped, 0u, __ATOMIC_RELEASE);
+  }
+  s_.lock.unlock();
+}
+
+void slot_attach(CpuSlot& s, void** entries, std::uint32_t capacity) {
+  NS_CHECK(s.base == nullptr, "slot_attach: the CPU already has an array");
+  __atomic_store_n(&s.top, entries, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.cap, entries + capacity, __ATOMIC_RELAXED);
+  // base last (release): a reader that sees an array sees its bounds. A slot
+  // without an array runs no critical section that could commit, so the fast
+  // view needs no fence: the SlotStop that ends opens it.
+  __atomic_store_n(&s.base, entries, __ATOMIC_RELEASE);
+}
+
+void** slot_detach(CpuSlot& s, std::uint32_t* avail) {
+  void** entries = s.base;
+  *avail = s.avail();
+  __atomic_store_n(&s.begin, kNoPop, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.end, kNoPush, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.base, static_cast<void**>(nullptr), __ATOMIC_RELEASE);
+  __atomic_store_n(&s.cap, static_cast<void**>(nullptr), __ATOMIC_RELAXED);
+  __atomic_store_n(&s.top, static_cast<void**>(nullptr), __ATOMIC_RELAXED);
+  return entries;
 }
 
 std::uint64_t rseq_aborts() { return g_aborts.load(std::memory_order_relaxed); }

@@ -3,9 +3,11 @@
 //
 // Contract:
 //  * Each operation is one critical section (CS) that reads cpu_id *inside*
-//    the CS, indexes the cache's slots with it, checks the CPU number, the
-//    slot's `stopped` flag and its array, works, and commits with a single
-//    store of the array's avail. Preemption, migration, a signal or a
+//    the CS, indexes the cache's slots with it, checks the CPU number and the
+//    slot's `stopped` flag, works on the real bounds (base/cap, which are
+//    nullptr for a CPU without an array), and commits with a single store of
+//    the slot's `top`. These are the slow paths' and NUMASLAB_CHECK=full's
+//    operations; the fast paths are cache/fast_path_x86_64.S. Preemption, migration, a signal or a
 //    membarrier fence before the commit aborts the CS; the C++ caller retries.
 //  * Results: kRseqOk; kRseqFallback — the slot cannot be used now (bad
 //    cpu_id, stopped, no array, empty/full, wrong node): take the slow path;
@@ -52,7 +54,8 @@ inline RseqArea* rseq_area() {
 }
 
 // The descriptor, arming store and abort handler shared by every CS. %= makes
-// the labels unique per asm statement.
+// the labels unique per asm statement. The prologue leaves the slot in %rax
+// and falls back when the CPU number is out of range or the slot is stopped.
 #define NS_RSEQ_PROLOGUE                                            \
   ".pushsection __rseq_cs, \"aw\"\n\t"                              \
   ".balign 32\n\t"                                                  \
@@ -68,38 +71,34 @@ inline RseqArea* rseq_area() {
   "jae %l[fallback]\n\t"                                            \
   "shlq $7, %%rax\n\t"                                              \
   "addq %[base], %%rax\n\t"                                         \
-  "cmpl $0, 8(%%rax)\n\t"                                           \
-  "jne %l[fallback]\n\t"                                            \
-  "movq (%%rax), %%rdx\n\t"                                         \
-  "testq %%rdx, %%rdx\n\t"                                          \
-  "jz %l[fallback]\n\t"
+  "cmpb $0, 26(%%rax)\n\t"                                          \
+  "jne %l[fallback]\n\t"
 
-#define NS_RSEQ_EPILOGUE                 \
-  ".Lns_post%=:\n\t"                     \
+#define NS_RSEQ_EPILOGUE                    \
+  ".Lns_post%=:\n\t"                        \
   ".pushsection __rseq_failure, \"ax\"\n\t" \
-  ".byte 0x0f, 0xb9, 0x3d\n\t"           \
-  ".long 0x53053053\n\t"                 \
-  ".Lns_abort%=:\n\t"                    \
-  "jmp %l[aborted]\n\t"                  \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"              \
+  ".long 0x53053053\n\t"                    \
+  ".Lns_abort%=:\n\t"                       \
+  "jmp %l[aborted]\n\t"                     \
   ".popsection\n\t"
 
-// Pops the hottest object of the current CPU's array into *out.
+// Pops the hottest object of the current CPU's array into *out (counts an
+// allocation hit).
 inline int rseq_pop(CpuSlot* base, std::uint32_t nslots, void** out) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
-           "movl (%%rdx), %%ecx\n\t"          // avail
-           "testl %%ecx, %%ecx\n\t"
-           "jz %l[fallback]\n\t"
-           "subl $1, %%ecx\n\t"
-           "movq 16(%%rdx,%%rcx,8), %%rsi\n\t"
-           "movq %%rsi, (%[out])\n\t"
-           "movl $1, 12(%%rdx)\n\t"           // touched
-           "addq $1, 16(%%rax)\n\t"           // rseq_alloc_hits
-           "movl %%ecx, (%%rdx)\n\t"          // commit: avail - 1
+           "movq (%%rax), %%rdx\n\t"    // top
+           "cmpq 40(%%rax), %%rdx\n\t"  // base
+           "jbe %l[fallback]\n\t"
+           "movq -8(%%rdx), %%rcx\n\t"
+           "movq %%rcx, (%[out])\n\t"
+           "addq $1, 32(%%rax)\n\t"     // alloc_hits
+           "subq $8, (%%rax)\n\t"       // commit: top - 1
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out)
-           : "rax", "rcx", "rdx", "rsi", "memory", "cc"
+           : "rax", "rcx", "rdx", "memory", "cc"
            : fallback, aborted);
   return kRseqOk;
 fallback:
@@ -112,19 +111,17 @@ aborted:
 inline int rseq_push(CpuSlot* base, std::uint32_t nslots, void* obj, std::uint32_t node) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
-           "cmpl %k[node], 12(%%rax)\n\t"     // slot's node must be the object's
+           "cmpw %w[node], 24(%%rax)\n\t"  // slot's node must be the object's
            "jne %l[fallback]\n\t"
-           "movl (%%rdx), %%ecx\n\t"          // avail
-           "cmpl 4(%%rdx), %%ecx\n\t"         // limit
+           "movq (%%rax), %%rdx\n\t"       // top
+           "cmpq 48(%%rax), %%rdx\n\t"     // cap
            "jae %l[fallback]\n\t"
-           "movq %[obj], 16(%%rdx,%%rcx,8)\n\t"
-           "addq $1, 24(%%rax)\n\t"           // rseq_free_hits
-           "addl $1, %%ecx\n\t"
-           "movl %%ecx, (%%rdx)\n\t"          // commit: avail + 1
+           "movq %[obj], (%%rdx)\n\t"
+           "addq $8, (%%rax)\n\t"          // commit: top + 1
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [obj] "r"(obj), [node] "r"(node)
-           : "rax", "rcx", "rdx", "memory", "cc"
+           : "rax", "rdx", "memory", "cc"
            : fallback, aborted);
   return kRseqOk;
 fallback:
@@ -134,33 +131,31 @@ aborted:
 }
 
 // Pushes in[0..k) (all of node `node`) on the current CPU's array, all or none.
-inline int rseq_push_batch(CpuSlot* base, std::uint32_t nslots, void* const* in, std::uint32_t k,
+inline int rseq_push_batch(CpuSlot* base, std::uint32_t nslots, void* const* in, std::uint64_t k,
                            std::uint32_t node) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
-           "cmpl %k[node], 12(%%rax)\n\t"
+           "cmpw %w[node], 24(%%rax)\n\t"
            "jne %l[fallback]\n\t"
-           "movl (%%rdx), %%ecx\n\t"          // avail
-           "movl %%ecx, %%esi\n\t"
-           "addl %k[k], %%esi\n\t"            // avail + k
-           "cmpl 4(%%rdx), %%esi\n\t"
+           "movq (%%rax), %%rdx\n\t"           // top
+           "leaq (%%rdx,%[k],8), %%rsi\n\t"    // top + k
+           "cmpq 48(%%rax), %%rsi\n\t"         // cap
            "ja %l[fallback]\n\t"
-           "leaq 16(%%rdx,%%rcx,8), %%rdi\n\t"
-           "xorl %%r8d, %%r8d\n\t"
+           "xorl %%ecx, %%ecx\n\t"
            ".Lns_loop%=:\n\t"
-           "cmpl %k[k], %%r8d\n\t"
+           "cmpq %[k], %%rcx\n\t"
            "jae .Lns_copied%=\n\t"
-           "movq (%[in],%%r8,8), %%r9\n\t"
-           "movq %%r9, (%%rdi,%%r8,8)\n\t"
-           "addl $1, %%r8d\n\t"
+           "movq (%[in],%%rcx,8), %%rdi\n\t"
+           "movq %%rdi, (%%rdx,%%rcx,8)\n\t"
+           "addq $1, %%rcx\n\t"
            "jmp .Lns_loop%=\n\t"
            ".Lns_copied%=:\n\t"
-           "movl %%esi, (%%rdx)\n\t"          // commit: avail + k
+           "movq %%rsi, (%%rax)\n\t"           // commit: top + k
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [in] "r"(in), [k] "r"(k),
              [node] "r"(node)
-           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "memory", "cc"
+           : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
            : fallback, aborted);
   return kRseqOk;
 fallback:
@@ -177,35 +172,37 @@ struct RseqBatchResult {
 };
 
 // Pops up to k of the hottest objects of the current CPU's array into out[].
-inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
+inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint64_t k,
                           RseqBatchResult* res) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
-           "movl 12(%%rax), %%esi\n\t"
-           "movl %%esi, 4(%[res])\n\t"        // res->node
-           "movl (%%rdx), %%ecx\n\t"          // avail
-           "movl %k[k], %%esi\n\t"
-           "cmpl %%esi, %%ecx\n\t"
-           "cmovbl %%ecx, %%esi\n\t"          // m = min(k, avail)
-           "movl %%esi, (%[res])\n\t"         // res->got
-           "movl %%ecx, %%r8d\n\t"
-           "subl %%esi, %%r8d\n\t"            // new avail
-           "leaq 16(%%rdx,%%r8,8), %%rdi\n\t" // first popped entry
-           "xorl %%r9d, %%r9d\n\t"
+           "movzwl 24(%%rax), %%esi\n\t"
+           "movl %%esi, 4(%[res])\n\t"         // res->node
+           "movq (%%rax), %%rdx\n\t"           // top
+           "movq %%rdx, %%rcx\n\t"
+           "subq 40(%%rax), %%rcx\n\t"
+           "shrq $3, %%rcx\n\t"                // avail
+           "movq %[k], %%rsi\n\t"
+           "cmpq %%rsi, %%rcx\n\t"
+           "cmovbq %%rcx, %%rsi\n\t"           // m = min(k, avail)
+           "movl %%esi, (%[res])\n\t"          // res->got
+           "leaq (,%%rsi,8), %%rcx\n\t"
+           "subq %%rcx, %%rdx\n\t"             // new top = first popped entry
+           "xorl %%ecx, %%ecx\n\t"
            ".Lns_loop%=:\n\t"
-           "cmpl %%esi, %%r9d\n\t"
+           "cmpq %%rsi, %%rcx\n\t"
            "jae .Lns_copied%=\n\t"
-           "movq (%%rdi,%%r9,8), %%rcx\n\t"
-           "movq %%rcx, (%[out],%%r9,8)\n\t"
-           "addl $1, %%r9d\n\t"
+           "movq (%%rdx,%%rcx,8), %%rdi\n\t"
+           "movq %%rdi, (%[out],%%rcx,8)\n\t"
+           "addq $1, %%rcx\n\t"
            "jmp .Lns_loop%=\n\t"
            ".Lns_copied%=:\n\t"
-           "movl %%r8d, (%%rdx)\n\t"          // commit: avail - m
+           "movq %%rdx, (%%rax)\n\t"           // commit: top - m
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out), [k] "r"(k),
              [res] "r"(res)
-           : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "memory", "cc"
+           : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
            : fallback, aborted);
   return kRseqOk;
 fallback:
@@ -221,14 +218,14 @@ aborted:
 
 inline int rseq_pop(CpuSlot*, std::uint32_t, void**) { return kRseqFallback; }
 inline int rseq_push(CpuSlot*, std::uint32_t, void*, std::uint32_t) { return kRseqFallback; }
-inline int rseq_push_batch(CpuSlot*, std::uint32_t, void* const*, std::uint32_t, std::uint32_t) {
+inline int rseq_push_batch(CpuSlot*, std::uint32_t, void* const*, std::uint64_t, std::uint32_t) {
   return kRseqFallback;
 }
 struct RseqBatchResult {
   std::uint32_t got;
   std::uint32_t node;
 };
-inline int rseq_pop_batch(CpuSlot*, std::uint32_t, void**, std::uint32_t, RseqBatchResult*) {
+inline int rseq_pop_batch(CpuSlot*, std::uint32_t, void**, std::uint64_t, RseqBatchResult*) {
   return kRseqFallback;
 }
 

@@ -126,7 +126,6 @@ void init_header(SegmentHeader* seg, int node, std::size_t mapped_bytes, bool hu
 
 // Maps, binds, initialises and registers a segment; nullptr on failure.
 SegmentHeader* map_segment(int node) {
-  if (!segment_registry_reserve()) return nullptr;
   void* mem = os_map_aligned(kSegmentSize, kSegmentSize);
   if (mem == nullptr) return nullptr;
   // Bind before the header is written so the header pages are placed too.
@@ -308,10 +307,6 @@ void* alloc_huge(std::size_t bytes, int node) {
   }
   std::size_t data = (bytes == 0 ? kPageSize : (bytes + kPageSize - 1) & ~(kPageSize - 1));
   std::size_t len = std::size_t{kHeaderPages} * kPageSize + data;
-  if (!segment_registry_reserve()) {
-    errno = ENOMEM;
-    return nullptr;
-  }
   void* mem = os_map_aligned(len, kSegmentSize);
   if (mem == nullptr) {
     errno = ENOMEM;

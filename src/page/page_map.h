@@ -9,7 +9,7 @@
 //    first kSegmentSize block is registered, so page_lookup resolves pointers
 //    into the first 4 MiB of a huge mapping and returns nullptr beyond.
 //  * page_lookup(p) maps any address to its PageDesc in O(1): address mask to
-//    the segment base, a check in the segment registry (a bitmap over the
+//    the segment base, a check in the segment registry (a byte map over the
 //    address space, so an address we never mapped is *recognised*, not
 //    followed), then index (p - base) >> kPageShift. A registered segment
 //    whose header magic is wrong is reported as corruption (fatal).
@@ -20,7 +20,7 @@
 //    kLargeHead (its other pages stay kTail). Readers of an allocated page's
 //    descriptor need no lock: the fields are stable while the run is allocated.
 // Lock: the segment registry is updated under kSegments (innermost);
-// page_lookup reads it lock-free (atomic bitmap words).
+// page_lookup reads it lock-free (atomic bytes).
 #pragma once
 
 #include <atomic>
@@ -103,27 +103,28 @@ inline void set_page_kind(PageDesc* d, PageKind k) {
 
 inline constexpr unsigned kAddressBits = 47;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << kAddressBits;
-// The segment registry: one bit per possible segment (page_map.cc).
-extern std::atomic<std::uint64_t*> g_bitmap;
+// The segment registry: one byte per possible segment (page_map.cc).
+inline constexpr std::size_t kSegmentMapBytes = std::size_t{1} << (kAddressBits - kSegmentShift);
 [[noreturn]] void page_lookup_corrupt(const void* seg, const void* p);
 
-// Returns the descriptor of the page holding `p`, or nullptr if `p` is not in
-// a segment we own. Never dereferences memory that is not ours. Inline: every
-// free goes through it.
-inline PageDesc* page_lookup(const void* p) {
+}  // namespace numaslab::detail
+extern "C" std::uint8_t ns_segment_map[numaslab::detail::kSegmentMapBytes];
+namespace numaslab::detail {
+
+// True if `p` lies in a segment we registered. Never dereferences `p`.
+inline bool segment_registered(const void* p) {
   auto addr = reinterpret_cast<std::uintptr_t>(p);
-  if (__builtin_expect(addr == 0 || addr >= kAddressLimit, 0)) return nullptr;
-  std::uint64_t* bm = g_bitmap.load(std::memory_order_acquire);
-  if (__builtin_expect(bm == nullptr, 0)) return nullptr;  // nothing was ever registered
-  const std::size_t seg_index = addr >> kSegmentShift;
-  // Reading a word nobody wrote touches a zero page of the reservation: cheap
-  // and never faults. A pointer into the second or later 4 MiB of a huge
-  // mapping lands here with its bit clear: it is not resolvable, by design.
-  if (__builtin_expect((std::atomic_ref<std::uint64_t>(bm[seg_index >> 6])
-                            .load(std::memory_order_acquire) >>
-                        (seg_index & 63) & 1) == 0,
-                       0))
-    return nullptr;
+  if (__builtin_expect(addr >= kAddressLimit, 0)) return false;
+  return std::atomic_ref<std::uint8_t>(ns_segment_map[addr >> kSegmentShift])
+             .load(std::memory_order_acquire) != 0;
+}
+
+// Returns the descriptor of the page holding `p`, or nullptr if `p` is not in
+// a segment we own. Never dereferences memory that is not ours. A pointer into
+// the second or later 4 MiB of a huge mapping is not resolvable, by design.
+inline PageDesc* page_lookup(const void* p) {
+  if (!segment_registered(p)) return nullptr;
+  auto addr = reinterpret_cast<std::uintptr_t>(p);
   const std::uintptr_t base = addr & ~(std::uintptr_t{kSegmentSize} - 1);
   auto* seg = reinterpret_cast<SegmentHeader*>(base);
   if (__builtin_expect(seg->magic != kSegmentMagic, 0)) page_lookup_corrupt(seg, p);
@@ -147,10 +148,6 @@ inline SegmentHeader* segment_of(const PageDesc* d) {
 }
 
 // Registry maintenance (page allocator only).
-// segment_registry_reserve() reserves the registry bitmap on first use (one
-// lazily reserved, untouched-until-used 4 MiB region); returns false if the
-// OS refused. Must succeed before segment_register() is called.
-bool segment_registry_reserve();
 void segment_register(SegmentHeader* seg);
 void segment_unregister(SegmentHeader* seg);
 

@@ -50,6 +50,16 @@ void parse() {
   g_options.lockcheck = get_bool("NUMASLAB_LOCKCHECK");
   g_options.verbose = get_bool("NUMASLAB_VERBOSE");
   g_options.rseq = get_bool("NUMASLAB_RSEQ");
+  g_options.cpu_cache_bytes = get_int("NUMASLAB_CPU_CACHE_BYTES", 0, 1 << 30);
+  const char* check = get("NUMASLAB_CHECK");
+  if (__builtin_strcmp(check, "full") == 0) {
+    g_options.check_full = true;
+  } else {
+    g_options.check_full = false;
+    if (__builtin_strcmp(check, "fast") != 0 && !g_problem[0])
+      format(g_problem, sizeof g_problem, "NUMASLAB_CHECK=\"%s\" is not fast or full; using fast",
+             check);
+  }
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ struct Options {
   bool lockcheck;           // NUMASLAB_LOCKCHECK
   bool verbose;             // NUMASLAB_VERBOSE
   bool rseq;                // NUMASLAB_RSEQ
+  bool check_full;          // NUMASLAB_CHECK=full
+  long cpu_cache_bytes;     // NUMASLAB_CPU_CACHE_BYTES
 };
 
 struct OptionInfo {
@@ -44,6 +46,11 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_VERBOSE", "0", "1 prints a start-up line with the configuration"},
     {"NUMASLAB_RSEQ", "1",
      "real/map modes: 0 forces locked per-CPU slots instead of restartable sequences"},
+    {"NUMASLAB_CHECK", "fast",
+     "fast: a free checks the pointer is a slab object of the right cache; full: also header "
+     "magic, object boundary and double free at once (README: what each level catches)"},
+    {"NUMASLAB_CPU_CACHE_BYTES", "1048576",
+     "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
     {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 

@@ -30,43 +30,57 @@ void add(std::atomic<std::uint64_t>& c, std::uint64_t n) {
   c.fetch_add(n, std::memory_order_relaxed);
 }
 
-// How much of an untouched array to drain: about a fifth of its capacity, at
+// How much of an untouched array to drain: about a fifth of its limit, at
 // most half of what it holds; everything when forced or idle for long.
-std::uint32_t drain_amount(const ArrayCache* ac, bool all) {
-  if (all) return ac->avail;
-  std::uint32_t n = (ac->limit + 4) / 5;
-  if (n > ac->avail) n = (ac->avail + 1) / 2;
+std::uint32_t drain_amount(std::uint32_t avail, std::uint32_t limit, bool all) {
+  if (all) return avail;
+  std::uint32_t n = (limit + 4) / 5;
+  if (n > avail) n = (avail + 1) / 2;
   return n;
 }
 
 void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
   CpuSlot& s = c->slot(cpu);
+  if (!s.has_array()) return;
+  bool all;
+  {
+    // Decide from the counters first: under RseqSlots a fence interrupts the
+    // CPU, so only an idle array with objects (or capacity) to give back
+    // earns one. The owner may allocate concurrently; either order is fine.
+    LockGuard<SpinLock> g(s.lock);
+    if (!s.base) return;
+    const auto now = static_cast<std::uint32_t>(s.allocs());
+    if (now != __atomic_load_n(&s.seen_allocs, __ATOMIC_RELAXED) && !force) {
+      __atomic_store_n(&s.seen_allocs, now, __ATOMIC_RELAXED);
+      s.header()->idle_visits = 0;
+      return;
+    }
+    std::uint32_t& idle = s.header()->idle_visits;
+    if (idle < kIdleDrainVisits) ++idle;
+    all = force || idle >= kIdleDrainVisits;
+    // Nothing cached: only a long-idle array's capacity is worth a fence.
+    if (__atomic_load_n(&s.top, __ATOMIC_RELAXED) == s.base && !(all && s.capacity() > 0)) return;
+  }
   SlabQueue dead;
   std::uint32_t drained = 0;
   {
-    LockGuard<SpinLock> g(s.lock);
-    ArrayCache* ac = s.ac;
-    if (!ac) return;
-    // Decide from the counters first: under RseqSlots a fence interrupts the
-    // CPU, so only an idle array with objects to give back earns one. The
-    // owner may set `touched` concurrently; either order is fine.
-    if (__atomic_load_n(&ac->touched, __ATOMIC_RELAXED) && !force) {
-      __atomic_store_n(&ac->touched, 0u, __ATOMIC_RELAXED);
-      s.idle_visits = 0;
-      return;
-    }
-    if (__atomic_load_n(&ac->avail, __ATOMIC_RELAXED) == 0) return;
-    ++s.idle_visits;
-    slot_stop(s, cpu);
-    drained = drain_amount(ac, force || s.idle_visits >= kIdleDrainVisits);
+    SlotStop stop(s, cpu);
+    if (!s.base) return;
+    const std::uint32_t avail = s.avail();
+    drained = drain_amount(avail, s.size(), all);
     if (drained) {
+      // The oldest objects go: the hot top stays for the next allocations.
       NodeLists* nl = c->node(node);
-      LockGuard<SpinLock> gl(nl->list_lock);
-      nl->free_block(c->geo, ac->entries(), drained, &dead);
-      ac->avail -= drained;
-      __builtin_memmove(ac->entries(), ac->entries() + drained, ac->avail * sizeof(void*));
+      {
+        LockGuard<SpinLock> gl(nl->list_lock);
+        nl->free_block(c->geo, s.base, drained, &dead);
+      }
+      __builtin_memmove(s.base, s.base + drained, (avail - drained) * sizeof(void*));
+      s.top -= drained;
+      slot_moved(s, -static_cast<std::int64_t>(drained));
     }
-    slot_start(s);
+    // A long-idle array gives its capacity back to the CPU's budget.
+    if (all) capacity_set(c, s, cpu, s.avail());
   }
   add(g_stats.objects_drained, drained);
   destroy_slabs(c, &dead);
@@ -104,7 +118,7 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
       if (sh->touched && !force) {
         sh->touched = 0;
       } else {
-        drained = drain_amount(sh, force);
+        drained = drain_amount(sh->avail, sh->limit, force);
         nl->free_block(c->geo, sh->entries(), drained, &dead);
         sh->avail -= drained;
         __builtin_memmove(sh->entries(), sh->entries() + drained, sh->avail * sizeof(void*));

@@ -32,12 +32,12 @@ CacheTotals cache_totals(Cache* c) {
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
     LockGuard<SpinLock> g(s.lock);
-    t.alloc_hit += s.stats.alloc_hit + __atomic_load_n(&s.rseq_alloc_hits, __ATOMIC_RELAXED);
-    t.alloc_miss += s.stats.alloc_miss;
-    t.free_hit += s.stats.free_hit + __atomic_load_n(&s.rseq_free_hits, __ATOMIC_RELAXED);
-    t.free_miss += s.stats.free_miss;
-    t.remote_frees += s.stats.remote_frees;
-    t.alien_overflows += s.stats.alien_overflows;
+    t.alloc_hit += s.slot_read_hits();
+    t.alloc_miss += slot_read(&s.stats.alloc_miss);
+    t.free_hit += s.free_hits();
+    t.free_miss += slot_read(&s.stats.free_miss);
+    t.remote_frees += slot_read(&s.stats.remote_frees);
+    t.alien_overflows += slot_read(&s.stats.alien_overflows);
   }
   return t;
 }

@@ -39,17 +39,15 @@ void json_node(BufWriter& w, Cache* c, int n) {
 void json_cpu(BufWriter& w, Cache* c, int cpu) {
   CpuSlot& s = c->slot(cpu);
   LockGuard<SpinLock> g(s.lock);
-  ArrayCache* ac = s.ac;
-  w.printf("{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"limit\":%u,\"batchcount\":%u,\"touched\":%u,"
+  const bool has = s.base != nullptr;
+  w.printf("{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"capacity\":%u,\"limit\":%u,"
+           "\"batchcount\":%u,\"touched\":%u,"
            "\"alloc_hit\":%llu,\"alloc_miss\":%llu,\"free_hit\":%llu,\"free_miss\":%llu,"
            "\"remote_frees\":%llu,\"alien_overflows\":%llu}",
-           cpu, ac ? "true" : "false", ac ? ac->avail : 0u, ac ? ac->limit : 0u,
-           ac ? ac->batchcount : 0u, ac ? ac->touched : 0u,
-           U(s.stats.alloc_hit + __atomic_load_n(&s.rseq_alloc_hits, __ATOMIC_RELAXED)),
-           U(s.stats.alloc_miss),
-           U(s.stats.free_hit + __atomic_load_n(&s.rseq_free_hits, __ATOMIC_RELAXED)),
-           U(s.stats.free_miss),
-           U(s.stats.remote_frees), U(s.stats.alien_overflows));
+           cpu, has ? "true" : "false", s.avail(), s.capacity(), s.size(), s.batchcount(),
+           has && !s.idle_hint() ? 1u : 0u, U(s.slot_read_hits()),
+           U(slot_read(&s.stats.alloc_miss)), U(s.free_hits()), U(slot_read(&s.stats.free_miss)),
+           U(slot_read(&s.stats.remote_frees)), U(slot_read(&s.stats.alien_overflows)));
 }
 
 }  // namespace
@@ -75,6 +73,10 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
              n ? "," : "", n, U(ps.pages_in_use * kPageSize), U(ps.pages_free * kPageSize),
              U(ps.segments), U(ps.huge_bytes));
   }
+  w.printf("],\"check\":\"%s\",\"cpu_cache_budget\":%llu,\"cpu_cache_bytes\":[",
+           check_full() ? "full" : "fast", U(cpu_cache_budget()));
+  for (int c = 0; c < t.possible_cpus(); ++c)
+    w.printf("%s%llu", c ? "," : "", U(cpu_cache_bytes(c)));
   w.printf("],\"reaper\":{\"visits\":%llu,\"skipped\":%llu,\"objects_drained\":%llu,"
            "\"alien_drains\":%llu,\"slabs_destroyed\":%llu,\"bytes_released\":%llu},"
            "\"caches\":[",
@@ -107,9 +109,9 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
       json_node(w, c, n);
     }
     w.put("],\"per_cpu\":[");
-    for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
+    for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
       if (cpu) w.put(',');
-      json_cpu(w, c, static_cast<int>(cpu));
+      json_cpu(w, c, cpu);
     }
     w.put("]}");
   }

@@ -1,0 +1,77 @@
+// The per-CPU byte budget of array capacity (cache/cache.h).
+//
+// Each CPU has an account of the bytes its arrays may hold: Σ over caches of
+// capacity × buffer_size. Capacity grows a batch at a time when an array
+// overflows or must take a refill, only if the account stays within the
+// budget, and is given back when an array is trimmed by the reaper or
+// detached. So the objects cached on one CPU never exceed the budget, however
+// many caches there are.
+#include <atomic>
+
+#include "cache/cache.h"
+
+namespace numaslab::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> g_cpu_bytes[kMaxCpus];
+std::atomic<std::uint64_t> g_budget{std::uint64_t{1} << 20};
+
+bool reserve(int cpu, std::uint64_t bytes) {
+  std::atomic<std::uint64_t>& acct = g_cpu_bytes[cpu];
+  const std::uint64_t budget = g_budget.load(std::memory_order_relaxed);
+  std::uint64_t cur = acct.load(std::memory_order_relaxed);
+  do {
+    if (cur + bytes > budget) return false;
+  } while (!acct.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void unreserve(int cpu, std::uint64_t bytes) {
+  g_cpu_bytes[cpu].fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::uint64_t cpu_cache_bytes(int cpu) { return g_cpu_bytes[cpu].load(std::memory_order_relaxed); }
+std::uint64_t cpu_cache_budget() { return g_budget.load(std::memory_order_relaxed); }
+void set_cpu_cache_budget(std::uint64_t bytes) { g_budget.store(bytes, std::memory_order_relaxed); }
+
+bool capacity_grow(Cache* c, int cpu) {
+  CpuSlot& s = c->slot(cpu);
+  // Decide without the guard first (a fence costs a CPU interrupt), from the
+  // slot and the cache only: the entries block may be detached meanwhile.
+  if (!s.has_array() || s.capacity() >= c->limit.load(std::memory_order_relaxed)) return false;
+  const std::uint64_t obj = c->geo.buffer_size;
+  SlotStop stop(s, cpu);
+  if (!s.base) return false;
+  const std::uint32_t cur = s.capacity();
+  const std::uint32_t size = s.size();
+  if (cur >= size) return false;
+  std::uint32_t step = s.batchcount() ? s.batchcount() : 1;
+  if (step > size - cur) step = size - cur;
+  // Take what the budget still allows, at least one entry.
+  while (step > 0 && !reserve(cpu, step * obj)) step /= 2;
+  if (step == 0) return false;
+  s.cap = s.base + cur + step;
+  return true;
+}
+
+void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) {
+  if (!s.base) {
+    *avail = 0;
+    return nullptr;
+  }
+  unreserve(cpu, std::uint64_t{s.capacity()} * c->geo.buffer_size);
+  return slot_detach(s, avail);
+}
+
+void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) {
+  const std::uint32_t cur = s.capacity();
+  if (keep >= cur) return;
+  if (keep < s.avail()) keep = s.avail();
+  unreserve(cpu, std::uint64_t{cur - keep} * c->geo.buffer_size);
+  s.cap = s.base + keep;
+}
+
+}  // namespace numaslab::detail
