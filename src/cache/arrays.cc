@@ -44,7 +44,7 @@ void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
   auto* h = static_cast<ArrayHeader*>(
       kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
   if (!h) return nullptr;
-  *h = ArrayHeader{limit, batch, 0, 0};
+  *h = ArrayHeader{limit, batch, 0, 0, 0};
   return reinterpret_cast<void**>(h + 1);
 }
 

@@ -48,9 +48,9 @@ bool capacity_grow(Cache* c, int cpu) {
   const std::uint32_t cur = s.capacity();
   const std::uint32_t size = s.size();
   if (cur >= size) return false;
-  std::uint32_t step = s.batchcount() ? s.batchcount() : 1;
-  if (step > size - cur) step = size - cur;
-  // Take what the budget still allows, at least one entry.
+  // Straight to the limit when the budget allows (one fence, and the array
+  // then behaves as the kernel's), else as much as it allows.
+  std::uint32_t step = size - cur;
   while (step > 0 && !reserve(cpu, step * obj)) step /= 2;
   if (step == 0) return false;
   s.cap = s.base + cur + step;

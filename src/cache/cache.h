@@ -31,9 +31,10 @@
 //        object handed out is kBufctlUser, so a double free is fatal at once.
 //        The fast paths are closed (every operation takes the C++ path).
 //  * Per-CPU byte budget: Σ over caches of capacity × buffer_size of one CPU's
-//    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). Capacity
-//    grows by batchcount on demand and is given back when the reaper drains an
-//    idle array and when an array is detached.
+//    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). An array
+//    starts with no capacity, grows to its limit (or what the budget allows)
+//    the first time it needs room, and gives the capacity back when the
+//    reaper finds it idle for long and when it is detached.
 //  * nodes[n] is published once (release) and lives as long as the cache (R1).
 //  * Tunables (limit, batchcount, shared) change only under the registry mutex.
 //  * Conservation (R6), checked by verify(): at a quiescent point
@@ -79,6 +80,11 @@ struct Cache {
   Cache* next;  // guarded by: registry mutex
   Cache* prev;  // guarded by: registry mutex
   std::uint32_t num_slots;
+  // Two all-zero slots just below slots()[0], never written: the fast paths
+  // index with the rseq cpu_id sign-extended, so an unregistered thread's
+  // -1 / -2 lands here and falls back (a zero slot is empty, full and
+  // without an array) — no bounds check on the fast path.
+  alignas(kCacheLine) unsigned char fast_path_guard[2 * sizeof(CpuSlot)];
 
   CpuSlot* slots() {
     return reinterpret_cast<CpuSlot*>(reinterpret_cast<char*>(this) + slots_offset());
@@ -138,8 +144,8 @@ void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
 
 // ---- per-CPU byte budget (budget.cc) ----
-// Grows the capacity of CPU cpu's array by up to one batch within the CPU's
-// budget; false if the array is at its limit, the budget is spent, or the CPU
+// Grows the capacity of CPU cpu's array up to its limit, or as far as the
+// CPU's budget allows; false if the array is at its limit, the budget is spent, or the CPU
 // has no array. Takes a SlotStop.
 bool capacity_grow(Cache* c, int cpu);
 // Gives back capacity of a slot being detached or trimmed (caller holds its

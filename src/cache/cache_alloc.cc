@@ -53,6 +53,7 @@ std::uint32_t take_from_node(Cache* c, int node, void** buf, std::uint32_t n) {
 template <class Slots>
 void* cache_alloc_refill(Cache* c) {
   bool missed = false;  // one allocation counts one miss, however many grows
+  bool idle = false;    // decided at the miss, before it counts as a use
   for (;;) {
     const int cpu = Slots::cpu();
     const int node = topology().cpu_to_node(cpu);
@@ -67,9 +68,12 @@ void* cache_alloc_refill(Cache* c) {
     if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) return alloc_from_node(c, node, false);
     // An array not used since the reaper's last visit refills a little only
     // (the kernel's BATCHREFILL_LIMIT).
-    const bool idle = s.idle_hint();
-    if (!missed) slot_count(&s.stats.alloc_miss);
-    missed = true;
+    if (!missed) {
+      LockGuard<SpinLock> g(s.lock);  // the hint reads the entries block
+      idle = s.base && s.idle_hint();
+      slot_count(&s.stats.alloc_miss);
+      missed = true;
+    }
     std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
     if (idle && batch > kBatchRefillLimit) batch = kBatchRefillLimit;
     if (batch > kBatchMax) batch = kBatchMax;

@@ -104,12 +104,13 @@ void cache_flusharray(Cache* c, void* obj, int home) {
       break;
     }
     if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) break;
-    if (!missed) slot_count(&s.stats.free_miss);
-    missed = true;
+    // Room within the budget is not a miss: the array just had not needed it.
     if (s.capacity() < c->limit.load(std::memory_order_relaxed) && capacity_grow(c, cpu)) {
       if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;
       continue;
     }
+    if (!missed) slot_count(&s.stats.free_miss);
+    missed = true;
     void* buf[kBatchMax];
     RseqBatchResult r{0, 0};
     std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
@@ -122,7 +123,12 @@ void cache_flusharray(Cache* c, void* obj, int home) {
       return_to_node(c, static_cast<int>(r.node), buf, r.got, true, &dead);
       destroy_slabs(c, &dead);
     }
-    if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;
+    if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) {
+      // A miss, not a hit: count the push with the moves (free hits are
+      // derived from them, cpu/cpu_slots.h).
+      slot_moved(s, 1);
+      return;
+    }
   }
   free_to_home(c, &obj, 1);
 }

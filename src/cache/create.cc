@@ -58,6 +58,7 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
     // get an array: the fast paths that index them always fall back.
     const int cpu = static_cast<int>(i);
     s->node = static_cast<std::uint16_t>(cpu < possible ? topology().cpu_to_node(cpu) : 0);
+    s->stopped = fast_paths() ? 0 : kStopFast;
     s->lock.set_name(LockName{"cpu_slot", c->name, cpu});
   }
   return c;

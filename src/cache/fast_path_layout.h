@@ -7,14 +7,15 @@
 #define NUMASLAB_FAST_PATH_LAYOUT_H
 
 /* Cache: the slot table starts this many bytes into the descriptor. */
-#define NS_SLOTS_OFF 704
+#define NS_SLOTS_OFF 960
 #define NS_SLOT_SHIFT 7 /* sizeof(CpuSlot) == 128 */
 
 /* CpuSlot line 0. */
 #define NS_SLOT_TOP 0
-#define NS_SLOT_BEGIN 8
-#define NS_SLOT_END 16
-#define NS_SLOT_NODE 24
+#define NS_SLOT_BASE 8
+#define NS_SLOT_CAP 16
+#define NS_SLOT_NODE 24      /* u16 node, u8 stopped, u8 zero: one 32-bit compare */
+#define NS_SLOT_STOPPED 26
 #define NS_SLOT_HITS 32
 
 /* Segments and page descriptors. */
@@ -29,12 +30,14 @@
 #define NS_DESC_OWNER 8
 #define NS_KIND_SLAB 6
 
-/* kmalloc: one table load from (size + 7) >> 3 to the cache. */
+/* kmalloc: one table load from the size to the cache — indexed by the size
+ * itself up to NS_KMALLOC_SMALL, by (size + 127) >> 7 up to NS_KMALLOC_MAX. */
+#define NS_KMALLOC_SMALL 1024
 #define NS_KMALLOC_MAX 32768
-#define NS_KMALLOC_SHIFT 3
+#define NS_KMALLOC_BIG_SHIFT 7
 
 /* glibc's rseq area (struct rseq). */
-#define NS_RSEQ_CPU_ID_START 0
+#define NS_RSEQ_CPU_ID 4
 #define NS_RSEQ_CS 8
 
 #endif

@@ -10,12 +10,14 @@
  * the C++ slow path with the arguments untouched (cache_alloc.cc,
  * cache_free.cc, kmalloc.cc).
  *
- * Each critical section (CS) reads cpu_id_start inside the CS (always a
- * possible CPU number; a preemption or migration before the commit aborts
- * the CS), indexes the cache's slots with it (every cache has a slot for
- * every CPU number the kernel may report), checks the slot's fast view and
- * commits with one read-modify-write of the slot's top. Only the documented
- * rseq ABI is used: rseq_cs is written, cpu_id_start is read.
+ * Each critical section (CS) reads cpu_id inside the CS (a preemption or
+ * migration before the commit aborts the CS), indexes the cache's slots with
+ * it sign-extended — every cache has a slot for every CPU number the kernel
+ * may report, and two zero guard slots below them where an unregistered
+ * thread's -1 / -2 lands — checks the slot's `stopped` bits *before* it reads
+ * the array (the free folds that into the node compare), and commits with one
+ * read-modify-write of the slot's top. Only the documented rseq ABI is used:
+ * rseq_cs is written, cpu_id is read.
  *
  * Layout constants: cache/fast_path_layout.h (checked against the C++ types).
  * Instruction counts of the hit paths, entry to return: bench/fast_path_count.sh. */
@@ -52,13 +54,15 @@ numaslab_cache_alloc:
         leaq .Lca_cs(%rip), %rax
         movq %rax, %fs:NS_RSEQ_CS(%r8)
 .Lca_start:
-        movl %fs:NS_RSEQ_CPU_ID_START(%r8), %eax
+        movslq %fs:NS_RSEQ_CPU_ID(%r8), %rax
         shlq $NS_SLOT_SHIFT, %rax
         leaq NS_SLOTS_OFF(%rdi,%rax), %rdx      /* the CPU's slot */
-        movq NS_SLOT_TOP(%rdx), %rax
-        cmpq NS_SLOT_BEGIN(%rdx), %rax
-        jbe ns_cache_alloc_slow                 /* empty, or fast view closed */
-        movq -8(%rax), %rax                     /* the hottest object */
+        cmpb $0, NS_SLOT_STOPPED(%rdx)
+        jne ns_cache_alloc_slow                 /* remote stop, or fast paths off */
+        movq NS_SLOT_TOP(%rdx), %rcx
+        cmpq NS_SLOT_BASE(%rdx), %rcx
+        jbe ns_cache_alloc_slow                 /* empty, or no array */
+        movq -8(%rcx), %rax                     /* the hottest object */
         addq $1, NS_SLOT_HITS(%rdx)
         subq $8, NS_SLOT_TOP(%rdx)              /* commit */
 .Lca_post:
@@ -92,14 +96,14 @@ numaslab_cache_free:
         leaq .Lcf_cs(%rip), %rax
         movq %rax, %fs:NS_RSEQ_CS(%r8)
 .Lcf_start:
-        movl %fs:NS_RSEQ_CPU_ID_START(%r8), %eax
+        movslq %fs:NS_RSEQ_CPU_ID(%r8), %rax
         shlq $NS_SLOT_SHIFT, %rax
         leaq NS_SLOTS_OFF(%rdi,%rax), %rdx
-        cmpw %cx, NS_SLOT_NODE(%rdx)
-        jne ns_cache_free_slow                  /* object of another node: alien */
+        cmpl %ecx, NS_SLOT_NODE(%rdx)
+        jne ns_cache_free_slow                  /* another node (alien), or stopped */
         movq NS_SLOT_TOP(%rdx), %rax
-        cmpq NS_SLOT_END(%rdx), %rax
-        jae ns_cache_free_slow                  /* full, or fast view closed */
+        cmpq NS_SLOT_CAP(%rdx), %rax
+        jae ns_cache_free_slow                  /* full, or no array */
         movq %rsi, (%rax)
         addq $8, NS_SLOT_TOP(%rdx)              /* commit */
 .Lcf_post:
@@ -114,29 +118,38 @@ numaslab_cache_free:
         .type numaslab_kmalloc, @function
 numaslab_kmalloc:
         .cfi_startproc
-        cmpq $NS_KMALLOC_MAX, %rdi
-        ja ns_kmalloc_slow                      /* page runs and mappings */
-        leal 7(%rdi), %eax
-        shrl $NS_KMALLOC_SHIFT, %eax
-        leaq ns_kmalloc_table(%rip), %rdx
-        movq (%rdx,%rax,8), %rsi                /* the size's cache */
+        cmpq $NS_KMALLOC_SMALL, %rdi
+        ja .Lkm_big
+        leaq ns_kmalloc_small(%rip), %rdx
+        movq (%rdx,%rdi,8), %rsi                /* the size's cache */
+.Lkm_cache:
         /* glibc's offset itself: this entry may run before start-up. */
         movq __rseq_offset@GOTPCREL(%rip), %r8
         movq (%r8), %r8
         leaq .Lkm_cs(%rip), %rax
         movq %rax, %fs:NS_RSEQ_CS(%r8)
 .Lkm_start:
-        movl %fs:NS_RSEQ_CPU_ID_START(%r8), %eax
+        movslq %fs:NS_RSEQ_CPU_ID(%r8), %rax
         shlq $NS_SLOT_SHIFT, %rax
         leaq NS_SLOTS_OFF(%rsi,%rax), %rdx
-        movq NS_SLOT_TOP(%rdx), %rax
-        cmpq NS_SLOT_BEGIN(%rdx), %rax
+        cmpb $0, NS_SLOT_STOPPED(%rdx)
+        jne ns_kmalloc_slow
+        movq NS_SLOT_TOP(%rdx), %rcx
+        cmpq NS_SLOT_BASE(%rdx), %rcx
         jbe ns_kmalloc_slow
-        movq -8(%rax), %rax
+        movq -8(%rcx), %rax
         addq $1, NS_SLOT_HITS(%rdx)
         subq $8, NS_SLOT_TOP(%rdx)              /* commit */
 .Lkm_post:
         ret
+.Lkm_big:
+        cmpq $NS_KMALLOC_MAX, %rdi
+        ja ns_kmalloc_slow                      /* page runs and mappings */
+        leal 127(%rdi), %eax
+        shrl $NS_KMALLOC_BIG_SHIFT, %eax
+        leaq ns_kmalloc_big(%rip), %rdx
+        movq (%rdx,%rax,8), %rsi
+        jmp .Lkm_cache
         .cfi_endproc
         .size numaslab_kmalloc, .-numaslab_kmalloc
         CS_DESCRIPTOR(.Lkm, ns_kmalloc_abort)
@@ -167,13 +180,13 @@ numaslab_kfree:
         leaq .Lkf_cs(%rip), %rax
         movq %rax, %fs:NS_RSEQ_CS(%r8)
 .Lkf_start:
-        movl %fs:NS_RSEQ_CPU_ID_START(%r8), %eax
+        movslq %fs:NS_RSEQ_CPU_ID(%r8), %rax
         shlq $NS_SLOT_SHIFT, %rax
         leaq NS_SLOTS_OFF(%rsi,%rax), %rdx
-        cmpw %cx, NS_SLOT_NODE(%rdx)
+        cmpl %ecx, NS_SLOT_NODE(%rdx)
         jne ns_kfree_slow
         movq NS_SLOT_TOP(%rdx), %rax
-        cmpq NS_SLOT_END(%rdx), %rax
+        cmpq NS_SLOT_CAP(%rdx), %rax
         jae ns_kfree_slow
         movq %rdi, (%rax)
         addq $8, NS_SLOT_TOP(%rdx)              /* commit */

@@ -45,8 +45,6 @@ static_assert(kClassSizes[kNumKmallocClasses - 1] == kKmallocMaxCached);
 
 Cache* g_kmalloc_caches[kNumKmallocClasses];
 
-constexpr std::size_t kTableEntries = (kKmallocMaxCached >> 3) + 1;
-
 }  // namespace
 }  // namespace numaslab::detail
 
@@ -59,21 +57,29 @@ __attribute__((visibility("hidden"), aligned(64))) unsigned char
 
 namespace numaslab::detail {
 
+template <std::size_t N>
 struct KmallocTable {
-  void* entry[(kKmallocMaxCached >> 3) + 1];
+  void* entry[N];
 };
-constexpr KmallocTable make_kmalloc_table() {
-  KmallocTable t{};
+template <std::size_t N>
+constexpr KmallocTable<N> make_kmalloc_table() {
+  KmallocTable<N> t{};
   for (void*& e : t.entry) e = static_cast<void*>(ns_no_cache);
   return t;
 }
+inline constexpr std::size_t kSmallEntries = 1024 + 1;                     // by size
+inline constexpr std::size_t kBigEntries = (kKmallocMaxCached >> 7) + 1;  // by (size + 127) >> 7
 
 }  // namespace numaslab::detail
 
-// What the fast path reads: entry (size + 7) >> 3 is the cache of that size.
+// What the fast path reads: the cache of a size, in one load.
 extern "C" {
-__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable ns_kmalloc_table =
-    numaslab::detail::make_kmalloc_table();
+__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable<
+    numaslab::detail::kSmallEntries>
+    ns_kmalloc_small = numaslab::detail::make_kmalloc_table<numaslab::detail::kSmallEntries>();
+__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable<
+    numaslab::detail::kBigEntries>
+    ns_kmalloc_big = numaslab::detail::make_kmalloc_table<numaslab::detail::kBigEntries>();
 void* numaslab_kmalloc(std::size_t size);
 void numaslab_kfree(void* p);
 }
@@ -115,9 +121,13 @@ Cache* kmalloc_cache(int cls) { return g_kmalloc_caches[cls]; }
 void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
 
 void kmalloc_publish_table() {
-  for (std::size_t i = 0; i < kTableEntries; ++i)
-    __atomic_store_n(&ns_kmalloc_table.entry[i],
-                     static_cast<void*>(g_kmalloc_caches[size_class(i << 3)]), __ATOMIC_RELEASE);
+  for (std::size_t i = 0; i < kSmallEntries; ++i)
+    __atomic_store_n(&ns_kmalloc_small.entry[i], static_cast<void*>(g_kmalloc_caches[size_class(i)]),
+                     __ATOMIC_RELEASE);
+  // Entry i serves sizes (128 (i - 1), 128 i]; only sizes above 1024 use it.
+  for (std::size_t i = 0; i < kBigEntries; ++i)
+    __atomic_store_n(&ns_kmalloc_big.entry[i],
+                     static_cast<void*>(g_kmalloc_caches[size_class(i << 7)]), __ATOMIC_RELEASE);
 }
 
 void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }

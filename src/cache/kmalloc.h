@@ -4,8 +4,8 @@
 //  * Classes: 8, 16, 32, 48, 64, 80, 96, 112, 128, then four per doubling
 //    (160 … 32768): at most 4 classes per doubling, waste below 25%.
 //    size_class() is O(1) (two byte tables); the fast path maps a size to its
-//    cache with one load from kmalloc_table (one entry per 8 bytes up to
-//    32 KiB). Until start-up fills it, every entry is an empty stand-in cache
+//    cache with one load: indexed by the size itself up to 1 KiB, by
+//    (size + 127) >> 7 up to 32 KiB. Until start-up fills it, every entry is an empty stand-in cache
 //    whose slots send every fast path to the slow path. Class caches are named
 //    "kmalloc-<size>" and align objects to 16 bytes (8 for the 8-byte class).
 //  * Above 32 KiB: a page run from the node's page allocator (up to 2 MiB),

@@ -14,13 +14,11 @@
 //      byte budget, see cache/cache.h).
 //    A CPU without an array (down, or not yet prepared) has base = top = cap =
 //    nullptr.
-//  * `begin`/`end` are the *fast view* of the bounds, read only by the
-//    hand-written fast paths (cache/fast_path_x86_64.S): equal to base/cap
-//    while the fast paths may use the slot, and kNoPop/kNoPush otherwise —
-//    while a remote operation owns the slot, always under LockedSlots and at
-//    NUMASLAB_CHECK=full, and for a CPU without an array. With the fast view
-//    closed a fast pop sees "empty" and a fast push "full", and both take
-//    the slow path — no flag to test, no instruction spent.
+//  * `stopped` holds two bits, always read *before* the array in a critical
+//    section: kStopRemote while a SlotStop owns the slot, kStopFast for good
+//    when the hand-written fast paths may not use the slots (LockedSlots,
+//    NUMASLAB_CHECK=full, sanitizer builds). The fast paths fall back on any
+//    bit; the C++ critical sections on kStopRemote only.
 //  * Two policies give the exclusivity the kernel gets from "IRQs off on the
 //    owning CPU" (chosen once at start-up, slots_policy()), behind one
 //    interface (cpu/slots.h):
@@ -30,7 +28,7 @@
 //    runs on (cpu/rseq_slots.h), with no lock and no atomic instruction.
 //    A remote operation (hotplug, drain, tune, reap, verify, capacity change)
 //    holds a SlotStop (cpu/slots.h): the slot's lock and, under RseqSlots,
-//    `stopped` set, the fast view closed and the CPU fenced.
+//    kStopRemote set and the CPU fenced.
 //  * current_cpu(): real/map modes ask the kernel (sched_getcpu, backed by
 //    rseq); sim mode returns the thread's virtual CPU, assigning one round-
 //    robin on first use and migrating — same node first — when its CPU has
@@ -57,18 +55,23 @@ struct CpuStats {
   std::uint64_t alien_overflows = 0;  // alien arrays found full and drained home
 };
 
-// Closed fast view (see the contract).
-inline void** const kNoPop = reinterpret_cast<void**>(~std::uintptr_t{0});
-inline void** const kNoPush = nullptr;
+// Bits of CpuSlot::stopped. The fast paths take the slow path when any bit
+// is set; the C++ critical sections (cpu/rseq_slots.h) only for kStopRemote.
+inline constexpr std::uint8_t kStopRemote = 1;  // a SlotStop owns the slot
+inline constexpr std::uint8_t kStopFast = 2;    // the fast paths may not use it
 
 // Header of a CPU's entries block, just below base[0].
 struct ArrayHeader {
   std::uint32_t size;         // entries allocated (the cache's limit when installed)
   std::uint32_t batchcount;
   std::uint32_t idle_visits;  // reaper visits without use; guarded by the slot lock
-  std::uint32_t spare;
+  std::uint32_t pad;
+  // LockedSlots' single-object pops (guarded by the slot lock); folded into
+  // alloc_hits when the array is detached. Kept apart from alloc_hits so a
+  // test can tell which policy served an allocation.
+  std::uint64_t locked_hits;
 };
-static_assert(sizeof(ArrayHeader) == 16);
+static_assert(sizeof(ArrayHeader) == 24);
 
 struct alignas(kCacheLine) CpuSlot {
   // ---- line 0: what an operation touches. Offsets are fixed (the fast
@@ -77,21 +80,21 @@ struct alignas(kCacheLine) CpuSlot {
   // sections of the CPU's own threads (top, alloc_hits) and by the holder of
   // a SlotStop (everything). Not annotated: the analysis can see neither.
   void** top = nullptr;            // 0: next free entry; the commit field
-  void** begin = kNoPop;           // 8: fast view of base
-  void** end = kNoPush;            // 16: fast view of cap
+  void** base = nullptr;           // 8: entries[0]; nullptr: no array
+  void** cap = nullptr;            // 16: capacity end
   std::uint16_t node = 0;          // 24: node of this CPU; immutable
-  std::uint8_t stopped = 0;        // 26: a remote operation owns the slot
-  std::uint8_t pad_ = 0;
+  std::uint8_t stopped = 0;        // 26: kStop* bits (read before the array)
+  std::uint8_t zero_ = 0;          // 27: always 0: the fast free compares the
+                                   //     32 bits at 24 with the object's node
   std::uint32_t seen_allocs = 0;   // 28: reaper: low bits of allocs() at its last visit
-  std::uint64_t alloc_hits = 0;    // 32: single-object pops (approximate
-                                   //     under rseq: an aborted CS may count)
-  void** base = nullptr;           // 40: entries[0]; nullptr: no array
-  void** cap = nullptr;            // 48: capacity end
-  // 56: objects moved into the array minus objects moved out by anything
+  std::uint64_t alloc_hits = 0;    // 32: single-object pops by critical
+                                   //     sections (an aborted CS may count)
+  // 40: objects moved into the array minus objects moved out by anything
   // but a single push or pop (refill, flush, drain, detach); free hits are
   // derived: free_hit = avail + alloc_hits - moved, exact at a quiescent
   // point, so no counter costs an instruction on the free path.
   std::int64_t moved = 0;
+  std::uint64_t spare_[2] = {};
   // ---- line 1: slow paths and remote operations.
   SpinLock lock{LockRank::kSlot};
   CpuStats stats;
@@ -105,8 +108,7 @@ struct alignas(kCacheLine) CpuSlot {
   // Allocations served by this array so far (hits and refills): the reaper's
   // "touched" is "this changed since my last visit".
   std::uint64_t allocs() const {
-    return __atomic_load_n(&alloc_hits, __ATOMIC_RELAXED) +
-           __atomic_load_n(&stats.alloc_miss, __ATOMIC_RELAXED);
+    return slot_read_hits() + __atomic_load_n(&stats.alloc_miss, __ATOMIC_RELAXED);
   }
   // Not used since the reaper's last visit (the kernel's !ac->touched).
   bool idle_hint() const {
@@ -117,14 +119,19 @@ struct alignas(kCacheLine) CpuSlot {
                                       static_cast<std::int64_t>(slot_read_hits()) -
                                       __atomic_load_n(&moved, __ATOMIC_RELAXED));
   }
-  std::uint64_t slot_read_hits() const { return __atomic_load_n(&alloc_hits, __ATOMIC_RELAXED); }
+  // Allocation hits of both policies. Reads the entries block: caller holds
+  // the slot lock (or knows the array cannot be detached).
+  std::uint64_t slot_read_hits() const {
+    return __atomic_load_n(&alloc_hits, __ATOMIC_RELAXED) +
+           (base ? __atomic_load_n(&header()->locked_hits, __ATOMIC_RELAXED) : 0);
+  }
 };
 static_assert(sizeof(CpuSlot) == 128, "critical sections index slots by cpu << 7");
-static_assert(offsetof(CpuSlot, top) == 0 && offsetof(CpuSlot, begin) == 8 &&
-              offsetof(CpuSlot, end) == 16 && offsetof(CpuSlot, node) == 24 &&
-              offsetof(CpuSlot, stopped) == 26 && offsetof(CpuSlot, alloc_hits) == 32 &&
-              offsetof(CpuSlot, base) == 40 && offsetof(CpuSlot, cap) == 48 &&
-              offsetof(CpuSlot, moved) == 56 && offsetof(CpuSlot, lock) == 64);
+static_assert(offsetof(CpuSlot, top) == 0 && offsetof(CpuSlot, base) == 8 &&
+              offsetof(CpuSlot, cap) == 16 && offsetof(CpuSlot, node) == 24 &&
+              offsetof(CpuSlot, stopped) == 26 && offsetof(CpuSlot, zero_) == 27 &&
+              offsetof(CpuSlot, alloc_hits) == 32 && offsetof(CpuSlot, moved) == 40 &&
+              offsetof(CpuSlot, lock) == 64);
 
 // Relaxed atomic add to a slot counter (slow paths, any policy).
 inline void slot_count(std::uint64_t* counter, std::uint64_t n = 1) {
@@ -141,14 +148,15 @@ inline SlotsPolicy slots_policy() { return g_slots_policy; }
 const char* slots_policy_name();
 
 // True when the hand-written fast paths may use the slots: RseqSlots at
-// NUMASLAB_CHECK=fast outside sanitizer builds. Set once at start-up.
-extern bool g_fast_view;
-inline bool fast_view() { return g_fast_view; }
+// NUMASLAB_CHECK=fast outside sanitizer builds. Set once at start-up; every
+// slot is constructed with kStopFast when it is false.
+extern bool g_fast_paths;
+inline bool fast_paths() { return g_fast_paths; }
 
 // Chooses the policy for this process: RseqSlots in real/map modes when the
 // CPU, glibc's rseq registration and membarrier allow it and allow_rseq is
-// set; LockedSlots otherwise. Opens the fast view when `fast_paths` is set and
-// RseqSlots was chosen. Writes a reason to `why` (for the verbose line).
+// set; LockedSlots otherwise. Opens the fast paths when `fast_paths` is set
+// and RseqSlots was chosen. Writes a reason to `why` (for the verbose line).
 void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len);
 
 // The process-wide topology (initialised by the cache layer's init).

@@ -16,7 +16,7 @@
 namespace numaslab::detail {
 
 SlotsPolicy g_slots_policy = SlotsPolicy::kLocked;
-bool g_fast_view = false;
+bool g_fast_paths = false;
 // A copy of glibc's __rseq_offset for the fast paths (one load, no GOT).
 extern "C" {
 __attribute__((visibility("hidden"))) long ns_rseq_offset = 0;
@@ -72,7 +72,7 @@ bool rseq_enabled() { return g_slots_policy == SlotsPolicy::kRseq; }
 
 void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len) {
   g_slots_policy = SlotsPolicy::kLocked;
-  g_fast_view = false;
+  g_fast_paths = false;
 #if defined(__x86_64__)
   // Under every policy: the fast paths run (and fall back) whatever it is.
   ns_rseq_offset = __rseq_offset;
@@ -95,9 +95,9 @@ void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len) 
     return;
   }
   g_slots_policy = SlotsPolicy::kRseq;
-  g_fast_view = fast_paths && !kAddressSanitizer;
+  g_fast_paths = fast_paths && !kAddressSanitizer;
   format(why, len, "glibc rseq area, membarrier fences%s",
-         g_fast_view ? ", fast paths" : kAddressSanitizer ? ", no fast paths (ASan build)"
+         g_fast_paths ? ", fast paths" : kAddressSanitizer ? ", no fast paths (ASan build)"
                                                           : ", no fast paths (NUMASLAB_CHECK=full)");
 #else
   (void)allow_rseq;
@@ -127,22 +127,15 @@ void fence_cpu(int cpu) {
 SlotStop::SlotStop(CpuSlot& s, int cpu) : s_(s) {
   s.lock.lock();
   if (g_slots_policy != SlotsPolicy::kRseq || !s.base) return;
-  __atomic_store_n(&s.stopped, 1u, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&s.begin, kNoPop, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&s.end, kNoPush, __ATOMIC_SEQ_CST);
-  // After the fence no critical section that saw the slot open can still
+  __atomic_fetch_or(&s.stopped, kStopRemote, __ATOMIC_SEQ_CST);
+  // After the fence no critical section that saw the slot running can still
   // commit on `cpu`.
   fence_cpu(cpu);
 }
 
 SlotStop::~SlotStop() {
-  if (g_slots_policy == SlotsPolicy::kRseq) {
-    if (g_fast_view && s_.base) {
-      __atomic_store_n(&s_.begin, s_.base, __ATOMIC_RELEASE);
-      __atomic_store_n(&s_.end, s_.cap, __ATOMIC_RELEASE);
-    }
-    __atomic_store_n(&s_.stopped, 0u, __ATOMIC_RELEASE);
-  }
+  if (g_slots_policy == SlotsPolicy::kRseq)
+    __atomic_fetch_and(&s_.stopped, static_cast<std::uint8_t>(~kStopRemote), __ATOMIC_RELEASE);
   s_.lock.unlock();
 }
 
@@ -151,16 +144,19 @@ void slot_attach(CpuSlot& s, void** entries, std::uint32_t capacity) {
   __atomic_store_n(&s.top, entries, __ATOMIC_RELAXED);
   __atomic_store_n(&s.cap, entries + capacity, __ATOMIC_RELAXED);
   // base last (release): a reader that sees an array sees its bounds. A slot
-  // without an array runs no critical section that could commit, so the fast
-  // view needs no fence: the SlotStop that ends opens it.
+  // without an array runs no critical section that could commit (top, base
+  // and cap are nullptr), so installing needs no fence.
   __atomic_store_n(&s.base, entries, __ATOMIC_RELEASE);
 }
 
 void** slot_detach(CpuSlot& s, std::uint32_t* avail) {
   void** entries = s.base;
+  if (!entries) {
+    *avail = 0;
+    return nullptr;
+  }
+  __atomic_fetch_add(&s.alloc_hits, s.header()->locked_hits, __ATOMIC_RELAXED);
   *avail = s.avail();
-  __atomic_store_n(&s.begin, kNoPop, __ATOMIC_RELAXED);
-  __atomic_store_n(&s.end, kNoPush, __ATOMIC_RELAXED);
   __atomic_store_n(&s.base, static_cast<void**>(nullptr), __ATOMIC_RELEASE);
   __atomic_store_n(&s.cap, static_cast<void**>(nullptr), __ATOMIC_RELAXED);
   __atomic_store_n(&s.top, static_cast<void**>(nullptr), __ATOMIC_RELAXED);

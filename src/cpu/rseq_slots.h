@@ -71,7 +71,7 @@ inline RseqArea* rseq_area() {
   "jae %l[fallback]\n\t"                                            \
   "shlq $7, %%rax\n\t"                                              \
   "addq %[base], %%rax\n\t"                                         \
-  "cmpb $0, 26(%%rax)\n\t"                                          \
+  "testb $1, 26(%%rax)\n\t"                                          \
   "jne %l[fallback]\n\t"
 
 #define NS_RSEQ_EPILOGUE                    \
@@ -89,7 +89,7 @@ inline int rseq_pop(CpuSlot* base, std::uint32_t nslots, void** out) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
            "movq (%%rax), %%rdx\n\t"    // top
-           "cmpq 40(%%rax), %%rdx\n\t"  // base
+           "cmpq 8(%%rax), %%rdx\n\t"   // base
            "jbe %l[fallback]\n\t"
            "movq -8(%%rdx), %%rcx\n\t"
            "movq %%rcx, (%[out])\n\t"
@@ -114,7 +114,7 @@ inline int rseq_push(CpuSlot* base, std::uint32_t nslots, void* obj, std::uint32
            "cmpw %w[node], 24(%%rax)\n\t"  // slot's node must be the object's
            "jne %l[fallback]\n\t"
            "movq (%%rax), %%rdx\n\t"       // top
-           "cmpq 48(%%rax), %%rdx\n\t"     // cap
+           "cmpq 16(%%rax), %%rdx\n\t"     // cap
            "jae %l[fallback]\n\t"
            "movq %[obj], (%%rdx)\n\t"
            "addq $8, (%%rax)\n\t"          // commit: top + 1
@@ -139,7 +139,7 @@ inline int rseq_push_batch(CpuSlot* base, std::uint32_t nslots, void* const* in,
            "jne %l[fallback]\n\t"
            "movq (%%rax), %%rdx\n\t"           // top
            "leaq (%%rdx,%[k],8), %%rsi\n\t"    // top + k
-           "cmpq 48(%%rax), %%rsi\n\t"         // cap
+           "cmpq 16(%%rax), %%rsi\n\t"         // cap
            "ja %l[fallback]\n\t"
            "xorl %%ecx, %%ecx\n\t"
            ".Lns_loop%=:\n\t"
@@ -176,11 +176,13 @@ inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::
                           RseqBatchResult* res) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
+           "cmpq $0, 8(%%rax)\n\t"            // no array
+           "je %l[fallback]\n\t"
            "movzwl 24(%%rax), %%esi\n\t"
            "movl %%esi, 4(%[res])\n\t"         // res->node
            "movq (%%rax), %%rdx\n\t"           // top
            "movq %%rdx, %%rcx\n\t"
-           "subq 40(%%rax), %%rcx\n\t"
+           "subq 8(%%rax), %%rcx\n\t"
            "shrq $3, %%rcx\n\t"                // avail
            "movq %[k], %%rsi\n\t"
            "cmpq %%rsi, %%rcx\n\t"

@@ -45,7 +45,7 @@ struct LockedSlots {
     LockGuard<SpinLock> g(s.lock);
     if (s.top <= s.base) return false;  // empty, or no array (both nullptr)
     *out = *--s.top;
-    ++s.alloc_hits;
+    ++s.header()->locked_hits;
     return true;
   }
   static bool push(SlotTable t, void* obj, std::uint32_t node) {

@@ -87,10 +87,15 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
     NS_CHECK(s->nodeid == node, "free_block: object %p of node %d returned to node %d", obj,
              s->nodeid, node);
     std::int64_t idx = slab_object_index(g, s, obj);
-    NS_CHECK(idx >= 0, "free_block: %p is not an object boundary", obj);
+    // The checks NUMASLAB_CHECK=fast defers to this point (cache/cache.h).
+    NS_CHECK(idx >= 0,
+             "cache '%s': %p was freed but is an interior pointer, not the start of an object "
+             "(found when it went back to its slab)",
+             list_lock.name().owner, obj);
     std::uint32_t state = s->load_bufctl(static_cast<std::uint32_t>(idx));
     NS_CHECK(state == kBufctlCached || state == kBufctlUser,
-             "double free detected: object %p is already free in its slab (node %d)", obj, node);
+             "cache '%s': double free of %p (found already free in its slab on node %d)",
+             list_lock.name().owner, obj, node);
     unlink(*this, s);
     s->store_bufctl(static_cast<std::uint32_t>(idx), s->free);
     s->free = static_cast<std::uint32_t>(idx);

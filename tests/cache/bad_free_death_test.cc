@@ -25,6 +25,15 @@ class BadFreeDeathTest : public ::testing::Test {
   numaslab_cache* victim_ = nullptr;
 };
 
+// The same at NUMASLAB_CHECK=full, which catches a double free at once.
+class BadFreeFullDeathTest : public BadFreeDeathTest {
+ protected:
+  void SetUp() override {
+    setenv("NUMASLAB_CHECK", "full", 1);
+    BadFreeDeathTest::SetUp();
+  }
+};
+
 TEST_F(BadFreeDeathTest, CacheFreeOfAStackPointer) {
   int on_stack[4] = {};
   EXPECT_EXIT(numaslab_cache_free(victim_, on_stack), ::testing::KilledBySignal(SIGABRT),
@@ -56,7 +65,7 @@ TEST_F(BadFreeDeathTest, KfreeOfAStaticPointer) {
   EXPECT_DEATH(numaslab_kfree(in_data), "numaslab_kfree: " PTR " was never returned by numaslab");
 }
 
-TEST_F(BadFreeDeathTest, ImmediateDoubleFree) {
+TEST_F(BadFreeFullDeathTest, ImmediateDoubleFree) {
   void* p = numaslab_cache_alloc(victim_);
   ASSERT_NE(p, nullptr);
   numaslab_cache_free(victim_, p);
@@ -64,7 +73,7 @@ TEST_F(BadFreeDeathTest, ImmediateDoubleFree) {
                "numaslab: fatal: numaslab_cache_free: double free of " PTR " \\(cache 'victim'\\)");
 }
 
-TEST_F(BadFreeDeathTest, DoubleFreeFromAnotherCpuAndNode) {
+TEST_F(BadFreeFullDeathTest, DoubleFreeFromAnotherCpuAndNode) {
   void* p = numaslab_cache_alloc(victim_);
   numaslab_cache_free(victim_, p);
   ASSERT_EQ(numaslab_bind_thread_to_cpu(3), 0);
@@ -72,7 +81,7 @@ TEST_F(BadFreeDeathTest, DoubleFreeFromAnotherCpuAndNode) {
                "numaslab_cache_free: double free of " PTR " \\(cache 'victim'\\)");
 }
 
-TEST_F(BadFreeDeathTest, DoubleFreeAfterTheObjectWentBackToItsSlab) {
+TEST_F(BadFreeFullDeathTest, DoubleFreeAfterTheObjectWentBackToItsSlab) {
   void* keep = numaslab_cache_alloc(victim_);
   void* p = numaslab_cache_alloc(victim_);
   ASSERT_EQ(page_lookup(keep)->slab, page_lookup(p)->slab) << "same slab, so it stays alive";
@@ -88,10 +97,31 @@ TEST_F(BadFreeDeathTest, DoubleFreeAfterTheObjectWentBackToItsSlab) {
                "numaslab_cache_free: double free of " PTR " \\(cache 'victim'\\)");
 }
 
-TEST_F(BadFreeDeathTest, KfreeDoubleFree) {
+TEST_F(BadFreeFullDeathTest, KfreeDoubleFree) {
   void* p = numaslab_kmalloc(100);
   numaslab_kfree(p);
   EXPECT_DEATH(numaslab_kfree(p), "numaslab_kfree: double free of " PTR " \\(cache 'kmalloc-112'\\)");
+}
+
+// NUMASLAB_CHECK=fast: the second free is taken; the double free is caught
+// when the two copies go back to their slab, named as what it is.
+TEST_F(BadFreeDeathTest, DoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
+  void* keep = numaslab_cache_alloc(victim_);
+  void* p = numaslab_cache_alloc(victim_);
+  ASSERT_NE(keep, nullptr);
+  numaslab_cache_free(victim_, p);
+  numaslab_cache_free(victim_, p);  // not caught here at this level
+  EXPECT_DEATH(numaslab_cache_shrink(victim_),
+               "numaslab: fatal: cache 'victim': double free of " PTR
+               " \\(found already free in its slab on node 0\\)");
+}
+
+TEST_F(BadFreeDeathTest, KfreeDoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
+  void* p = numaslab_kmalloc(100);
+  numaslab_kfree(p);
+  numaslab_kfree(p);
+  EXPECT_DEATH(numaslab_cache_shrink(pub(kmalloc_cache(size_class(100)))),
+               "cache 'kmalloc-112': double free of " PTR);
 }
 
 TEST_F(BadFreeDeathTest, FreeToTheWrongCacheNamesBoth) {

@@ -24,12 +24,14 @@ Cache* metadata_owner(const void* p, const std::string& what) {
   }
   auto* owner = static_cast<Cache*>(d->owner);
   if (!owner->is_kmalloc) ADD_FAILURE() << what << " lives in non-kmalloc cache " << owner->name;
-  // It is an exact object start, handed out (kBufctlUser).
+  // It is an exact object start, handed out: kBufctlUser at NUMASLAB_CHECK=
+  // full; at fast an object out of its slab is kBufctlCached wherever it is.
   auto* s = static_cast<Slab*>(d->slab);
   std::int64_t idx = slab_object_index(owner->geo, s, p);
   if (idx < 0) {
     ADD_FAILURE() << what << " is not at an object boundary of " << owner->name;
-  } else if (s->load_bufctl(static_cast<std::uint32_t>(idx)) != kBufctlUser) {
+  } else if (s->load_bufctl(static_cast<std::uint32_t>(idx)) !=
+             (check_full() ? kBufctlUser : kBufctlCached)) {
     ADD_FAILURE() << what << " is not marked as allocated in " << owner->name;
   }
   return owner;
@@ -71,9 +73,10 @@ void check_cache_metadata(Cache* c, int* checked) NS_NO_THREAD_SAFETY_ANALYSIS {
   for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
     CpuSlot& s = c->slot(cpu);
     LockGuard<SpinLock> g(s.lock);
-    ASSERT_NE(s.ac, nullptr) << cn << " CPU " << cpu;
-    metadata_owner(s.ac, cn + " array[" + std::to_string(cpu) + "]");
-    EXPECT_EQ(numaslab_node_of(s.ac), t.cpu_to_node(cpu)) << cn << ": CPU array on the CPU's node";
+    ASSERT_NE(s.base, nullptr) << cn << " CPU " << cpu;
+    metadata_owner(s.header(), cn + " array[" + std::to_string(cpu) + "]");
+    EXPECT_EQ(numaslab_node_of(s.header()), t.cpu_to_node(cpu))
+        << cn << ": CPU array on the CPU's node";
     ++*checked;
   }
 }

@@ -52,23 +52,34 @@ inline VerifyResult verify() {
     EXPECT_NE(vr_.report.find("verify: OK"), std::string::npos) << vr_.report; \
   } while (0)
 
-// Per-CPU slot state, read under the slot lock.
+// Per-CPU slot state, read under the slot lock. Free hits are derived
+// (cpu/cpu_slots.h), exact at the quiescent points where tests read them.
+struct SlotStats {
+  std::uint64_t alloc_hit = 0, alloc_miss = 0, free_hit = 0, free_miss = 0;
+  std::uint64_t remote_frees = 0, alien_overflows = 0;
+};
 struct SlotView {
-  CpuStats stats;
+  SlotStats stats;
   bool has_array = false;
-  std::uint32_t avail = 0, limit = 0, batchcount = 0, touched = 0;
+  std::uint32_t avail = 0, limit = 0, capacity = 0, batchcount = 0, touched = 0;
 };
 inline SlotView slot_view(Cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
   SlotView v;
   CpuSlot& s = c->slot(cpu);
   LockGuard<SpinLock> g(s.lock);
-  v.stats = s.stats;
-  if (ArrayCache* ac = s.ac) {
+  v.stats.alloc_hit = s.slot_read_hits();
+  v.stats.alloc_miss = slot_read(&s.stats.alloc_miss);
+  v.stats.free_hit = s.free_hits();
+  v.stats.free_miss = slot_read(&s.stats.free_miss);
+  v.stats.remote_frees = slot_read(&s.stats.remote_frees);
+  v.stats.alien_overflows = slot_read(&s.stats.alien_overflows);
+  if (s.base) {
     v.has_array = true;
-    v.avail = ac->avail;
-    v.limit = ac->limit;
-    v.batchcount = ac->batchcount;
-    v.touched = ac->touched;
+    v.avail = s.avail();
+    v.limit = s.size();
+    v.capacity = s.capacity();
+    v.batchcount = s.batchcount();
+    v.touched = s.idle_hint() ? 0 : 1;
   }
   return v;
 }

@@ -302,25 +302,24 @@ inline bool unstamp(void* p, std::uint32_t owner, std::uint32_t size, std::uint6
   return true;
 }
 
-// Sum of the rseq fast-path counters over a cache's slots.
+// Sum of the allocation hits committed by critical sections (the fast paths
+// and RseqSlots) over a cache's slots.
 inline std::uint64_t rseq_hits(numaslab_cache* c) {
   detail::Cache* rc = raw(c);
   std::uint64_t n = 0;
-  for (std::uint32_t i = 0; i < rc->num_slots; ++i) {
-    n += __atomic_load_n(&rc->slot(static_cast<int>(i)).rseq_alloc_hits, __ATOMIC_RELAXED);
-    n += __atomic_load_n(&rc->slot(static_cast<int>(i)).rseq_free_hits, __ATOMIC_RELAXED);
-  }
+  for (std::uint32_t i = 0; i < rc->num_slots; ++i)
+    n += __atomic_load_n(&rc->slot(static_cast<int>(i)).alloc_hits, __ATOMIC_RELAXED);
   return n;
 }
 
-// Sum of the LockedSlots fast-path counters (read under the slot locks).
+// Sum of the allocation hits served by LockedSlots (read under the slot locks).
 inline std::uint64_t locked_hits(numaslab_cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   detail::Cache* rc = raw(c);
   std::uint64_t n = 0;
   for (std::uint32_t i = 0; i < rc->num_slots; ++i) {
     detail::CpuSlot& s = rc->slot(static_cast<int>(i));
     LockGuard<SpinLock> g(s.lock);
-    n += s.stats.alloc_hit + s.stats.free_hit;
+    if (s.base) n += s.header()->locked_hits;
   }
   return n;
 }
@@ -328,7 +327,7 @@ inline std::uint64_t locked_hits(numaslab_cache* c) NS_NO_THREAD_SAFETY_ANALYSIS
 inline bool slot_has_array(numaslab_cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
   detail::CpuSlot& s = raw(c)->slot(cpu);
   LockGuard<SpinLock> g(s.lock);
-  return s.ac != nullptr;
+  return s.base != nullptr;
 }
 
 }  // namespace numaslab::cpu_test
@@ -338,7 +337,7 @@ inline bool slot_has_array(numaslab_cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALY
 namespace numaslab::detail {
 
 // rseq_pop_batch with its results in two variables, as the tests keep them.
-inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint32_t k,
+inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint64_t k,
                           std::uint32_t* got, std::uint32_t* node) {
   RseqBatchResult r{0, 0};
   int rc = rseq_pop_batch(base, nslots, out, k, &r);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -13,12 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/slots.h"
 #include "cpu_test_util.h"
 
 namespace numaslab::cpu_test {
 namespace {
 
-using detail::ArrayCache;
+
 using detail::CpuSlot;
 using detail::kRseqAbort;
 using detail::kRseqFallback;
@@ -38,11 +40,45 @@ int retry(F f) {
   }
 }
 
-ArrayCache* new_array(std::uint32_t limit, std::uint32_t batch = 1) {
-  std::size_t bytes = (ArrayCache::bytes_for(limit) + 15) & ~std::size_t{15};
-  auto* a = static_cast<ArrayCache*>(std::aligned_alloc(16, bytes));
-  a->init(limit, batch);
-  for (std::uint32_t i = 0; i < limit; ++i) a->entries()[i] = kSentinel;
+// A CPU's array as the tests hand-build it: an entries block that can be
+// attached to a slot (its avail is then the slot's top - base) or kept aside.
+struct HandArray {
+  void** e = nullptr;
+  std::uint32_t limit = 0;
+  std::uint32_t held = 0;      // avail while not attached
+  CpuSlot* on = nullptr;       // the slot it is attached to
+  std::uint32_t avail() const {
+    return on ? static_cast<std::uint32_t>(on->top - on->base) : held;
+  }
+  void set_avail(std::uint32_t n) {
+    if (on) on->top = on->base + n;
+    else held = n;
+  }
+  void** entries() { return e; }
+  void push(void* p) {
+    e[avail()] = p;
+    set_avail(avail() + 1);
+  }
+  void push_many(void* const* in, std::uint32_t k) {
+    std::memcpy(e + avail(), in, k * sizeof(void*));
+    set_avail(avail() + k);
+  }
+  void take_bottom(void** out, std::uint32_t k) {
+    const std::uint32_t n = avail();
+    std::memcpy(out, e, k * sizeof(void*));
+    std::memmove(e, e + k, (n - k) * sizeof(void*));
+    set_avail(n - k);
+  }
+};
+
+HandArray* new_array(std::uint32_t limit, std::uint32_t batch = 1) {
+  std::size_t bytes = sizeof(detail::ArrayHeader) + std::size_t{limit} * sizeof(void*);
+  auto* h = static_cast<detail::ArrayHeader*>(std::aligned_alloc(16, (bytes + 15) & ~std::size_t{15}));
+  *h = detail::ArrayHeader{limit, batch, 0, 0, 0};
+  auto* a = new HandArray;
+  a->e = reinterpret_cast<void**>(h + 1);
+  a->limit = limit;
+  for (std::uint32_t i = 0; i < limit; ++i) a->e[i] = kSentinel;
   return a;
 }
 
@@ -50,24 +86,45 @@ ArrayCache* new_array(std::uint32_t limit, std::uint32_t batch = 1) {
 struct HandSlots {
   std::uint32_t n;
   CpuSlot* s;
-  std::vector<ArrayCache*> owned;
-  explicit HandSlots(int possible) : n(static_cast<std::uint32_t>(possible)) {
+  std::vector<HandArray*> owned;
+  std::vector<HandArray*> cur;
+  explicit HandSlots(int possible) : n(static_cast<std::uint32_t>(possible)), cur(n, nullptr) {
     s = static_cast<CpuSlot*>(std::aligned_alloc(sizeof(CpuSlot), sizeof(CpuSlot) * n));
     for (std::uint32_t i = 0; i < n; ++i) new (&s[i]) CpuSlot;
   }
   ~HandSlots() {
     for (std::uint32_t i = 0; i < n; ++i) s[i].~CpuSlot();
     std::free(s);
-    for (ArrayCache* a : owned) std::free(a);
+    for (HandArray* a : owned) {
+      std::free(reinterpret_cast<detail::ArrayHeader*>(a->e) - 1);
+      delete a;
+    }
   }
-  ArrayCache* attach(int cpu, std::uint32_t limit, std::uint32_t node) NS_NO_THREAD_SAFETY_ANALYSIS {
-    ArrayCache* a = new_array(limit);
+  HandArray* attach(int cpu, std::uint32_t limit, std::uint32_t node) {
+    HandArray* a = new_array(limit);
     owned.push_back(a);
-    s[cpu].ac = a;
-    s[cpu].node = node;
+    s[cpu].node = static_cast<std::uint16_t>(node);
+    set_ac(cpu, a);
     return a;
   }
-  void set_ac(int cpu, ArrayCache* a) NS_NO_THREAD_SAFETY_ANALYSIS { s[cpu].ac = a; }
+  // Installs a (or nothing) as CPU cpu's array; the old one keeps its avail.
+  void set_ac(int cpu, HandArray* a) NS_NO_THREAD_SAFETY_ANALYSIS {
+    CpuSlot& sl = s[cpu];
+    if (HandArray* old = cur[static_cast<std::size_t>(cpu)]) {
+      old->held = old->avail();
+      old->on = nullptr;
+    }
+    cur[static_cast<std::size_t>(cpu)] = a;
+    if (!a) {
+      sl.base = sl.top = sl.cap = nullptr;
+      return;
+    }
+    sl.base = a->e;
+    sl.top = a->e + a->held;
+    sl.cap = a->e + a->limit;
+    a->on = &sl;
+  }
+  HandArray* array_of(int cpu) { return cur[static_cast<std::size_t>(cpu)]; }
 };
 
 void* tok(std::uintptr_t i) { return reinterpret_cast<void*>((i + 1) << 4); }
@@ -109,31 +166,30 @@ TEST(RseqOps, PushPopLifoLimitAndEmpty) {
   if (!setup(&why)) GTEST_SKIP() << why;
   const int cpu = test_cpu();
   HandSlots hs(numaslab_num_possible_cpus());
-  ArrayCache* a = hs.attach(cpu, 4, 0);
+  HandArray* a = hs.attach(cpu, 4, 0);
   on_cpu(cpu, [&] {
     for (int i = 0; i < 4; ++i)
       ASSERT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(i), 0); }), kRseqOk) << i;
-    EXPECT_EQ(a->avail, 4u);
+    EXPECT_EQ(a->avail(), 4u);
     // Full: fallback, nothing changes.
     EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(99), 0); }), kRseqFallback);
-    EXPECT_EQ(a->avail, 4u);
+    EXPECT_EQ(a->avail(), 4u);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(a->entries()[i], tok(i));
-    EXPECT_EQ(hs.s[cpu].rseq_free_hits, 4u);
+    EXPECT_EQ(hs.s[cpu].free_hits(), 4u) << "free hits are derived from avail and alloc hits";
     // LIFO.
-    EXPECT_EQ(a->touched, 0u);
+    EXPECT_EQ(hs.s[cpu].alloc_hits, 0u);
     for (int i = 3; i >= 0; --i) {
       void* out = nullptr;
       ASSERT_EQ(retry([&] { return detail::rseq_pop(hs.s, hs.n, &out); }), kRseqOk);
       EXPECT_EQ(out, tok(i));
-      EXPECT_EQ(a->avail, static_cast<std::uint32_t>(i));
+      EXPECT_EQ(a->avail(), static_cast<std::uint32_t>(i));
     }
-    EXPECT_EQ(a->touched, 1u) << "pop marks the array touched (reaper hysteresis)";
-    EXPECT_EQ(hs.s[cpu].rseq_alloc_hits, 4u);
+    EXPECT_EQ(hs.s[cpu].alloc_hits, 4u) << "pops count hits (the reaper's 'touched')";
     // Empty: fallback, out untouched.
     void* out = kSentinel;
     EXPECT_EQ(retry([&] { return detail::rseq_pop(hs.s, hs.n, &out); }), kRseqFallback);
     EXPECT_EQ(out, kSentinel);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     // Interleaved push/pop keeps LIFO.
     for (int round = 0; round < 1000; ++round) {
       ASSERT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(round), 0); }), kRseqOk);
@@ -144,7 +200,7 @@ TEST(RseqOps, PushPopLifoLimitAndEmpty) {
       ASSERT_EQ(retry([&] { return detail::rseq_pop(hs.s, hs.n, &x); }), kRseqOk);
       ASSERT_EQ(x, tok(round));
     }
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
   });
 }
 
@@ -153,18 +209,18 @@ TEST(RseqOps, WrongNodeStoppedAndMissingArrayFallBack) {
   if (!setup(&why)) GTEST_SKIP() << why;
   const int cpu = test_cpu();
   HandSlots hs(numaslab_num_possible_cpus());
-  ArrayCache* a = hs.attach(cpu, 8, 1);  // the slot's node is 1
+  HandArray* a = hs.attach(cpu, 8, 1);  // the slot's node is 1
   on_cpu(cpu, [&] {
     // Wrong node: push and push_batch refuse, nothing written.
     EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(1), 0); }), kRseqFallback);
     void* in[3] = {tok(1), tok(2), tok(3)};
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in, 3, 2); }), kRseqFallback);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     EXPECT_EQ(a->entries()[0], kSentinel);
     // Right node.
     EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(1), 1); }), kRseqOk);
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in, 3, 1); }), kRseqOk);
-    EXPECT_EQ(a->avail, 4u);
+    EXPECT_EQ(a->avail(), 4u);
 
     // Stopped: all four operations fall back and change nothing.
     __atomic_store_n(&hs.s[cpu].stopped, 1u, __ATOMIC_SEQ_CST);
@@ -176,7 +232,7 @@ TEST(RseqOps, WrongNodeStoppedAndMissingArrayFallBack) {
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in, 1, 1); }), kRseqFallback);
     EXPECT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, hs.n, outs, 4, &got, &node); }),
               kRseqFallback);
-    EXPECT_EQ(a->avail, 4u);
+    EXPECT_EQ(a->avail(), 4u);
     EXPECT_EQ(out, kSentinel);
     EXPECT_EQ(outs[0], kSentinel);
     EXPECT_EQ(a->entries()[4], kSentinel);
@@ -189,18 +245,18 @@ TEST(RseqOps, WrongNodeStoppedAndMissingArrayFallBack) {
     hs.set_ac(cpu, nullptr);
     const int other = cpu == 0 ? 1 : 0;
     if (static_cast<std::uint32_t>(other) < hs.n) {
-      ArrayCache* b = hs.attach(other, 8, 1);
+      HandArray* b = hs.attach(other, 8, 1);
       b->entries()[0] = tok(42);
-      b->avail = 1;
+      b->set_avail(1);
       EXPECT_EQ(retry([&] { return detail::rseq_pop(hs.s, hs.n, &out); }), kRseqFallback);
       EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(5), 1); }), kRseqFallback);
-      EXPECT_EQ(b->avail, 1u) << "a CS touched another CPU's slot";
+      EXPECT_EQ(b->avail(), 1u) << "a CS touched another CPU's slot";
       EXPECT_EQ(b->entries()[1], kSentinel);
     }
     EXPECT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, hs.n, outs, 4, &got, &node); }),
               kRseqFallback);
     hs.set_ac(cpu, a);
-    EXPECT_EQ(a->avail, 3u);
+    EXPECT_EQ(a->avail(), 3u);
   });
 }
 
@@ -210,7 +266,7 @@ TEST(RseqOps, CpuNumberOutsideTheSlotsFallsBack) {
   if (numaslab_num_possible_cpus() < 2) GTEST_SKIP() << "needs CPU 1";
   const int cpu = test_cpu();
   HandSlots hs(numaslab_num_possible_cpus());
-  ArrayCache* a = hs.attach(cpu, 8, 0);
+  HandArray* a = hs.attach(cpu, 8, 0);
   for (int i = 0; i < cpu; ++i) hs.attach(i, 8, 0);
   on_cpu(cpu, [&] {
     // Pretend the cache has only `cpu` slots: cpu_id == nslots must be refused.
@@ -224,11 +280,11 @@ TEST(RseqOps, CpuNumberOutsideTheSlotsFallsBack) {
     EXPECT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, n, &out, 1, &got, &node); }),
               kRseqFallback);
     EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, 0, tok(1), 0); }), kRseqFallback);
-    EXPECT_EQ(a->avail, 0u);
-    for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(hs.s[i].ac->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
+    for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(hs.array_of(static_cast<int>(i))->avail(), 0u);
     // With the real count it works.
     EXPECT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(1), 0); }), kRseqOk);
-    EXPECT_EQ(a->avail, 1u);
+    EXPECT_EQ(a->avail(), 1u);
   });
 }
 
@@ -237,35 +293,35 @@ TEST(RseqOps, PushBatchIsAllOrNothing) {
   if (!setup(&why)) GTEST_SKIP() << why;
   const int cpu = test_cpu();
   HandSlots hs(numaslab_num_possible_cpus());
-  ArrayCache* a = hs.attach(cpu, 10, 0);
+  HandArray* a = hs.attach(cpu, 10, 0);
   on_cpu(cpu, [&] {
     std::vector<void*> in;
     for (int i = 0; i < 16; ++i) in.push_back(tok(i));
     // Too many for an empty array: nothing written at all.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data(), 11, 0); }),
               kRseqFallback);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     for (int i = 0; i < 10; ++i) EXPECT_EQ(a->entries()[i], kSentinel) << i;
     // k = 0 is a no-op that succeeds.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data(), 0, 0); }), kRseqOk);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     // 6 fit.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data(), 6, 0); }), kRseqOk);
-    EXPECT_EQ(a->avail, 6u);
+    EXPECT_EQ(a->avail(), 6u);
     // 5 more do not (6 + 5 > 10): nothing written above avail.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data() + 6, 5, 0); }),
               kRseqFallback);
-    EXPECT_EQ(a->avail, 6u);
+    EXPECT_EQ(a->avail(), 6u);
     for (int i = 6; i < 10; ++i) EXPECT_EQ(a->entries()[i], kSentinel) << i;
     // Exactly the room: fills to the limit, in order.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data() + 6, 4, 0); }),
               kRseqOk);
-    EXPECT_EQ(a->avail, 10u);
+    EXPECT_EQ(a->avail(), 10u);
     for (int i = 0; i < 10; ++i) EXPECT_EQ(a->entries()[i], tok(i)) << i;
     // Full: even one is refused.
     EXPECT_EQ(retry([&] { return detail::rseq_push_batch(hs.s, hs.n, in.data(), 1, 0); }),
               kRseqFallback);
-    EXPECT_EQ(a->avail, 10u);
+    EXPECT_EQ(a->avail(), 10u);
     // The hottest entry is the last one pushed.
     void* out = nullptr;
     EXPECT_EQ(retry([&] { return detail::rseq_pop(hs.s, hs.n, &out); }), kRseqOk);
@@ -278,7 +334,7 @@ TEST(RseqOps, PopBatchTakesMinOfKAndAvailAndReportsNode) {
   if (!setup(&why)) GTEST_SKIP() << why;
   const int cpu = test_cpu();
   HandSlots hs(numaslab_num_possible_cpus());
-  ArrayCache* a = hs.attach(cpu, 16, 3);  // node 3: pop_batch reports the slot's node
+  HandArray* a = hs.attach(cpu, 16, 3);  // node 3: pop_batch reports the slot's node
   on_cpu(cpu, [&] {
     std::vector<void*> in;
     for (int i = 0; i < 10; ++i) in.push_back(tok(i));
@@ -290,7 +346,7 @@ TEST(RseqOps, PopBatchTakesMinOfKAndAvailAndReportsNode) {
     ASSERT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, hs.n, out, 4, &got, &node); }), kRseqOk);
     EXPECT_EQ(got, 4u);
     EXPECT_EQ(node, 3u);
-    EXPECT_EQ(a->avail, 6u);
+    EXPECT_EQ(a->avail(), 6u);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(out[i], tok(6 + i)) << i;
     EXPECT_EQ(out[4], kSentinel);
     // k > avail: all that is there.
@@ -299,20 +355,20 @@ TEST(RseqOps, PopBatchTakesMinOfKAndAvailAndReportsNode) {
               kRseqOk);
     EXPECT_EQ(got, 6u);
     EXPECT_EQ(node, 3u);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     for (int i = 0; i < 6; ++i) EXPECT_EQ(out[i], tok(i)) << i;
     EXPECT_EQ(out[6], kSentinel);
     // Empty array: succeeds with nothing (callers handle got == 0).
     got = 99;
     EXPECT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, hs.n, out, 4, &got, &node); }), kRseqOk);
     EXPECT_EQ(got, 0u);
-    EXPECT_EQ(a->avail, 0u);
+    EXPECT_EQ(a->avail(), 0u);
     // k = 0 on a non-empty array takes nothing.
     ASSERT_EQ(retry([&] { return detail::rseq_push(hs.s, hs.n, tok(7), 3); }), kRseqOk);
     got = 99;
     EXPECT_EQ(retry([&] { return detail::rseq_pop_batch(hs.s, hs.n, out, 0, &got, &node); }), kRseqOk);
     EXPECT_EQ(got, 0u);
-    EXPECT_EQ(a->avail, 1u);
+    EXPECT_EQ(a->avail(), 1u);
   });
 }
 
@@ -331,7 +387,7 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
   constexpr int kWorkers = 6;
   HandSlots hs(ncpu);
   // Two arrays per slot; the operator swaps them (as tune does).
-  std::vector<ArrayCache*> spare(static_cast<std::size_t>(ncpu));
+  std::vector<HandArray*> spare(static_cast<std::size_t>(ncpu));
   for (int c = 0; c < ncpu; ++c) {
     hs.attach(c, kLimit, 0);
     spare[static_cast<std::size_t>(c)] = new_array(kLimit);
@@ -443,39 +499,37 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
       const int c = static_cast<int>(rng() % static_cast<unsigned>(ncpu));
       CpuSlot& s = hs.s[c];
       {
-        LockGuard<SpinLock> g(s.lock);
-        detail::slot_stop(s, c);
-        ArrayCache* ac = s.ac;
+        detail::SlotStop g(s, c);
+        HandArray* ac = hs.array_of(c);
         std::lock_guard<std::mutex> pg(pool_mu);
         if (rng() % 2) {
           // Move the bottom half to the pool.
-          std::uint32_t k = (ac->avail + 1) / 2;
+          std::uint32_t k = (ac->avail() + 1) / 2;
           std::vector<void*> tmp(k);
           ac->take_bottom(tmp.data(), k);
           pool.insert(pool.end(), tmp.begin(), tmp.end());
         } else {
           // Refill from the pool.
-          while (ac->avail < kLimit && !pool.empty()) {
-            ac->entries()[ac->avail++] = pool.back();
+          while (ac->avail() < kLimit && !pool.empty()) {
+            ac->push(pool.back());
             pool.pop_back();
           }
         }
         if (rng() % 4 == 0) {
           // Swap in the spare: it must be exactly as we left it.
-          ArrayCache* sp = spare[static_cast<std::size_t>(c)];
-          bool clean = sp->avail == 0;
+          HandArray* sp = spare[static_cast<std::size_t>(c)];
+          bool clean = sp->avail() == 0;
           for (std::uint32_t i = 0; i < kLimit; ++i) clean = clean && sp->entries()[i] == kSentinel;
           if (!clean) ++late_writes;
-          sp->avail = 0;
+          sp->set_avail(0);
           for (std::uint32_t i = 0; i < kLimit; ++i) sp->entries()[i] = kSentinel;
-          sp->push_many(ac->entries(), ac->avail);
-          ac->avail = 0;
+          sp->push_many(ac->entries(), ac->avail());
+          ac->set_avail(0);
           for (std::uint32_t i = 0; i < kLimit; ++i) ac->entries()[i] = kSentinel;
-          __atomic_store_n(&s.ac, sp, __ATOMIC_RELEASE);
+          hs.set_ac(c, sp);
           spare[static_cast<std::size_t>(c)] = ac;
           ++swaps;
         }
-        detail::slot_start(s);
       }
       ++remote_ops;
       timespec ts{0, 200000};
@@ -500,10 +554,10 @@ TEST(RseqOps, ConcurrentTokensConservedUnderSignalsAndRemoteStops) {
     for (void* t : m) count(t);
   for (void* t : pool) count(t);
   for (int c = 0; c < ncpu; ++c) {
-    ArrayCache* ac = hs.s[c].ac;
-    for (std::uint32_t i = 0; i < ac->avail; ++i) count(ac->entries()[i]);
-    ArrayCache* sp = spare[static_cast<std::size_t>(c)];
-    EXPECT_EQ(sp->avail, 0u) << "a detached array was committed to";
+    HandArray* ac = hs.array_of(c);
+    for (std::uint32_t i = 0; i < ac->avail(); ++i) count(ac->entries()[i]);
+    HandArray* sp = spare[static_cast<std::size_t>(c)];
+    EXPECT_EQ(sp->avail(), 0u) << "a detached array was committed to";
   }
   int missing = 0, twice = 0;
   for (int v : seen) {

@@ -158,7 +158,8 @@ std::vector<PlannedAlloc> up_prepare_plan() {
   for (Cache* c : all_caches()) {
     const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
     const std::uint32_t shared = c->shared.load();
-    plan.push_back({c, "cpu array", detail::size_class(ArrayCache::bytes_for(limit))});
+    plan.push_back({c, "cpu array",
+                    detail::size_class(sizeof(detail::ArrayHeader) + limit * sizeof(void*))});
     if (shared * batch > 0)
       plan.push_back({c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});
     if (nodes > 1) {

@@ -108,7 +108,7 @@ inline NodeSnap node_snap(Cache* c, int n) {
 
 // One CPU's slot of one cache, read under the slot lock.
 struct SlotSnap {
-  ArrayCache* ac = nullptr;
+  void** ac = nullptr;  // the CPU's entries block (nullptr: no array)
   std::uint32_t avail = 0, limit = 0, batch = 0;
 };
 
@@ -116,11 +116,11 @@ inline SlotSnap slot_snap(Cache* c, int cpu) {
   SlotSnap s;
   CpuSlot& slot = c->slot(cpu);
   LockGuard<SpinLock> g(slot.lock);
-  s.ac = slot.ac;
+  s.ac = slot.base;
   if (s.ac) {
-    s.avail = s.ac->avail;
-    s.limit = s.ac->limit;
-    s.batch = s.ac->batchcount;
+    s.avail = slot.avail();
+    s.limit = slot.size();
+    s.batch = slot.batchcount();
   }
   return s;
 }
@@ -149,7 +149,7 @@ inline std::uint64_t objects_in_user_hands(Cache* c) {
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
     LockGuard<SpinLock> gs(s.lock);
-    if (s.ac) in_arrays += s.ac->avail;
+    in_arrays += s.avail();
   }
   const int nodes = numaslab_num_nodes();
   for (int n = 0; n < nodes; ++n) {

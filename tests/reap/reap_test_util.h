@@ -25,7 +25,7 @@ inline void init_manual(const char* topo = "sim:2x2") {
 inline std::uint32_t array_avail(numaslab_cache* c, int cpu) {
   auto& s = internal(c)->slot(cpu);
   numaslab::LockGuard<numaslab::SpinLock> g(s.lock);
-  return s.ac ? s.ac->avail : 0;
+  return s.avail();
 }
 
 inline long rss_bytes() {

@@ -387,8 +387,8 @@ TEST_F(NodeListsDeathTest, FreeBlockOfAFreeObjectIsADoubleFree) {
         nl->free_block(g, out, 1, &dead);
         nl->free_block(g, out, 1, &dead);
       },
-      "numaslab: fatal: double free detected: object 0x[0-9a-f]+ is already free in its slab "
-      "\\(node 0\\)");
+      "numaslab: fatal: cache '[a-z_]+': double free of 0x[0-9a-f]+ \\(found already free in "
+      "its slab on node 0\\)");
 }
 
 TEST_F(NodeListsDeathTest, FreeBlockToTheWrongNode) {
@@ -433,7 +433,8 @@ TEST_F(NodeListsDeathTest, FreeBlockOfAnInteriorPointer) {
         SlabQueue dead;
         nl->free_block(g, &obj, 1, &dead);
       },
-      "free_block: 0x[0-9a-f]+ is not an object boundary");
+      "cache '[a-z_]+': 0x[0-9a-f]+ was freed but is an interior pointer, not the start of an "
+      "object \\(found when it went back to its slab\\)");
 }
 
 }  // namespace

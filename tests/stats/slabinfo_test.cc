@@ -157,9 +157,9 @@ TEST(Tune, ChangesArraysAndRejectsBadValues) {
   for (int cpu = 0; cpu < 4; ++cpu) {
     auto& s = const_cast<numaslab::detail::Cache*>(ic)->slot(cpu);
     numaslab::LockGuard<numaslab::SpinLock> g(s.lock);
-    ASSERT_NE(s.ac, nullptr);
-    EXPECT_EQ(s.ac->limit, 32u);
-    EXPECT_EQ(s.ac->batchcount, 16u);
+    ASSERT_NE(s.base, nullptr);
+    EXPECT_EQ(s.size(), 32u);
+    EXPECT_EQ(s.batchcount(), 16u);
   }
   EXPECT_EQ(numaslab_slabinfo_write("tune-me 64 8 1\n"), 0);
   EXPECT_EQ(tunables(), (std::vector<unsigned long>{64, 8, 1}));

@@ -27,8 +27,8 @@ Totals totals(numaslab_cache* pc) NS_NO_THREAD_SAFETY_ANALYSIS {
     LockGuard<SpinLock> g(s.lock);
     t.remote_frees += s.stats.remote_frees;
     t.alien_overflows += s.stats.alien_overflows;
-    t.alloc_hit += s.stats.alloc_hit;
-    t.free_hit += s.stats.free_hit;
+    t.alloc_hit += s.slot_read_hits();
+    t.free_hit += s.free_hits();
   }
   return t;
 }
