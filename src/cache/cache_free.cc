@@ -103,7 +103,7 @@ void cache_flusharray(Cache* c, void* obj, int home) {
       if (sim_cpu_gone(cpu)) continue;
       break;
     }
-    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE)) break;
+    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE) & kStopRemote) break;
     // Room within the budget is not a miss: the array just had not needed it.
     if (s.capacity() < c->limit.load(std::memory_order_relaxed) && capacity_grow(c, cpu)) {
       if (Slots::push(c->table(), obj, static_cast<std::uint32_t>(home))) return;

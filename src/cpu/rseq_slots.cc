@@ -126,10 +126,12 @@ void fence_cpu(int cpu) {
 
 SlotStop::SlotStop(CpuSlot& s, int cpu) : s_(s) {
   s.lock.lock();
-  if (g_slots_policy != SlotsPolicy::kRseq || !s.base) return;
+  if (g_slots_policy != SlotsPolicy::kRseq) return;
   __atomic_fetch_or(&s.stopped, kStopRemote, __ATOMIC_SEQ_CST);
   // After the fence no critical section that saw the slot running can still
-  // commit on `cpu`.
+  // commit on `cpu` — also when it has no array yet: a section that read
+  // `stopped` before our store could otherwise see half of an install (the
+  // new cap with the old, null top).
   fence_cpu(cpu);
 }
 
@@ -143,9 +145,7 @@ void slot_attach(CpuSlot& s, void** entries, std::uint32_t capacity) {
   NS_CHECK(s.base == nullptr, "slot_attach: the CPU already has an array");
   __atomic_store_n(&s.top, entries, __ATOMIC_RELAXED);
   __atomic_store_n(&s.cap, entries + capacity, __ATOMIC_RELAXED);
-  // base last (release): a reader that sees an array sees its bounds. A slot
-  // without an array runs no critical section that could commit (top, base
-  // and cap are nullptr), so installing needs no fence.
+  // base last (release): a reader that sees an array sees its bounds.
   __atomic_store_n(&s.base, entries, __ATOMIC_RELEASE);
 }
 

@@ -16,11 +16,11 @@
 //    Both flush and refill through the top of the array (the hottest end): a
 //    critical section cannot shift an array, so LockedSlots does not either.
 //  * SlotStop is the scoped remote-operation guard: it holds the slot's lock
-//    and, under RseqSlots, sets `stopped`, closes the fast view and fences the
+//    and, under RseqSlots, sets kStopRemote in `stopped` and fences the
 //    slot's CPU, so no critical section can commit to the slot until the
 //    guard ends. Under LockedSlots the lock is all it takes.
 //  * slot_attach/slot_detach install and remove a CPU's entries block; the
-//    caller holds a SlotStop (or the slot's lock on a slot without an array).
+//    caller holds a SlotStop.
 // Lock order: a SlotStop is a slot lock (rank kSlot): registry → slot →
 // alien → list_lock.
 #pragma once
