@@ -31,17 +31,21 @@ soname=$(readelf -d "$libdir/libnumaslab.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/
 
 step "exported symbols == the functions numaslab.h declares"
 grep -oE '^NUMASLAB_API [^(]*\bnumaslab_[a-z0-9_]+\(' "$prefix/include/numaslab/numaslab.h" |
-  grep -oE 'numaslab_[a-z0-9_]+' | sort -u >"$tmp/api.txt"
+  sed -E 's/.*[^a-z0-9_](numaslab_[a-z0-9_]+)\($/\1/' | sort -u >"$tmp/api.txt"
 nm -D --defined-only "$libdir/libnumaslab.so" | awk '$2 != "A" {print $3}' | sed 's/@.*//' |
   sort -u >"$tmp/exported.txt"
 [[ $(wc -l <"$tmp/api.txt") -ge 30 ]] || fail "could not read the API from numaslab.h"
 diff -u "$tmp/api.txt" "$tmp/exported.txt" >"$tmp/sym.diff" ||
   { cat "$tmp/sym.diff"; fail "libnumaslab.so exports differ from numaslab.h (- header only, + library only)"; }
 
+version=$(sed -n 's/^#define NUMASLAB_VERSION "\(.*\)"/\1/p' "$src/include/numaslab/numaslab.h")
+for t in "$prefix"/bin/numaslab-*; do
+  [[ "$("$t" --version)" == "$(basename "$t") $version" ]] || fail "$t --version does not say $version"
+done
+
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 pkg-config --exists numaslab || fail "pkg-config does not find numaslab"
-[[ "$(pkg-config --modversion numaslab)" == "$(sed -n 's/^#define NUMASLAB_VERSION "\(.*\)"/\1/p' \
-   "$src/include/numaslab/numaslab.h")" ]] || fail "numaslab.pc version differs from numaslab.h"
+[[ "$(pkg-config --modversion numaslab)" == "$version" ]] || fail "numaslab.pc version differs from numaslab.h"
 
 step "C11 through pkg-config, shared"
 cflags=(-std=c11 -pedantic -Werror -Wall -Wextra)

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "numaslab/numaslab.h"
+
 using numaslab::detail::kOptionTable;
 using numaslab::detail::options;
 using numaslab::detail::options_problem;
@@ -101,6 +103,10 @@ TEST(Options, MisspeltNameNamesTheClosestOption) {
 }
 
 namespace {
+// The start-up check lives with the start-up code; every program that calls
+// numaslab links it, and this reference makes this one link it too.
+__attribute__((used)) int (*const g_links_start_up)(const char*) = &numaslab_init;
+
 // Loads this test program again (listing its tests) with extra environment:
 // its stderr and exit status.
 std::pair<std::string, int> rerun_with(const std::string& env) {

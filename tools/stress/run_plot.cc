@@ -51,7 +51,7 @@ std::string RunPlot::write_png(const std::string& png) const {
   const std::string data = std::string(dir) + "/run.dat";
   const std::string script = std::string(dir) + "/run.gp";
   {
-    // Columns: t ops/s downs ups down_events up_events online[n]... mib[n]...
+    // Columns: t ops/s downs ups downs_in_sample ups_in_sample online[n]... mib[n]...
     std::ofstream d(data);
     unsigned long long prev_down = 0, prev_up = 0;
     for (const Sample& s : samples_) {
@@ -82,9 +82,9 @@ std::string RunPlot::write_png(const std::string& png) const {
       << "+n)) with lines lw 2 title sprintf('node %d', n)\n"
       << "set format x '%g'\nset xlabel 'seconds'\n"
       << "set ylabel 'hotplug events'\nset yrange [0:*]\n"
-      << "plot " << quote(data) << " using 1:3 with steps lw 2 title 'downs (total)', "
-      << quote(data) << " using 1:4 with steps lw 2 title 'ups (total)', " << quote(data)
-      << " using 1:($5+$6 > 0 ? 0 : 1/0) with points pt 9 ps 0.8 title 'an event'\n"
+      << "plot " << quote(data) << " using 1:3 with steps lw 2 title 'CPU downs (total)', "
+      << quote(data) << " using 1:4 with steps lw 2 title 'CPU ups (total)', " << quote(data)
+      << " using 1:($5+$6) with impulses lw 3 title 'events per sample'\n"
       << "unset multiplot\n";
   }
   const std::string cmd = "gnuplot " + quote(script) + " 2>&1";
