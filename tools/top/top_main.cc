@@ -218,13 +218,23 @@ std::vector<std::string> render(const nlohmann::json& j, const View& v, double a
     bytes += r.cache_bytes;
   }
   std::vector<std::string> out;
-  std::vector<std::string> online;
-  for (const auto& c : j.at("online")) online.push_back(std::to_string(c.get<int>()));
+  // Online CPUs as a cpulist ("0-3,6").
+  std::vector<int> on;
+  for (const auto& c : j.at("online")) on.push_back(c.get<int>());
   std::string cpus;
-  for (const auto& c : online) cpus += (cpus.empty() ? "" : ",") + c;
-  out.push_back(fmt(" numaslab-top  pid %d  topology %s  slots %s  nodes %d  CPUs online %s",
-                    j.at("pid").get<int>(), j.at("topology").get<std::string>().c_str(),
-                    j.value("slots", std::string("?")).c_str(), nodes, cpus.c_str()));
+  for (std::size_t i = 0; i < on.size();) {
+    std::size_t e = i;
+    while (e + 1 < on.size() && on[e + 1] == on[e] + 1) ++e;
+    cpus += (cpus.empty() ? "" : ",") + std::to_string(on[i]);
+    if (e > i) cpus += "-" + std::to_string(on[e]);
+    i = e + 1;
+  }
+  wrap(out, "",
+       {fmt(" numaslab-top  pid %d", j.at("pid").get<int>()),
+        "  topology " + j.at("topology").get<std::string>(),
+        "  slots " + j.value("slots", std::string("?")), fmt("  nodes %d", nodes),
+        "  CPUs online " + cpus},
+       v.width);
   out.push_back(fmt(" Active / Total Objects (%% used) : %lu / %lu (%.1f%%)", active, objs,
                     objs ? 100.0 * double(active) / double(objs) : 0.0));
   out.push_back(fmt(" Caches %zu, slab memory %s, figures %.1f s old", rows.size(),
@@ -238,8 +248,10 @@ std::vector<std::string> render(const nlohmann::json& j, const View& v, double a
   out.push_back(fmt(
       " Reaper: %lu visits, %lu slabs destroyed, %s released", rp.at("visits").get<unsigned long>(),
       rp.at("slabs_destroyed").get<unsigned long>(), human(rp.at("bytes_released")).c_str()));
-  out.push_back(fmt(" Sort: %s (%c)   keys: q quit, space refresh, sort a b c l v n o p s u h r",
-                    k->meaning, k->letter));
+  wrap(out, "",
+       {fmt(" Sort: %s (%c)", k->meaning, k->letter), "   keys: q quit, space refresh,",
+        " sort a b c l v n o p s u h r"},
+       v.width);
   out.push_back("");
   const auto cols = choose_columns(nodes, v.width);
   std::string head;
