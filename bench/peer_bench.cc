@@ -19,6 +19,8 @@
 // timing it: Ir(2N pairs) - Ir(N pairs), divided by N.
 //
 // Performance is never a ctest test: this is a program to run by hand.
+#include "peer_bench.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,7 +47,6 @@
 #include <vector>
 
 #include "numaslab/numaslab.h"
-#include "peer_bench.h"
 
 extern char** environ;
 

@@ -24,9 +24,8 @@
 #define NUMASLAB_VERSION_MINOR 1
 #define NUMASLAB_VERSION_PATCH 0
 #define NUMASLAB_VERSION "0.1.0"
-#define NUMASLAB_VERSION_NUMBER                                             \
-  (NUMASLAB_VERSION_MAJOR * 10000 + NUMASLAB_VERSION_MINOR * 100 + \
-   NUMASLAB_VERSION_PATCH)
+#define NUMASLAB_VERSION_NUMBER \
+  (NUMASLAB_VERSION_MAJOR * 10000 + NUMASLAB_VERSION_MINOR * 100 + NUMASLAB_VERSION_PATCH)
 
 /* Marks the exported API: the shared library exports these and nothing else. */
 #if defined(__GNUC__)
@@ -59,7 +58,7 @@ NUMASLAB_API int numaslab_init(const char *topology);
  * backslashes (it appears in slabinfo), unique. size: 1 .. 128 KiB. align: 0
  * or a power of two up to 4096. NULL with errno EINVAL, EEXIST or ENOMEM. */
 NUMASLAB_API numaslab_cache *numaslab_cache_create(const char *name, size_t size, size_t align,
-                                      unsigned flags, void (*ctor)(void *obj));
+                                                   unsigned flags, void (*ctor)(void *obj));
 /* 0, or -EBUSY (objects still in use; the cache stays usable). */
 NUMASLAB_API int numaslab_cache_destroy(numaslab_cache *c);
 NUMASLAB_API void *numaslab_cache_alloc(numaslab_cache *c);

@@ -160,7 +160,8 @@ class MemoryResource : public std::pmr::memory_resource {
 
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override {
-    if (align > 4096) detail::raise<std::bad_alloc>("numaslab::MemoryResource: alignment above 4096");
+    if (align > 4096)
+      detail::raise<std::bad_alloc>("numaslab::MemoryResource: alignment above 4096");
     if (align > 16 && bytes <= kLargeMin) bytes = kLargeMin + 1;
     void* p = node_ < 0 ? numaslab_kmalloc(bytes) : numaslab_kmalloc_node(bytes, node_);
     if (!p) detail::raise<std::bad_alloc>("numaslab::MemoryResource: out of memory");

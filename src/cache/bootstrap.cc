@@ -11,12 +11,12 @@
 //  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
 //     head/tail pointers, so a move is a copy).
 //  4. Every cache gets its per-CPU arrays, shared and alien arrays.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-
-#include <unistd.h>
 
 #include "base/check.h"
 #include "base/format.h"
@@ -224,8 +224,9 @@ __attribute__((constructor)) void check_environment_at_load() {
   char err[160];
   if (!parse_topology_spec(parsed.topology, &spec, err, sizeof err)) {
     char line[320];
-    std::size_t n = format(line, sizeof line, "numaslab: cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s\n",
-                           parsed.topology, err);
+    std::size_t n =
+        format(line, sizeof line, "numaslab: cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s\n",
+               parsed.topology, err);
     write_all(2, line, n < sizeof line ? n : sizeof line - 1);
     _exit(1);
   }

@@ -11,8 +11,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -25,6 +23,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -499,7 +498,8 @@ int run_main(int argc, char** argv) {
   }
   o.seed_given = seed_opt->count() > 0;
   if (!o.plot_path.empty() && std::system("gnuplot --version >/dev/null 2>&1") != 0) {
-    std::fprintf(stderr, "numaslab-stress: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
+    std::fprintf(stderr,
+                 "numaslab-stress: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
     return 2;
   }
   if (!o.seed_given) {
@@ -642,7 +642,8 @@ int run_main(int argc, char** argv) {
       while (next_sample <= t) next_sample += kPlotEveryMs;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(
-        20, std::max<std::int64_t>(1, std::min({end_ms, next_progress, next_verify, next_sample}) - t))));
+        20, std::max<std::int64_t>(
+                1, std::min({end_ms, next_progress, next_verify, next_sample}) - t))));
   }
   r.elapsed_s = static_cast<double>(now_ms()) / 1000.0;
   if (plot) plot->sample(r.elapsed_s, r.totals().ops());

@@ -9,7 +9,7 @@
 #endif
 
 static int constructed;
-static void ctor(void *obj) {
+static void ctor(void* obj) {
   memset(obj, 0, 40);
   ++constructed;
 }
@@ -20,9 +20,9 @@ int main(void) {
     return 1;
   }
   if (numaslab_init("sim:2x2") != 0) return 1;
-  numaslab_cache *c = numaslab_cache_create("consumer_obj", 40, 0, 0, ctor);
+  numaslab_cache* c = numaslab_cache_create("consumer_obj", 40, 0, 0, ctor);
   if (!c) return 1;
-  void *objs[100];
+  void* objs[100];
   for (int i = 0; i < 100; ++i)
     if (!(objs[i] = numaslab_cache_alloc(c))) return 1;
   struct numaslab_cache_stats cs;
@@ -31,7 +31,7 @@ int main(void) {
     return 1;
   }
   for (int i = 0; i < 100; ++i) numaslab_cache_free(c, objs[i]);
-  char *s = numaslab_kmalloc(1000);
+  char* s = numaslab_kmalloc(1000);
   if (!s) return 1;
   strcpy(s, "kmalloc");
   struct numaslab_stats ps;
