@@ -97,9 +97,13 @@ grep -q "process $pid is gone" "$tmp/dead.err" || fail "numaslab-top did not say
 wait "$pid" 2>/dev/null || true
 pid=
 
-# A publisher that exits normally removes its own file.
+# A publisher that exits normally removes its own file; one that starts
+# removes the files of processes that are gone.
+dead=$(sh -c 'echo $$')
+: >"/dev/shm/numaslab.$dead"
 NUMASLAB_PUBLISH=1 "$stress" --topology sim:1x2 --threads 1 --seconds 0.5 --no-hotplug >"$tmp/short.out" 2>&1 &
 spid=$!
 wait "$spid" || fail "the short publisher failed"
 [[ -e /dev/shm/numaslab.$spid ]] && fail "a publisher that exited left /dev/shm/numaslab.$spid"
+[[ -e /dev/shm/numaslab.$dead ]] && fail "a starting publisher left the stale /dev/shm/numaslab.$dead"
 echo "live view: PASS"
