@@ -395,12 +395,12 @@ void print_slabinfo(Run& r) {
     if (cs.active_objs) ++in_arrays_caches;
   }
   if (cached)
-    out("why %llu objects of %llu typed cache(s) still count as active although every object was "
-        "released: they sit in per-CPU, shared and alien arrays, ready for the next allocation "
-        "without touching a slab. To the slabs they are handed out, so slabinfo counts them as "
-        "active, as the kernel's /proc/slabinfo does; shrinking the caches (next) or the reaper "
-        "puts them back.\n",
-        cached, in_arrays_caches);
+    out("note: %llu typed cache(s) still show %llu active objects although every object was "
+        "released. Those objects sit in per-CPU, shared and alien arrays, ready for the next "
+        "allocation without touching a slab; to the slabs they are handed out, so slabinfo "
+        "counts them as active, as the kernel's /proc/slabinfo does. Shrinking the caches "
+        "(next) or the reaper puts them back.\n",
+        in_arrays_caches, cached);
 }
 
 std::string verdict_reason(Run& r) {
