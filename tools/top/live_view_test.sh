@@ -10,7 +10,8 @@ cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true
 trap cleanup EXIT
 fail() { echo "live view: FAIL: $*"; for f in "$tmp"/*.out; do echo "--- $f"; cat "$f"; done; exit 1; }
 
-NUMASLAB_PUBLISH=1 NUMASLAB_REAP_MS=200 "$stress" --topology sim:2x2 --threads 2 --seconds 15 \
+# Long enough for every check under sanitizers; it is killed (-9) below.
+NUMASLAB_PUBLISH=1 NUMASLAB_REAP_MS=200 "$stress" --topology sim:2x2 --threads 2 --seconds 120 \
   --no-hotplug >"$tmp/stress.out" 2>&1 &
 pid=$!
 for _ in $(seq 200); do [[ -e /dev/shm/numaslab.$pid ]] && break; sleep 0.05; done
