@@ -19,6 +19,8 @@
 // timing it: Ir(2N pairs) - Ir(N pairs), divided by N.
 //
 // Performance is never a ctest test: this is a program to run by hand.
+#include "peer_bench.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,7 +46,7 @@
 #include <string>
 #include <vector>
 
-#include "peer_bench.h"
+#include "numaslab/numaslab.h"
 
 extern char** environ;
 
@@ -54,6 +56,32 @@ const AllocatorInfo* find_allocator(const std::string& name) {
   for (const AllocatorInfo& a : kAllocators)
     if (name == a.name) return &a;
   return nullptr;
+}
+
+std::string find_in_linker_cache(const std::string& soname) {
+#if defined(__x86_64__)
+  const std::string abi = "x86-64";
+#elif defined(__aarch64__)
+  const std::string abi = "AArch64";
+#else
+  const std::string abi;
+#endif
+  static std::map<std::string, std::string> found;
+  if (auto it = found.find(soname); it != found.end()) return it->second;
+  std::string path;
+  // Lines: "\tlibjemalloc.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libjemalloc.so.2"
+  if (FILE* f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "r")) {
+    char line[1024];
+    while (path.empty() && std::fgets(line, sizeof line, f)) {
+      std::istringstream in(line);
+      std::string name, tag, arrow, target;
+      if (!(in >> name >> tag >> arrow >> target) || name != soname || arrow != "=>") continue;
+      if (abi.empty() || tag.find(abi) != std::string::npos) path = target;
+    }
+    pclose(f);
+  }
+  found[soname] = path;
+  return path;
 }
 
 namespace {
@@ -83,6 +111,21 @@ std::string loadavg() {
 double load1() {
   std::string s = read_file("/proc/loadavg");
   return s.empty() ? 0.0 : std::atof(s.c_str());
+}
+
+// A 1-minute load above half the CPUs means other work competes with the
+// measurement: say so, on stderr and in the report's notes.
+void warn_about_load(const char* when, std::vector<std::string>* notes) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  const double load = load1();
+  if (cpus <= 0 || load <= 0.5 * static_cast<double>(cpus)) return;
+  char msg[256];
+  std::snprintf(msg, sizeof msg,
+                "load average %s on %ld CPUs %s the run: other work competes for the CPUs, "
+                "the figures are unreliable (--max-load waits for a quieter machine)",
+                loadavg().c_str(), cpus, when);
+  std::fprintf(stderr, "numaslab-bench: warning: %s\n", msg);
+  if (notes) notes->push_back(msg);
 }
 
 // ---------------------------------------------------------------------------
@@ -252,11 +295,13 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
     if (!wanted(a.name)) continue;
     Job j{a.name, a.name, o.topology, "pair,batch,prodcons,larson", {"LD_PRELOAD"}};
     if (a.preload) {
-      if (access(a.preload, R_OK) != 0) {
-        notes.insert(std::string(a.name) + ": " + a.preload + " not found; skipped");
+      const std::string path = find_in_linker_cache(a.preload);
+      if (path.empty()) {
+        notes.insert(std::string(a.name) + ": " + a.preload +
+                     " is not in the dynamic linker's cache (ldconfig -p); skipped");
         continue;
       }
-      j.env = {std::string("LD_PRELOAD=") + a.preload};
+      j.env = {"LD_PRELOAD=" + path};
     }
     jobs.push_back(j);
     res.allocators.push_back(a.name);
@@ -292,7 +337,7 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
     if (!a.preload) continue;
     auto it = res.meta.find(std::string(a.name) + "/malloc_from");
     if (it == res.meta.end()) continue;
-    if (basename_real(it->second) != basename_real(a.preload))
+    if (basename_real(it->second) != basename_real(find_in_linker_cache(a.preload)))
       notes.insert(std::string(a.name) + ": malloc resolved to " + it->second +
                    ", not the preloaded library: its numbers are not the peer's");
   }
@@ -341,15 +386,16 @@ CallgrindResults run_callgrind(const Options& o, const std::string& exe) {
     const AllocatorInfo* a = find_allocator(name);
     CallgrindRow row;
     row.allocator = name;
-    if (a->preload && access(a->preload, R_OK) != 0) {
-      row.error = std::string(a->preload) + " not found";
+    const std::string path = a->preload ? find_in_linker_cache(a->preload) : "";
+    if (a->preload && path.empty()) {
+      row.error = std::string(a->preload) + " not in the dynamic linker's cache";
       out.rows.push_back(row);
       continue;
     }
     // No background threads: their wake-ups scale with the (valgrind-slowed)
     // run time and would not cancel out of the N vs 2N difference.
     std::vector<std::string> env = {"NUMASLAB_WATCH_MS=0", "NUMASLAB_REAP=0", "LD_PRELOAD"};
-    if (a->preload) env.back() = std::string("LD_PRELOAD=") + a->preload;
+    if (a->preload) env.back() = "LD_PRELOAD=" + path;
     unsigned long long ir[2] = {0, 0};
     for (int k = 0; k < 2; ++k) {
       const long n = out.n * (k + 1);
@@ -430,6 +476,7 @@ int main(int argc, char** argv) {
       "numaslab-bench: numaslab's object caches and kmalloc next to glibc, jemalloc, mimalloc, "
       "tcmalloc and TBB malloc, in one run (each allocator in its own child process). Values are "
       "medians over rounds; ratio = ns/op divided by the fastest peer's ns/op."};
+  app.set_version_flag("--version", std::string("numaslab-bench ") + numaslab_version());
   app.add_flag("--quick", o.quick, "fewer rounds and iterations (under a minute)");
   app.add_option("--format", o.format, "stdout format")
       ->check(CLI::IsMember({"table", "csv", "md"}))
@@ -488,6 +535,8 @@ int main(int argc, char** argv) {
   const std::string exe = self_exe();
   const std::string started_at = now_iso();
   const std::string load_before = loadavg();
+  std::vector<std::string> load_notes;
+  warn_about_load("before", &load_notes);
   Results res;
   if (!o.callgrind_only) {
     res = run_timed(o, exe, command);
@@ -501,6 +550,8 @@ int main(int argc, char** argv) {
   CallgrindResults cg;
   if (o.callgrind) cg = run_callgrind(o, exe);
   res.load_after = loadavg();
+  warn_about_load("after", &load_notes);
+  res.notes.insert(res.notes.end(), load_notes.begin(), load_notes.end());
 
   if (!o.callgrind_only) {
     std::string text = o.format == "csv"  ? format_csv(res)

@@ -20,21 +20,24 @@ namespace peer_bench {
 
 struct AllocatorInfo {
   const char* name;
-  const char* preload;  // nullptr: nothing preloaded
+  const char* preload;  // soname, found through the dynamic linker's cache; nullptr: none
   bool peer;            // peers set the baseline; numaslab rows never do
 };
 
 inline constexpr AllocatorInfo kAllocators[] = {
     {"glibc", nullptr, true},
-    {"jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", true},
-    {"mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", true},
-    {"tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", true},
-    {"tbb", "/usr/lib/x86_64-linux-gnu/libtbbmalloc_proxy.so.2", true},
+    {"jemalloc", "libjemalloc.so.2", true},
+    {"mimalloc", "libmimalloc.so.2", true},
+    {"tcmalloc", "libtcmalloc_minimal.so.4", true},
+    {"tbb", "libtbbmalloc_proxy.so.2", true},
     {"numaslab-cache", nullptr, false},
     {"numaslab-kmalloc", nullptr, false},
 };
 
 const AllocatorInfo* find_allocator(const std::string& name);
+// The path the dynamic linker's cache (ldconfig -p) gives a soname for this
+// machine's ABI, or "" when the library is not installed.
+std::string find_in_linker_cache(const std::string& soname);
 inline bool is_numaslab(const std::string& name) { return name.rfind("numaslab", 0) == 0; }
 
 // Benchmarks in report order. The per-size pairs come first.
@@ -67,6 +70,7 @@ struct Series {
   std::vector<double> samples;  // one per round
   double median() const;
   double min() const;
+  double max() const;
 };
 
 struct Results {
@@ -100,7 +104,8 @@ struct CallgrindResults {
 };
 
 // Reports. Value shown: the median over rounds; ratio: median / the fastest
-// peer's median in the same benchmark.
+// peer's median in the same benchmark. CSV columns:
+// benchmark,allocator,min_ns,median_ns,max_ns,ratio.
 std::string format_table(const Results& r);
 std::string format_csv(const Results& r);
 std::string format_markdown(const Results& r, const CallgrindResults* cg);

@@ -45,6 +45,11 @@ double Series::min() const {
   return *std::min_element(samples.begin(), samples.end());
 }
 
+double Series::max() const {
+  if (samples.empty()) return NAN;
+  return *std::max_element(samples.begin(), samples.end());
+}
+
 std::vector<std::string> benchmark_names() {
   std::vector<std::string> names;
   for (std::size_t s : kPairSizes) names.push_back("pair/" + std::to_string(s));
@@ -221,13 +226,18 @@ std::string format_table(const Results& r) {
 
 std::string format_csv(const Results& r) {
   std::ostringstream o;
-  o << "benchmark,allocator,ns_per_op\n";
-  for (const std::string& b : benches_present(r))
+  o << "benchmark,allocator,min_ns,median_ns,max_ns,ratio\n";
+  for (const std::string& b : benches_present(r)) {
+    const double base = fastest_peer(r.by_bench.at(b), nullptr);
     for (const std::string& a : r.allocators) {
       auto it = r.by_bench.at(b).find(a);
       if (it == r.by_bench.at(b).end() || it->second.samples.empty()) continue;
-      o << b << "," << a << "," << fmt("%.3f", it->second.median()) << "\n";
+      const Series& s = it->second;
+      o << b << "," << a << "," << fmt("%.3f", s.min()) << "," << fmt("%.3f", s.median()) << ","
+        << fmt("%.3f", s.max()) << ","
+        << (std::isnan(base) ? std::string() : fmt("%.3f", s.median() / base)) << "\n";
     }
+  }
   return o.str();
 }
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build g++ clang-14 libgtest-dev libgmock-dev
+      pkg-config go-md2man gnuplot-nox
       libbenchmark-dev libcli11-dev nlohmann-json3-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbb-dev gnuplot-nox valgrind)

@@ -7,21 +7,43 @@
 //   numaslab::MemoryResource res; std::pmr::vector<int> w(&res);
 //   std::cout << numaslab::slabinfo();           // /proc/slabinfo text
 //
-// Allocation failures throw std::bad_alloc (the C API's NULL/ENOMEM).
-// Header-only; link the numaslab library.
+// Allocation failures throw std::bad_alloc (the C API's NULL/ENOMEM); a bad
+// or duplicate cache name (or size, alignment) throws std::invalid_argument.
+// Usable with -fno-exceptions (each throw becomes a message and abort) and
+// -fno-rtti. Header-only; link the numaslab library.
 #pragma once
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <memory_resource>
 #include <new>
 #include <ostream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "numaslab/numaslab.h"
 
 namespace numaslab {
+
+namespace detail {
+// Throws E(what), or without exceptions prints what and aborts.
+template <typename E>
+[[noreturn]] inline void raise(const char* what) {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+  if constexpr (std::is_constructible_v<E, const char*>)
+    throw E(what);
+  else
+    throw E();
+#else
+  std::fprintf(stderr, "numaslab: %s\n", what);
+  std::abort();
+#endif
+}
+}  // namespace detail
 
 // A typed object cache. Objects are raw storage for T until make() constructs
 // them; destroy() runs ~T and frees. The cache is destroyed with the Cache
@@ -32,7 +54,14 @@ class Cache {
  public:
   explicit Cache(const char* name, unsigned flags = 0)
       : c_(numaslab_cache_create(name, sizeof(T), alignof(T), flags, nullptr)) {
-    if (!c_) throw std::bad_alloc();
+    if (c_) return;
+    if (errno == EEXIST)
+      detail::raise<std::invalid_argument>("numaslab::Cache: a cache of that name exists");
+    if (errno == EINVAL)
+      detail::raise<std::invalid_argument>(
+          "numaslab::Cache: invalid cache name (1..47 printable characters, no spaces, quotes "
+          "or backslashes), size or alignment");
+    detail::raise<std::bad_alloc>("numaslab::Cache: out of memory");
   }
   ~Cache() {
     if (c_) numaslab_cache_destroy(c_);
@@ -49,23 +78,11 @@ class Cache {
 
   template <typename... Args>
   T* make(Args&&... args) {
-    T* p = allocate();
-    try {
-      return ::new (static_cast<void*>(p)) T(std::forward<Args>(args)...);
-    } catch (...) {
-      deallocate(p);
-      throw;
-    }
+    return construct(allocate(), std::forward<Args>(args)...);
   }
   template <typename... Args>
   T* make_on_node(int node, Args&&... args) {
-    T* p = allocate_on_node(node);
-    try {
-      return ::new (static_cast<void*>(p)) T(std::forward<Args>(args)...);
-    } catch (...) {
-      deallocate(p);
-      throw;
-    }
+    return construct(allocate_on_node(node), std::forward<Args>(args)...);
   }
   void destroy(T* p) noexcept {
     if (!p) return;
@@ -83,8 +100,21 @@ class Cache {
 
  private:
   static void* checked(void* p) {
-    if (!p) throw std::bad_alloc();
+    if (!p) detail::raise<std::bad_alloc>("numaslab::Cache: out of memory");
     return p;
+  }
+  template <typename... Args>
+  T* construct(T* p, Args&&... args) {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+    try {
+      return ::new (static_cast<void*>(p)) T(std::forward<Args>(args)...);
+    } catch (...) {
+      deallocate(p);
+      throw;
+    }
+#else
+    return ::new (static_cast<void*>(p)) T(std::forward<Args>(args)...);
+#endif
   }
   numaslab_cache* c_;
 };
@@ -95,21 +125,29 @@ class Allocator {
  public:
   static_assert(alignof(T) <= 16, "numaslab::Allocator supports alignment up to 16 bytes");
   using value_type = T;
+  using is_always_equal = std::true_type;
+  using propagate_on_container_move_assignment = std::true_type;
   Allocator() noexcept = default;
   template <typename U>
   Allocator(const Allocator<U>&) noexcept {}
 
   T* allocate(std::size_t n) {
-    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    if (n > static_cast<std::size_t>(-1) / sizeof(T))
+      detail::raise<std::bad_array_new_length>("numaslab::Allocator: array too long");
     void* p = numaslab_kmalloc(n * sizeof(T));
-    if (!p) throw std::bad_alloc();
+    if (!p) detail::raise<std::bad_alloc>("numaslab::Allocator: out of memory");
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t) noexcept { numaslab_kfree(p); }
 
+  // Every Allocator frees what any other allocated (C++17 needs both).
   template <typename U>
   bool operator==(const Allocator<U>&) const noexcept {
     return true;
+  }
+  template <typename U>
+  bool operator!=(const Allocator<U>&) const noexcept {
+    return false;
   }
 };
 
@@ -122,15 +160,22 @@ class MemoryResource : public std::pmr::memory_resource {
 
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override {
-    if (align > 4096) throw std::bad_alloc();
+    if (align > 4096)
+      detail::raise<std::bad_alloc>("numaslab::MemoryResource: alignment above 4096");
     if (align > 16 && bytes <= kLargeMin) bytes = kLargeMin + 1;
     void* p = node_ < 0 ? numaslab_kmalloc(bytes) : numaslab_kmalloc_node(bytes, node_);
-    if (!p) throw std::bad_alloc();
+    if (!p) detail::raise<std::bad_alloc>("numaslab::MemoryResource: out of memory");
     return p;
   }
   void do_deallocate(void* p, std::size_t, std::size_t) override { numaslab_kfree(p); }
+  // Any MemoryResource frees what another allocated (kfree finds the node).
+  // Without RTTI only the same object is known to be one.
   bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override {
+#if defined(__cpp_rtti) || defined(__GXX_RTTI)
     return dynamic_cast<const MemoryResource*>(&o) != nullptr;
+#else
+    return &o == this;
+#endif
   }
   static constexpr std::size_t kLargeMin = 32768;
   int node_;

@@ -11,6 +11,8 @@
 //  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
 //     head/tail pointers, so a move is a copy).
 //  4. Every cache gets its per-CPU arrays, shared and alien arrays.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -204,7 +206,7 @@ void start_services() {
                            lock_validation_enabled() ? "on" : "off");
     write_all(2, line, n < sizeof line ? n : sizeof line - 1);
   }
-  if (const char* problem = options_problem()) warn("%s", problem);
+  report_option_problems(options_problem());
 }
 
 }  // namespace
@@ -229,4 +231,31 @@ void ensure_init_slow() {
   if (rc != 0 && rc != -EBUSY) fatal("cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s", spec ? spec : "", err);
 }
 
+}  // namespace numaslab::detail
+
+namespace numaslab::detail {
+namespace {
+
+// Start-up check, when the program (or the library) is loaded: every bad
+// NUMASLAB_* value is reported now, and a topology that cannot be parsed
+// stops the program here with its reason instead of at its first allocation.
+// It parses into a copy: options() still reads the environment at first use.
+__attribute__((constructor)) void check_environment_at_load() {
+  Options parsed;
+  char problems[1024];
+  parse_options(&parsed, problems, sizeof problems);
+  report_option_problems(problems);
+  TopologySpec spec;
+  char err[160];
+  if (!parse_topology_spec(parsed.topology, &spec, err, sizeof err)) {
+    char line[320];
+    std::size_t n =
+        format(line, sizeof line, "numaslab: cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s\n",
+               parsed.topology, err);
+    write_all(2, line, n < sizeof line ? n : sizeof line - 1);
+    _exit(1);
+  }
+}
+
+}  // namespace
 }  // namespace numaslab::detail

@@ -1,17 +1,36 @@
 #include "platform/options.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
+#include "base/check.h"
 #include "base/format.h"
+
+extern char** environ;
 
 namespace numaslab::detail {
 
 namespace {
 
+constexpr std::size_t kProblemsBytes = 1024;
+
 Options g_options;
-char g_problem[160];
+char g_problems[kProblemsBytes];
 std::once_flag g_once;
+// What report_option_problems() last wrote, so a report is not repeated.
+char g_reported[kProblemsBytes];
+std::atomic_flag g_report_lock = ATOMIC_FLAG_INIT;
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equals_nocase(const char* a, const char* b) {
+  for (; *a && *b; ++a, ++b)
+    if (lower(*a) != lower(*b)) return false;
+  return *a == *b;
+}
 
 const char* default_of(const char* name) {
   for (const OptionInfo& o : kOptionTable)
@@ -19,50 +38,138 @@ const char* default_of(const char* name) {
   return "";
 }
 
-const char* get(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : default_of(name);
-}
+// One parse of the environment into *out, with every problem as a line of
+// problems (which must start empty).
+class Parser {
+ public:
+  Parser(char* problems, std::size_t len) : w_(problems, len) {}
 
-int get_int(const char* name, int lo, int hi) {
-  const char* v = get(name);
-  char* end = nullptr;
-  long x = std::strtol(v, &end, 10);
-  if (end == v || *end != '\0' || x < lo || x > hi) {
-    if (!g_problem[0])
-      format(g_problem, sizeof g_problem, "%s=\"%s\" is not a number in %d..%d; using %s", name, v,
-             lo, hi, default_of(name));
-    return static_cast<int>(std::strtol(default_of(name), nullptr, 10));
+  const char* get(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : default_of(name);
   }
-  return static_cast<int>(x);
-}
 
-bool get_bool(const char* name) { return get_int(name, 0, 1) != 0; }
-
-void parse() {
-  g_options.topology = get("NUMASLAB_TOPOLOGY");
-  g_options.sysfs_root = get("NUMASLAB_SYSFS_ROOT");
-  g_options.watch_ms = get_int("NUMASLAB_WATCH_MS", 0, 3600000);
-  g_options.reap = get_bool("NUMASLAB_REAP");
-  g_options.reap_ms = get_int("NUMASLAB_REAP_MS", 1, 3600000);
-  g_options.release_delay_ms = get_int("NUMASLAB_RELEASE_DELAY_MS", 0, 3600000);
-  g_options.publish = get_bool("NUMASLAB_PUBLISH");
-  g_options.lockcheck = get_bool("NUMASLAB_LOCKCHECK");
-  g_options.verbose = get_bool("NUMASLAB_VERBOSE");
-  g_options.rseq = get_bool("NUMASLAB_RSEQ");
-  g_options.cpu_cache_bytes = get_int("NUMASLAB_CPU_CACHE_BYTES", 0, 1 << 30);
-  const char* check = get("NUMASLAB_CHECK");
-  if (__builtin_strcmp(check, "full") == 0) {
-    g_options.check_full = true;
-  } else {
-    g_options.check_full = false;
-    if (__builtin_strcmp(check, "fast") != 0 && !g_problem[0])
-      format(g_problem, sizeof g_problem, "NUMASLAB_CHECK=\"%s\" is not fast or full; using fast",
-             check);
+  int get_int(const char* name, int lo, int hi) {
+    const char* v = get(name);
+    char* end = nullptr;
+    long x = std::strtol(v, &end, 10);
+    if (end == v || *end != '\0' || x < lo || x > hi) {
+      w_.printf("%s=\"%s\" is not a number in %d..%d; using %s\n", name, v, lo, hi,
+                default_of(name));
+      return static_cast<int>(std::strtol(default_of(name), nullptr, 10));
+    }
+    return static_cast<int>(x);
   }
-}
+
+  bool get_bool(const char* name) {
+    const char* v = get(name);
+    int b = parse_bool(v);
+    if (b < 0) {
+      w_.printf("%s=\"%s\" is not a boolean (0/1, true/false, yes/no, on/off); using %s\n", name, v,
+                default_of(name));
+      b = parse_bool(default_of(name));
+    }
+    return b == 1;
+  }
+
+  // NUMASLAB_* variables that are no option: a warning naming the closest.
+  void unknown_names() {
+    for (char** e = environ; e && *e; ++e) {
+      const char* s = *e;
+      if (__builtin_strncmp(s, "NUMASLAB_", 9) != 0) continue;
+      char name[64];
+      std::size_t n = 0;
+      while (s[n] && s[n] != '=' && n + 1 < sizeof name) {
+        name[n] = s[n];
+        ++n;
+      }
+      name[n] = '\0';
+      bool known = false;
+      const char* best = nullptr;
+      int best_d = 1 << 30;
+      for (const OptionInfo& o : kOptionTable) {
+        if (__builtin_strcmp(o.name, name) == 0) known = true;
+        int d = option_name_distance(name, o.name);
+        if (d < best_d) best_d = d, best = o.name;
+      }
+      if (!known && best && best_d <= kMaxSuggestionDistance)
+        w_.printf("%s is not a numaslab option; did you mean %s?\n", name, best);
+    }
+  }
+
+  // One choice among words ("fast" or "full"); index into choices.
+  int get_choice(const char* name, const char* const* choices, int n) {
+    const char* v = get(name);
+    for (int i = 0; i < n; ++i)
+      if (__builtin_strcmp(v, choices[i]) == 0) return i;
+    w_.printf("%s=\"%s\" is not", name, v);
+    for (int i = 0; i < n; ++i) w_.printf("%s %s", i ? (i + 1 == n ? " or" : ",") : "", choices[i]);
+    w_.printf("; using %s\n", default_of(name));
+    for (int i = 0; i < n; ++i)
+      if (__builtin_strcmp(default_of(name), choices[i]) == 0) return i;
+    return 0;
+  }
+
+ private:
+  BufWriter w_;
+};
+
+void parse() { parse_options(&g_options, g_problems, sizeof g_problems); }
 
 }  // namespace
+
+int parse_bool(const char* v) {
+  static constexpr const char* kTrue[] = {"1", "true", "yes", "on"};
+  static constexpr const char* kFalse[] = {"0", "false", "no", "off"};
+  if (!v) return -1;
+  for (const char* t : kTrue)
+    if (equals_nocase(v, t)) return 1;
+  for (const char* f : kFalse)
+    if (equals_nocase(v, f)) return 0;
+  return -1;
+}
+
+int option_name_distance(const char* a, const char* b) {
+  // Levenshtein distance over at most 63 characters, one row at a time.
+  constexpr int kMax = 64;
+  int la = 0, lb = 0;
+  while (a[la] && la < kMax - 1) ++la;
+  while (b[lb] && lb < kMax - 1) ++lb;
+  int row[kMax];
+  for (int j = 0; j <= lb; ++j) row[j] = j;
+  for (int i = 1; i <= la; ++i) {
+    int diag = row[0];
+    row[0] = i;
+    for (int j = 1; j <= lb; ++j) {
+      int up = row[j];
+      int cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      int v = diag + cost;
+      if (row[j] + 1 < v) v = row[j] + 1;
+      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      row[j] = v;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+void parse_options(Options* out, char* problems, std::size_t len) {
+  Parser p(problems, len);
+  out->topology = p.get("NUMASLAB_TOPOLOGY");
+  out->sysfs_root = p.get("NUMASLAB_SYSFS_ROOT");
+  out->watch_ms = p.get_int("NUMASLAB_WATCH_MS", 0, 3600000);
+  out->reap = p.get_bool("NUMASLAB_REAP");
+  out->reap_ms = p.get_int("NUMASLAB_REAP_MS", 1, 3600000);
+  out->release_delay_ms = p.get_int("NUMASLAB_RELEASE_DELAY_MS", 0, 3600000);
+  out->publish = p.get_bool("NUMASLAB_PUBLISH");
+  out->lockcheck = p.get_bool("NUMASLAB_LOCKCHECK");
+  out->verbose = p.get_bool("NUMASLAB_VERBOSE");
+  out->rseq = p.get_bool("NUMASLAB_RSEQ");
+  out->cpu_cache_bytes = p.get_int("NUMASLAB_CPU_CACHE_BYTES", 0, 1 << 30);
+  static constexpr const char* kChecks[] = {"fast", "full"};
+  out->check_full = p.get_choice("NUMASLAB_CHECK", kChecks, 2) == 1;
+  p.unknown_names();
+}
 
 const Options& options() {
   std::call_once(g_once, parse);
@@ -71,7 +178,28 @@ const Options& options() {
 
 const char* options_problem() {
   options();
-  return g_problem[0] ? g_problem : nullptr;
+  return g_problems[0] ? g_problems : nullptr;
+}
+
+void report_option_problems(const char* problems) {
+  if (!problems || !problems[0]) return;
+  while (g_report_lock.test_and_set(std::memory_order_acquire)) {
+  }
+  if (__builtin_strcmp(problems, g_reported) != 0) {
+    format(g_reported, sizeof g_reported, "%s", problems);
+    for (const char* line = problems; *line;) {
+      const char* end = line;
+      while (*end && *end != '\n') ++end;
+      char one[256];
+      std::size_t n = static_cast<std::size_t>(end - line);
+      if (n >= sizeof one) n = sizeof one - 1;
+      __builtin_memcpy(one, line, n);
+      one[n] = '\0';
+      warn("%s", one);
+      line = *end ? end + 1 : end;
+    }
+  }
+  g_report_lock.clear(std::memory_order_release);
 }
 
 }  // namespace numaslab::detail

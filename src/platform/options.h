@@ -2,9 +2,11 @@
 //
 // Contract: options() returns the values parsed once, on first call, from the
 // environment (getenv only: no allocation). Every option is listed in
-// kOptionTable with its default and meaning; README's table mirrors it and a
-// test checks that the two agree. Bad numeric values fall back to the default
-// and are reported by options_problem().
+// kOptionTable with its default and meaning; README's table and numaslab(7)
+// are made from it (a test checks the README). Bad values fall back to the
+// default; every one of them, and every NUMASLAB_* name within
+// kMaxSuggestionDistance edits of an option, is a line of options_problem().
+// Booleans accept 0/1, true/false, yes/no, on/off (any case).
 #pragma once
 
 #include <cstddef>
@@ -54,8 +56,23 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 
+inline constexpr int kMaxSuggestionDistance = 3;
+
 const Options& options();
-// A one-line description of the first bad value seen, or nullptr.
+// The problems found, one line each ("NAME=\"value\" is not ...; using D"),
+// or nullptr.
 const char* options_problem();
+
+// The parse behind options(), into *out; problems (which it starts) gets
+// one line per problem. For the start-up check, which must not fix the values
+// options() returns.
+void parse_options(Options* out, char* problems, std::size_t len);
+// Writes each line of problems as a warning; text already reported is not
+// repeated. Thread-safe.
+void report_option_problems(const char* problems);
+// 1, 0, or -1 when v is none of 0/1, true/false, yes/no, on/off.
+int parse_bool(const char* v);
+// Edit distance, case-insensitive (for "did you mean").
+int option_name_distance(const char* a, const char* b);
 
 }  // namespace numaslab::detail

@@ -1,7 +1,9 @@
 #include "stats/publish.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +32,34 @@ std::uint64_t realtime_ms() {
 
 void remove_file_at_exit() { publish_stop(); }
 
+// A process killed by a signal cannot remove its file: when a process starts
+// publishing it removes the files of processes that no longer exist. Reads
+// the directory with getdents64 into a stack buffer (opendir allocates).
+void remove_stale_files() {
+  int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      unsigned short reclen;
+      __builtin_memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char* name = buf + off + 19;
+      off += reclen;
+      if (__builtin_strncmp(name, "numaslab.", 9) != 0) continue;
+      long pid = 0;
+      const char* p = name + 9;
+      for (; *p >= '0' && *p <= '9' && pid < (1L << 30); ++p) pid = pid * 10 + (*p - '0');
+      if (*p != '\0' || pid <= 0 || pid == ::getpid()) continue;
+      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+      ::unlinkat(dir, name, 0);
+    }
+  }
+  ::close(dir);
+}
+
 }  // namespace
 
 void publish_path(int pid, char* buf, std::size_t len) {
@@ -40,6 +70,7 @@ int publish_start() {
   {
     LockGuard<Mutex> g(g_publish_mutex);
     if (g_header) return 0;
+    remove_stale_files();
     publish_path(static_cast<int>(::getpid()), g_path, sizeof g_path);
     int fd = ::open(g_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;

@@ -6,7 +6,8 @@
 // a PublishHeader, then `length` bytes of JSON. Writers bump `seq` to odd
 // before writing and to even after (a seqlock): a reader copies the text,
 // then re-reads seq and retries if it changed or is odd. The file is removed
-// at exit (atexit) and by publish_stop().
+// at exit (atexit) and by publish_stop(); publish_start() removes the files
+// left by processes that no longer exist (killed by a signal).
 // Locks: a private mutex serialises writers; it is taken before the registry.
 #pragma once
 

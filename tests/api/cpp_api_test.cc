@@ -41,7 +41,26 @@ TEST(CppApi, TypedCacheConstructsAndDestroys) {
 TEST(CppApi, DuplicateNameThrows) {
   ASSERT_EQ(numaslab_init("sim:2x2"), 0);
   numaslab::Cache<int> a("cpp-dup");
-  EXPECT_THROW(numaslab::Cache<int> b("cpp-dup"), std::bad_alloc);
+  EXPECT_THROW(numaslab::Cache<int> b("cpp-dup"), std::invalid_argument);
+}
+
+TEST(CppApi, BadNameThrowsInvalidArgument) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  try {
+    numaslab::Cache<int> bad("has space");
+    FAIL() << "a cache name with a space was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("invalid cache name"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(numaslab::Cache<int> empty(""), std::invalid_argument);
+}
+
+TEST(CppApi, AllocatorsCompareForCpp17) {
+  numaslab::Allocator<int> a;
+  numaslab::Allocator<double> b;
+  EXPECT_TRUE(a == b);
+  EXPECT_FALSE(a != b);
+  static_assert(std::allocator_traits<numaslab::Allocator<int>>::is_always_equal::value);
 }
 
 TEST(CppApi, CacheDestroyedWithTheObject) {

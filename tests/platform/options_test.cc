@@ -1,12 +1,17 @@
 // The options table: parsing, defaults, bad values, and the README in step.
-#include <gtest/gtest.h>
+#include "platform/options.h"
 
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include "platform/options.h"
+#include "numaslab/numaslab.h"
 
 using numaslab::detail::kOptionTable;
 using numaslab::detail::options;
@@ -47,6 +52,93 @@ TEST(Options, BadNumberFallsBackToDefaultAndSaysSo) {
   EXPECT_NE(std::string(options_problem()).find("NUMASLAB_REAP_MS=\"fast\""), std::string::npos);
 }
 
+TEST(Options, EveryBadValueIsReported) {
+  setenv("NUMASLAB_REAP_MS", "fast", 1);
+  setenv("NUMASLAB_WATCH_MS", "-5", 1);
+  setenv("NUMASLAB_VERBOSE", "maybe", 1);
+  EXPECT_EQ(options().watch_ms, 100);
+  EXPECT_FALSE(options().verbose);
+  ASSERT_NE(options_problem(), nullptr);
+  const std::string p = options_problem();
+  EXPECT_NE(p.find("NUMASLAB_REAP_MS=\"fast\" is not a number in 1..3600000; using 2000"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("NUMASLAB_WATCH_MS=\"-5\""), std::string::npos) << p;
+  EXPECT_NE(p.find("NUMASLAB_VERBOSE=\"maybe\" is not a boolean"), std::string::npos) << p;
+}
+
+TEST(Options, BooleansAcceptWords) {
+  setenv("NUMASLAB_REAP", "off", 1);
+  setenv("NUMASLAB_VERBOSE", "Yes", 1);
+  setenv("NUMASLAB_RSEQ", "FALSE", 1);
+  setenv("NUMASLAB_LOCKCHECK", "on", 1);
+  setenv("NUMASLAB_PUBLISH", "true", 1);
+  const auto& opt = options();
+  EXPECT_FALSE(opt.reap);
+  EXPECT_TRUE(opt.verbose);
+  EXPECT_FALSE(opt.rseq);
+  EXPECT_TRUE(opt.lockcheck);
+  EXPECT_TRUE(opt.publish);
+  EXPECT_EQ(options_problem(), nullptr) << options_problem();
+  EXPECT_EQ(numaslab::detail::parse_bool("no"), 0);
+  EXPECT_EQ(numaslab::detail::parse_bool("1"), 1);
+  EXPECT_EQ(numaslab::detail::parse_bool("2"), -1);
+  EXPECT_EQ(numaslab::detail::parse_bool(""), -1);
+}
+
+TEST(Options, MisspeltNameNamesTheClosestOption) {
+  setenv("NUMASLAB_TOPOLGY", "sim:2x2", 1);
+  setenv("NUMASLAB_REAPMS", "100", 1);
+  setenv("NUMASLAB_SOMETHING_ELSE_ENTIRELY", "1", 1);  // not a misspelling: no guess
+  ASSERT_NE(options_problem(), nullptr);
+  const std::string p = options_problem();
+  EXPECT_NE(p.find("NUMASLAB_TOPOLGY is not a numaslab option; did you mean NUMASLAB_TOPOLOGY?"),
+            std::string::npos)
+      << p;
+  EXPECT_NE(p.find("NUMASLAB_REAPMS is not a numaslab option; did you mean NUMASLAB_REAP_MS?"),
+            std::string::npos)
+      << p;
+  EXPECT_EQ(p.find("SOMETHING_ELSE"), std::string::npos) << p;
+  EXPECT_EQ(numaslab::detail::option_name_distance("NUMASLAB_TOPOLGY", "NUMASLAB_TOPOLOGY"), 1);
+}
+
+namespace {
+// The start-up check lives with the start-up code; every program that calls
+// numaslab links it, and this reference makes this one link it too.
+__attribute__((used)) int (*const g_links_start_up)(const char*) = &numaslab_init;
+
+// Loads this test program again (listing its tests) with extra environment:
+// its stderr and exit status.
+std::pair<std::string, int> rerun_with(const std::string& env) {
+  const std::string cmd = "env " + env + " /proc/" + std::to_string(getpid()) +
+                          "/exe --gtest_list_tests 2>&1 >/dev/null";
+  FILE* f = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (f && std::fgets(buf, sizeof buf, f)) out += buf;
+  int status = f ? pclose(f) : -1;
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+}  // namespace
+
+TEST(Options, BadValuesAreReportedAtStartUp) {
+  auto [err, code] = rerun_with("NUMASLAB_REAP_MS=fast NUMASLAB_PUBLISH=maybe NUMASLAB_RSEQQ=0");
+  EXPECT_EQ(code, 0) << err;
+  EXPECT_NE(err.find("numaslab: NUMASLAB_REAP_MS=\"fast\""), std::string::npos) << err;
+  EXPECT_NE(err.find("numaslab: NUMASLAB_PUBLISH=\"maybe\""), std::string::npos) << err;
+  EXPECT_NE(err.find("did you mean NUMASLAB_RSEQ?"), std::string::npos) << err;
+}
+
+TEST(Options, BadTopologyStopsTheProgramAtStartUp) {
+  auto [err, code] = rerun_with("NUMASLAB_TOPOLOGY=sim:0x2");
+  EXPECT_EQ(code, 1) << err;
+  EXPECT_NE(err.find("numaslab: cannot start: NUMASLAB_TOPOLOGY=\"sim:0x2\": "), std::string::npos)
+      << err;
+  auto [err2, code2] = rerun_with("NUMASLAB_TOPOLOGY=banana");
+  EXPECT_EQ(code2, 1) << err2;
+  EXPECT_NE(err2.find("cannot start: NUMASLAB_TOPOLOGY=\"banana\""), std::string::npos) << err2;
+}
+
 TEST(Options, ReadmeListsEveryOptionWithItsDefault) {
   std::ifstream f(std::string(NUMASLAB_SOURCE_DIR) + "/README.md");
   ASSERT_TRUE(f) << "README.md not found";
@@ -54,7 +146,8 @@ TEST(Options, ReadmeListsEveryOptionWithItsDefault) {
   ss << f.rdbuf();
   const std::string readme = ss.str();
   for (const auto& o : kOptionTable) {
-    const std::string row = std::string("| `") + o.name + "` | `" + o.default_value + "` | " + o.meaning + " |";
+    const std::string row =
+        std::string("| `") + o.name + "` | `" + o.default_value + "` | " + o.meaning + " |";
     EXPECT_NE(readme.find(row), std::string::npos) << "README lacks the row: " << row;
   }
 }

@@ -2,16 +2,25 @@
 // map /dev/shm/numaslab.<pid>, copy the JSON under the seqlock, parse it.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "stats/publish.h"
 
@@ -79,6 +88,88 @@ class PublishedStats {
   std::size_t size_ = 0;
 };
 
+inline std::string publication_path(int pid) {
+  char path[64];
+  numaslab::detail::publish_path(pid, path, sizeof path);
+  return path;
+}
+
+// Whether the process that published /dev/shm/numaslab.<pid> still runs it:
+// the pid exists, is not a zombie (a process killed with SIGKILL and not yet
+// reaped), and - where its maps can be read - still maps the file (a reused
+// pid belongs to another program).
+inline bool publisher_alive(int pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::ifstream stat(proc + "/stat");
+  std::string line;
+  if (stat && std::getline(stat, line)) {
+    const auto paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size()) {
+      const char state = line[paren + 2];
+      if (state == 'Z' || state == 'X' || state == 'x') return false;
+    }
+  }
+  std::ifstream maps(proc + "/maps");
+  if (!maps) return true;  // not ours to read: trust kill()
+  const std::string path = publication_path(pid);
+  while (std::getline(maps, line))
+    if (line.size() >= path.size() && line.find(path) != std::string::npos) return true;
+  return false;
+}
+
+struct Publisher {
+  int pid = 0;
+  bool alive = false;
+  std::string command;  // /proc/<pid>/comm
+  double age_s = -1;    // since the figures were last refreshed (-1: unreadable)
+};
+
+inline double now_realtime_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Every /dev/shm/numaslab.<pid>, in pid order. remove_stale: unlink the files
+// of processes that are gone (they cannot remove them after SIGKILL).
+inline std::vector<Publisher> list_publishers(bool remove_stale,
+                                              std::vector<std::string>* removed) {
+  std::vector<Publisher> out;
+  DIR* d = ::opendir("/dev/shm");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const char* n = e->d_name;
+    if (std::strncmp(n, "numaslab.", 9) != 0) continue;
+    char* end = nullptr;
+    long pid = std::strtol(n + 9, &end, 10);
+    if (end == n + 9 || *end != '\0' || pid <= 0) continue;
+    Publisher p;
+    p.pid = static_cast<int>(pid);
+    p.alive = publisher_alive(p.pid);
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    if (p.alive && comm) std::getline(comm, p.command);
+    out.push_back(p);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const Publisher& a, const Publisher& b) { return a.pid < b.pid; });
+  for (auto& p : out) {
+    const std::string path = publication_path(p.pid);
+    if (!p.alive) {
+      if (remove_stale && ::unlink(path.c_str()) == 0 && removed) removed->push_back(path);
+      continue;
+    }
+    try {
+      PublishedStats s(p.pid);
+      p.age_s = (now_realtime_ms() - static_cast<double>(s.updated_ms())) / 1000.0;
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
 // The slabinfo 2.1 text rebuilt from the JSON form (same numbers, same format).
 inline std::string slabinfo_text(const nlohmann::json& j) {
   std::string out =
@@ -92,16 +183,16 @@ inline std::string slabinfo_text(const nlohmann::json& j) {
   char line[512];
   for (const auto& c : j.at("caches")) {
     auto u = [&](const char* k) { return c.at(k).get<unsigned long>(); };
-    std::snprintf(line, sizeof line,
-                  "%-17s %6lu %6lu %6lu %4lu %4lu : tunables %4lu %4lu %4lu : slabdata %6lu %6lu "
-                  "%6lu : globalstat %7lu %6lu %5lu %4lu \t\t\t\t%4lu %4lu %4lu %4lu %4lu : cpustat "
-                  "%6lu %6lu %6lu %6lu\n",
-                  c.at("name").get<std::string>().c_str(), u("active_objs"), u("num_objs"),
-                  u("objsize"), u("objperslab"), u("pagesperslab"), u("limit"), u("batchcount"),
-                  u("shared"), u("active_slabs"), u("num_slabs"), u("shared_avail"),
-                  u("listallocs"), u("maxobjs"), u("grown"), u("reaped"), u("error"),
-                  u("maxfreeable"), u("nodeallocs"), u("remotefrees"), u("alienoverflow"),
-                  u("allochit"), u("allocmiss"), u("freehit"), u("freemiss"));
+    std::snprintf(
+        line, sizeof line,
+        "%-17s %6lu %6lu %6lu %4lu %4lu : tunables %4lu %4lu %4lu : slabdata %6lu %6lu "
+        "%6lu : globalstat %7lu %6lu %5lu %4lu \t\t\t\t%4lu %4lu %4lu %4lu %4lu : cpustat "
+        "%6lu %6lu %6lu %6lu\n",
+        c.at("name").get<std::string>().c_str(), u("active_objs"), u("num_objs"), u("objsize"),
+        u("objperslab"), u("pagesperslab"), u("limit"), u("batchcount"), u("shared"),
+        u("active_slabs"), u("num_slabs"), u("shared_avail"), u("listallocs"), u("maxobjs"),
+        u("grown"), u("reaped"), u("error"), u("maxfreeable"), u("nodeallocs"), u("remotefrees"),
+        u("alienoverflow"), u("allochit"), u("allocmiss"), u("freehit"), u("freemiss"));
     out += line;
   }
   return out;

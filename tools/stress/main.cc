@@ -11,8 +11,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -25,6 +23,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,6 +33,7 @@
 #include "numaslab/numaslab.h"
 #include "objects.h"
 #include "real_cpu.h"
+#include "run_plot.h"
 #include "stress.h"
 #include "tuner.h"
 #include "worker.h"
@@ -386,6 +386,21 @@ void print_slabinfo(Run& r) {
   out("slabinfo (the tool's caches and kmalloc caches holding slabs; %d other lines omitted, "
       "--full-slabinfo shows all):\n%s",
       skipped, text.c_str());
+  // Every object was released, yet the typed caches show active objects.
+  unsigned long long cached = 0, in_arrays_caches = 0;
+  for (int k = 0; k < kNumTyped; ++k) {
+    struct numaslab_cache_stats cs {};
+    if (numaslab_cache_stats(cache_of(static_cast<Kind>(k)), &cs) != 0) continue;
+    cached += cs.active_objs;
+    if (cs.active_objs) ++in_arrays_caches;
+  }
+  if (cached)
+    out("note: %llu typed cache(s) still show %llu active objects although every object was "
+        "released. Those objects sit in per-CPU, shared and alien arrays, ready for the next "
+        "allocation without touching a slab; to the slabs they are handed out, so slabinfo "
+        "counts them as active, as the kernel's /proc/slabinfo does. Shrinking the caches "
+        "(next) or the reaper puts them back.\n",
+        in_arrays_caches, cached);
 }
 
 std::string verdict_reason(Run& r) {
@@ -422,6 +437,7 @@ int run_main(int argc, char** argv) {
   Options& o = r.opt;
   CLI::App app{"numaslab-stress: a dbench-like load on numaslab while CPUs go down and up "
                "(the seed patch's test as a program)"};
+  app.set_version_flag("--version", std::string("numaslab-stress ") + numaslab_version());
   app.add_option("--topology", o.topology, "numaslab topology: sim:NxM, map:C=N,... or real")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -431,6 +447,14 @@ int run_main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600000));
   auto* seed_opt = app.add_option("--seed", o.seed, "random seed (default: time-based, printed)");
   app.add_option("--json", o.json_path, "write a JSON summary to FILE");
+  app.add_option("--plot", o.plot_path,
+                 "draw the run into FILE.png with gnuplot: operations per second, online CPUs "
+                 "per node, bytes per node and hotplug events over time")
+      ->check([](const std::string& f) {
+        return f.size() > 4 && f.compare(f.size() - 4, 4, ".png") == 0
+                   ? std::string()
+                   : "the plot file must end in .png: " + f;
+      });
   app.add_option("--verify-interval-s", o.verify_interval_s,
                  "seconds between numaslab_verify runs at a quiescent point (0: only at the end)")
       ->capture_default_str()
@@ -473,6 +497,11 @@ int run_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   o.seed_given = seed_opt->count() > 0;
+  if (!o.plot_path.empty() && std::system("gnuplot --version >/dev/null 2>&1") != 0) {
+    std::fprintf(stderr,
+                 "numaslab-stress: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
+    return 2;
+  }
   if (!o.seed_given) {
     o.seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count() / 1000) ^
              (static_cast<std::uint64_t>(::getpid()) << 40);
@@ -580,6 +609,14 @@ int run_main(int argc, char** argv) {
   const auto end_ms = static_cast<std::int64_t>(o.seconds * 1000);
   const auto verify_every = static_cast<std::int64_t>(o.verify_interval_s * 1000);
   std::int64_t next_progress = 1000, next_verify = verify_every > 0 ? verify_every : INT64_MAX;
+  std::unique_ptr<RunPlot> plot;
+  if (!o.plot_path.empty()) {
+    plot = std::make_unique<RunPlot>(r.nodes, "numaslab-stress: topology " + o.topology + ", " +
+                                                  std::to_string(o.threads) + " workers");
+    plot->sample(0, 0);
+  }
+  constexpr std::int64_t kPlotEveryMs = 100;
+  std::int64_t next_sample = plot ? kPlotEveryMs : INT64_MAX;
   std::int64_t last_t = 0;
   std::uint64_t last_ops = 0;
   for (;;) {
@@ -600,10 +637,16 @@ int run_main(int argc, char** argv) {
       interval_verify(r);
       next_verify += verify_every;
     }
+    if (t >= next_sample) {
+      plot->sample(static_cast<double>(t) / 1000.0, r.totals().ops());
+      while (next_sample <= t) next_sample += kPlotEveryMs;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(
-        20, std::max<std::int64_t>(1, std::min({end_ms, next_progress, next_verify}) - t))));
+        20, std::max<std::int64_t>(
+                1, std::min({end_ms, next_progress, next_verify, next_sample}) - t))));
   }
   r.elapsed_s = static_cast<double>(now_ms()) / 1000.0;
+  if (plot) plot->sample(r.elapsed_s, r.totals().ops());
   {
     const std::int64_t t = now_ms();
     const std::int64_t frac = t % 1000;
@@ -701,6 +744,13 @@ int run_main(int argc, char** argv) {
       static_cast<unsigned long long>(r.verify_runs), static_cast<unsigned long long>(r.verify_failures),
       r.verify_ms_max, r.final_verify_line.c_str());
 
+  if (plot) {
+    const std::string err = plot->write_png(o.plot_path);
+    if (err.empty())
+      out("plot of %zu samples written to %s\n", plot->samples(), o.plot_path.c_str());
+    else
+      r.warnings.push_back("--plot " + o.plot_path + ": " + err);
+  }
   r.set_phase("destroying the caches");
   r.cache_destroy_failures = destroy_caches(&r.warnings, t.live() != 0);
   {

@@ -20,6 +20,7 @@ struct Options {
   std::uint64_t seed = 0;
   bool seed_given = false;
   std::string json_path;
+  std::string plot_path;  // --plot FILE.png: empty for none
   double verify_interval_s = 2;
   bool real_hotplug = false;
   bool no_hotplug = false;
