@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds numaslab and runs the test suite.
-# Usage: scripts/test.sh [preset ...]   (default: release asan tsan, plus the
-# clang thread-safety analysis build). Presets are in CMakePresets.json.
+# Usage: scripts/test.sh [preset ...]   (default: release asan ubsan tsan, plus
+# the clang thread-safety analysis build). Presets are in CMakePresets.json.
+# The release preset also runs the cache, hotplug and stress tests again at
+# NUMASLAB_CHECK=full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 presets=("$@")
-[[ ${#presets[@]} -eq 0 ]] && presets=(release asan tsan tsa)
+[[ ${#presets[@]} -eq 0 ]] && presets=(release asan ubsan tsan tsa)
 
 for p in "${presets[@]}"; do
   echo "=== numaslab: preset $p ==="
@@ -18,5 +20,9 @@ for p in "${presets[@]}"; do
     continue
   fi
   ctest --preset "$p"
+  if [[ "$p" == release ]]; then
+    echo "=== numaslab: preset release at NUMASLAB_CHECK=full (cache, hotplug, stress) ==="
+    NUMASLAB_CHECK=full ctest --preset "$p" -L '^(cache|hotplug|stress)$'
+  fi
 done
 echo "=== numaslab: all tests passed (${presets[*]}) ==="

@@ -210,6 +210,8 @@ void drain_all_arrays(Cache* c) {
         s.top = s.base;
         slot_moved(s, -static_cast<std::int64_t>(n));
       }
+      // An emptied array gives its capacity back to the CPU's budget.
+      capacity_set(c, s, static_cast<int>(cpu), 0);
     }
     destroy_slabs(c, &dead);
   }

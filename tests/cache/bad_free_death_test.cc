@@ -105,7 +105,16 @@ TEST_F(BadFreeFullDeathTest, KfreeDoubleFree) {
 
 // NUMASLAB_CHECK=fast: the second free is taken; the double free is caught
 // when the two copies go back to their slab, named as what it is.
-TEST_F(BadFreeDeathTest, DoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
+// Runs at NUMASLAB_CHECK=fast whatever the environment says.
+class BadFreeFastDeathTest : public BadFreeDeathTest {
+ protected:
+  void SetUp() override {
+    setenv("NUMASLAB_CHECK", "fast", 1);
+    BadFreeDeathTest::SetUp();
+  }
+};
+
+TEST_F(BadFreeFastDeathTest, DoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
   void* keep = numaslab_cache_alloc(victim_);
   void* p = numaslab_cache_alloc(victim_);
   ASSERT_NE(keep, nullptr);
@@ -116,7 +125,7 @@ TEST_F(BadFreeDeathTest, DoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
                " \\(found already free in its slab on node 0\\)");
 }
 
-TEST_F(BadFreeDeathTest, KfreeDoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
+TEST_F(BadFreeFastDeathTest, KfreeDoubleFreeAtFastIsCaughtWhenItGoesBackToItsSlab) {
   void* p = numaslab_kmalloc(100);
   numaslab_kfree(p);
   numaslab_kfree(p);

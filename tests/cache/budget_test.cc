@@ -1,0 +1,157 @@
+// The per-CPU byte budget (cache/budget.cc): whatever the number of caches
+// and CPUs, the objects cached in one CPU's arrays never exceed
+// NUMASLAB_CPU_CACHE_BYTES, and capacity comes back when arrays go idle.
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cache_test_util.h"
+
+namespace numaslab::detail {
+namespace {
+
+using namespace testing_cache;
+
+// Bytes the arrays of every cache hold on each CPU right now (objects, not
+// capacity), read under the slot locks.
+std::vector<std::uint64_t> held_per_cpu() NS_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<std::uint64_t> held(static_cast<std::size_t>(topology().possible_cpus()), 0);
+  LockGuard<Mutex> g(registry().mutex);
+  for (Cache* c = registry().head; c; c = c->next) {
+    for (int cpu = 0; cpu < topology().possible_cpus(); ++cpu) {
+      CpuSlot& s = c->slot(cpu);
+      LockGuard<SpinLock> gs(s.lock);
+      held[static_cast<std::size_t>(cpu)] += std::uint64_t{s.avail()} * c->geo.buffer_size;
+    }
+  }
+  return held;
+}
+
+nlohmann::json slabinfo_json() {
+  std::size_t n = numaslab_slabinfo_json(nullptr, 0);
+  std::string s(n + 1, '\0');
+  numaslab_slabinfo_json(s.data(), s.size());
+  s.resize(n);
+  return nlohmann::json::parse(s);
+}
+
+TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
+  constexpr std::uint64_t kBudget = 64 * 1024;
+  setenv("NUMASLAB_CPU_CACHE_BYTES", std::to_string(kBudget).c_str(), 1);
+  init_sim("sim:8x16");
+  ASSERT_EQ(numaslab_num_possible_cpus(), 128);
+  // Caches whose default limits together want far more than the budget on
+  // every CPU: 120 x 256 B, 54 x 1 KiB, 24 x 4 KiB, 8 x 16 KiB ...
+  const std::size_t sizes[] = {64, 256, 1000, 4000, 16000};
+  std::vector<numaslab_cache*> caches;
+  std::uint64_t wanted = 0;
+  for (std::size_t size : sizes) {
+    numaslab_cache* c =
+        numaslab_cache_create(("budget-" + std::to_string(size)).c_str(), size, 0, 0, nullptr);
+    ASSERT_NE(c, nullptr);
+    caches.push_back(c);
+    wanted += std::uint64_t{raw(c)->limit.load()} * raw(c)->geo.buffer_size;
+  }
+  ASSERT_GT(wanted, 4 * kBudget) << "the caches must want more than the budget";
+
+  std::vector<void*> objs;
+  for (int cpu = 0; cpu < 128; ++cpu) {
+    ASSERT_EQ(numaslab_bind_thread_to_cpu(cpu), 0);
+    // A burst: many objects of every cache, then all of them back, plus
+    // kmalloc of every class the caches do not cover.
+    for (numaslab_cache* c : caches)
+      for (int i = 0; i < 200; ++i) objs.push_back(numaslab_cache_alloc(c));
+    for (void* p : objs) ASSERT_NE(p, nullptr);
+    std::vector<void*> km;
+    for (int i = 0; i < 400; ++i) km.push_back(numaslab_kmalloc(static_cast<std::size_t>(8 + i * 40)));
+    for (void* p : km) numaslab_kfree(p);
+    std::size_t k = 0;
+    for (numaslab_cache* c : caches)
+      for (int i = 0; i < 200; ++i) numaslab_cache_free(c, objs[k++]);
+    objs.clear();
+    const std::vector<std::uint64_t> held = held_per_cpu();
+    EXPECT_LE(held[static_cast<std::size_t>(cpu)], kBudget) << "CPU " << cpu << " after its burst";
+    EXPECT_LE(cpu_cache_bytes(cpu), kBudget) << "capacity claimed by CPU " << cpu;
+    EXPECT_GT(held[static_cast<std::size_t>(cpu)], 0u) << "the arrays are used at all";
+  }
+  // Every CPU, at the end, and as the JSON shows it.
+  const std::vector<std::uint64_t> held = held_per_cpu();
+  std::uint64_t total = 0;
+  for (std::uint64_t h : held) {
+    EXPECT_LE(h, kBudget);
+    total += h;
+  }
+  EXPECT_LE(total, 128 * kBudget);
+  nlohmann::json j = slabinfo_json();
+  EXPECT_EQ(j["cpu_cache_budget"].get<std::uint64_t>(), kBudget);
+  ASSERT_EQ(j["cpu_cache_bytes"].size(), 128u);
+  for (const auto& b : j["cpu_cache_bytes"]) EXPECT_LE(b.get<std::uint64_t>(), kBudget);
+  EXPECT_VERIFY_OK();
+  for (numaslab_cache* c : caches) EXPECT_EQ(numaslab_cache_destroy(c), 0);
+}
+
+TEST(Budget, IdleArraysGiveTheirCapacityBack) {
+  constexpr std::uint64_t kBudget = 64 * 1024;
+  setenv("NUMASLAB_CPU_CACHE_BYTES", std::to_string(kBudget).c_str(), 1);
+  init_sim("sim:1x2");
+  ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
+  numaslab_cache* a = numaslab_cache_create("budget-a", 1000, 0, 0, nullptr);
+  numaslab_cache* b = numaslab_cache_create("budget-b", 1000, 0, 0, nullptr);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Start from a quiet CPU: start-up's metadata arrays go idle and give back.
+  for (int i = 0; i < 4; ++i) numaslab_reap();
+  const std::uint64_t quiet = cpu_cache_bytes(0);
+  const std::uint32_t limit = raw(a)->limit.load();
+  const std::uint64_t obj = raw(a)->geo.buffer_size;
+  ASSERT_LE(quiet + limit * obj, kBudget) << "a's whole limit fits the budget";
+  ASSERT_GT(quiet + 2 * limit * obj, kBudget) << "a and b together do not";
+  auto burst = [](numaslab_cache* c) {
+    std::vector<void*> v;
+    for (int i = 0; i < 100; ++i) v.push_back(numaslab_cache_alloc(c));
+    for (void* p : v) numaslab_cache_free(c, p);
+  };
+  burst(a);
+  EXPECT_EQ(slot_view(raw(a), 0).capacity, limit);
+  // b gets only what a left of the budget ...
+  burst(b);
+  const std::uint32_t cap_b = slot_view(raw(b), 0).capacity;
+  EXPECT_LT(cap_b, limit);
+  const std::uint64_t used = cpu_cache_bytes(0);
+  EXPECT_LE(used, kBudget);
+  // ... until a goes idle: the reaper drains it and gives its capacity back,
+  // and b grows into it.
+  for (int i = 0; i < 4; ++i) numaslab_reap();
+  EXPECT_EQ(slot_view(raw(a), 0).capacity, 0u) << "idle array keeps no capacity";
+  EXPECT_EQ(slot_view(raw(a), 0).avail, 0u);
+  EXPECT_LT(cpu_cache_bytes(0), used);
+  burst(b);
+  EXPECT_LE(cpu_cache_bytes(0), kBudget);
+  EXPECT_GT(slot_view(raw(b), 0).capacity, cap_b);
+  EXPECT_VERIFY_OK();
+  EXPECT_EQ(numaslab_cache_destroy(a), 0);
+  EXPECT_EQ(numaslab_cache_destroy(b), 0);
+}
+
+TEST(Budget, ArraysStartEmptyAndGrowToTheirLimitOnFirstUse) {
+  init_sim("sim:1x2");
+  ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
+  numaslab_cache* c = numaslab_cache_create("budget-grow", 64, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(slot_view(raw(c), 0).capacity, 0u);
+  const std::uint64_t before = cpu_cache_bytes(0);
+  void* p = numaslab_cache_alloc(c);
+  ASSERT_NE(p, nullptr);
+  SlotView v = slot_view(raw(c), 0);
+  EXPECT_EQ(v.capacity, v.limit) << "the default budget covers a small cache's whole limit";
+  EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{v.limit} * raw(c)->geo.buffer_size);
+  EXPECT_EQ(slot_view(raw(c), 1).capacity, 0u) << "only the CPU that used it";
+  numaslab_cache_free(c, p);
+  EXPECT_EQ(numaslab_cache_destroy(c), 0);
+  EXPECT_EQ(cpu_cache_bytes(0), before) << "destroy gives the capacity back";
+}
+
+}  // namespace
+}  // namespace numaslab::detail
