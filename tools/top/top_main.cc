@@ -29,15 +29,17 @@ struct Row {
   unsigned long objs = 0, active = 0, objsize = 0, slabs = 0, perslab = 0, pages = 0;
   unsigned long cache_bytes = 0, hits = 0, lookups = 0, remote = 0;
   std::vector<unsigned long> node_bytes;
-  double use() const { return objs ? 100.0 * static_cast<double>(active) / static_cast<double>(objs) : 0; }
+  double use() const {
+    return objs ? 100.0 * static_cast<double>(active) / static_cast<double>(objs) : 0;
+  }
   double hit_rate() const {
     return lookups ? 100.0 * static_cast<double>(hits) / static_cast<double>(lookups) : 0;
   }
 };
 
-const std::map<char, std::string> kSortKeys = {
-    {'o', "objs"}, {'a', "active"}, {'u', "use"},  {'s', "size"}, {'c', "cache"},
-    {'l', "slabs"}, {'n', "name"},  {'h', "hits"}, {'r', "remote"}};
+const std::map<char, std::string> kSortKeys = {{'o', "objs"}, {'a', "active"}, {'u', "use"},
+                                               {'s', "size"}, {'c', "cache"},  {'l', "slabs"},
+                                               {'n', "name"}, {'h', "hits"},   {'r', "remote"}};
 
 bool less_by(const std::string& key, const Row& a, const Row& b) {
   if (key == "name") return a.name < b.name;  // ascending
@@ -59,7 +61,7 @@ std::vector<Row> rows_of(const nlohmann::json& j, int nodes) {
   std::vector<Row> rows;
   for (const auto& c : j.at("caches")) {
     Row r;
-    r.name = c.at("name");
+    r.name = numaslab::tools::printable(c.at("name"));
     r.objs = c.at("num_objs");
     r.active = c.at("active_objs");
     r.objsize = c.at("objsize");
@@ -82,9 +84,12 @@ std::vector<Row> rows_of(const nlohmann::json& j, int nodes) {
 
 std::string human(unsigned long bytes) {
   char buf[32];
-  if (bytes >= (10UL << 30)) std::snprintf(buf, sizeof buf, "%luG", bytes >> 30);
-  else if (bytes >= (10UL << 20)) std::snprintf(buf, sizeof buf, "%luM", bytes >> 20);
-  else std::snprintf(buf, sizeof buf, "%luK", bytes >> 10);
+  if (bytes >= (10UL << 30))
+    std::snprintf(buf, sizeof buf, "%luG", bytes >> 30);
+  else if (bytes >= (10UL << 20))
+    std::snprintf(buf, sizeof buf, "%luM", bytes >> 20);
+  else
+    std::snprintf(buf, sizeof buf, "%luK", bytes >> 10);
   return buf;
 }
 
@@ -109,17 +114,21 @@ void draw(const nlohmann::json& j, const std::string& sort_key, bool all, bool c
   if (clear) out += "\x1b[H\x1b[2J";
   char line[512];
   std::string online;
-  for (const auto& c : j.at("online")) online += (online.empty() ? "" : ",") + std::to_string(c.get<int>());
+  for (const auto& c : j.at("online"))
+    online += (online.empty() ? "" : ",") + std::to_string(c.get<int>());
   std::snprintf(line, sizeof line,
                 " numaslab-top  pid %d  topology %s  slots %s  nodes %d  CPUs online %s\n",
-                j.at("pid").get<int>(), j.at("topology").get<std::string>().c_str(),
-                j.value("slots", std::string("?")).c_str(), nodes, online.c_str());
+                j.at("pid").get<int>(),
+                numaslab::tools::printable(j.at("topology").get<std::string>()).c_str(),
+                numaslab::tools::printable(j.value("slots", std::string("?"))).c_str(), nodes,
+                online.c_str());
   out += line;
   std::snprintf(line, sizeof line,
                 " Active / Total Objects (%% used)  : %lu / %lu (%.1f%%)\n"
                 " Active / Total Caches            : %zu\n"
                 " Slab memory                      : %s\n",
-                active, objs, objs ? 100.0 * static_cast<double>(active) / static_cast<double>(objs) : 0.0,
+                active, objs,
+                objs ? 100.0 * static_cast<double>(active) / static_cast<double>(objs) : 0.0,
                 rows.size(), human(bytes).c_str());
   out += line;
   out += " Memory per node                  :";
@@ -129,7 +138,8 @@ void draw(const nlohmann::json& j, const std::string& sort_key, bool all, bool c
     out += line;
   }
   const auto& rp = j.at("reaper");
-  std::snprintf(line, sizeof line, "\n Reaper: %lu visits, %lu slabs destroyed, %s released   sort: %s\n\n",
+  std::snprintf(line, sizeof line,
+                "\n Reaper: %lu visits, %lu slabs destroyed, %s released   sort: %s\n\n",
                 rp.at("visits").get<unsigned long>(), rp.at("slabs_destroyed").get<unsigned long>(),
                 human(rp.at("bytes_released")).c_str(), sort_key.c_str());
   out += line;
@@ -198,8 +208,10 @@ int main(int argc, char** argv) {
   app.add_option("pid", pid, "process id")->required();
   app.add_option("-d,--delay", delay, "seconds between refreshes")->check(CLI::PositiveNumber);
   app.add_option("-n,--iterations", iterations, "exit after this many refreshes (0: run until q)");
-  app.add_option("-s,--sort", sort_key, "sort by: objs active use size cache slabs name hits remote")
-      ->check(CLI::IsMember({"objs", "active", "use", "size", "cache", "slabs", "name", "hits", "remote"}));
+  app.add_option("-s,--sort", sort_key,
+                 "sort by: objs active use size cache slabs name hits remote")
+      ->check(CLI::IsMember(
+          {"objs", "active", "use", "size", "cache", "slabs", "name", "hits", "remote"}));
   app.add_flag("-o,--once", once, "print once and exit (no screen clearing)");
   app.add_flag("-a,--all", all, "show every cache even if the terminal is smaller");
   CLI11_PARSE(app, argc, argv);
@@ -214,7 +226,8 @@ int main(int argc, char** argv) {
       auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay);
       for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        until - std::chrono::steady_clock::now()).count();
+                        until - std::chrono::steady_clock::now())
+                        .count();
         if (left <= 0) break;
         char k = term.key(static_cast<int>(left));
         if (k == 'q' || k == 'Q') return 0;
