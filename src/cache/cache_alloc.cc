@@ -4,6 +4,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/misuse.h"
 #include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
@@ -53,6 +54,8 @@ bool sim_cpu_gone(int cpu) {
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
   NodeLists* nl = c->node(node);
   if (!nl) {
+    // A destroyed cache has no arrays and no node lists: every path ends here.
+    if (cache_destroyed(c)) report_destroyed(c, "numaslab_cache_alloc");
     errno = ENOMEM;
     return nullptr;
   }

@@ -2,6 +2,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/misuse.h"
 #include "cpu/rseq_slots.h"
 #include "page/page_map.h"
 
@@ -154,11 +155,8 @@ void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
 void cache_free(Cache* c, void* obj) {
   if (!obj) return;
   PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab,
-           "numaslab_cache_free: %p was never returned by numaslab (cache '%s')", obj, c->name);
-  auto* owner = static_cast<Cache*>(d->owner);
-  NS_CHECK(owner == c, "numaslab_cache_free: %p belongs to cache '%s', freed to cache '%s'", obj,
-           owner->name, c->name);
+  if (NS_UNLIKELY(!d || d->kind != PageKind::kSlab || d->owner != c))
+    report_bad_cache_free(c, d, obj, "numaslab_cache_free");
   free_with_desc(c, d, obj, "numaslab_cache_free");
 }
 

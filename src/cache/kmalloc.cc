@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "base/check.h"
+#include "cache/misuse.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 
@@ -57,12 +58,17 @@ void* large_alloc(std::size_t size, int node) {
     return nullptr;
   }
   unsigned order = order_for(size);
-  if (order > kMaxRunOrder) return alloc_huge(size, node);
-  void* p = alloc_pages(node, order);
-  if (!p) return nullptr;
-  PageDesc* d = page_lookup(p);
-  d->size = size;
-  set_page_kind(d, PageKind::kLargeHead);
+  void* p;
+  if (order > kMaxRunOrder) {
+    p = alloc_huge(size, node);
+  } else {
+    p = alloc_pages(node, order);
+    if (!p) return nullptr;
+    PageDesc* d = page_lookup(p);
+    d->size = size;
+    set_page_kind(d, PageKind::kLargeHead);
+  }
+  if (p) freed_blocks_forget(p);
   return p;
 }
 
@@ -100,7 +106,9 @@ void* kmalloc_node(std::size_t size, int node) {
 void kfree(void* p) {
   if (!p) return;
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d, "numaslab_kfree: %p was never returned by numaslab", p);
+  if (!d)
+    report_not_allocated(p, "numaslab_kfree", true,
+                         false);  // a huge block's mapping is gone once freed
   switch (d->kind) {
     case PageKind::kSlab: {
       free_with_desc(static_cast<Cache*>(d->owner), d, p, "numaslab_kfree");
@@ -109,18 +117,20 @@ void kfree(void* p) {
     case PageKind::kLargeHead:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a %zu-byte block",
                p, d->size);
+      freed_blocks_note(p, d->size);
       set_page_kind(d, PageKind::kAllocated);
       free_pages(p, d->order);
       return;
     case PageKind::kHuge:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block", p);
+      freed_blocks_note(p, d->size);
       free_huge(p);
       return;
     case PageKind::kTail:
       fatal("numaslab_kfree: %p is an interior pointer of a large block", p);
     case PageKind::kFree:
     case PageKind::kFreeTail:
-      fatal("numaslab_kfree: double free of %p (the block is already free)", p);
+      report_not_allocated(p, "numaslab_kfree", true, true);
     default:
       fatal("numaslab_kfree: %p was never returned by numaslab", p);
   }
@@ -129,10 +139,23 @@ void kfree(void* p) {
 std::size_t ksize(const void* p) {
   if (!p) return 0;
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d, "numaslab_ksize: %p was never returned by numaslab", p);
+  if (!d) report_not_allocated(p, "numaslab_ksize", false, false);
   switch (d->kind) {
-    case PageKind::kSlab:
-      return static_cast<Cache*>(d->owner)->geo.buffer_size;
+    case PageKind::kSlab: {
+      auto* c = static_cast<Cache*>(d->owner);
+      auto* s = static_cast<Slab*>(d->slab);
+      const std::int64_t i = slab_object_index(c->geo, s, p);
+      NS_CHECK(i >= 0,
+               "numaslab_ksize: %p is an interior pointer, not the start of an object (cache '%s')",
+               p, c->name);
+      NS_CHECK(s->load_bufctl(static_cast<std::uint32_t>(i)) == kBufctlUser,
+               "numaslab_ksize: %p is not allocated: it was freed or never handed out (cache '%s')",
+               p, c->name);
+      return c->geo.buffer_size;
+    }
+    case PageKind::kFree:
+    case PageKind::kFreeTail:
+      report_not_allocated(p, "numaslab_ksize", false, true);
     case PageKind::kLargeHead:
       return kPageSize << d->order;
     case PageKind::kHuge:
