@@ -85,14 +85,14 @@ Cache* kmalloc_cache(int cls) { return g_kmalloc_caches[cls]; }
 void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
 
 void* kmalloc(std::size_t size) {
-  ensure_init();
+  if (NS_UNLIKELY(!ensure_init())) return nullptr;  // errno ENOMEM
   int cls = size_class(size);
   if (NS_LIKELY(cls >= 0)) return cache_alloc(g_kmalloc_caches[cls]);
   return large_alloc(size, local_node());
 }
 
 void* kmalloc_node(std::size_t size, int node) {
-  ensure_init();
+  if (NS_UNLIKELY(!ensure_init())) return nullptr;
   if (node < 0 || node >= topology().num_nodes()) {
     errno = EINVAL;
     return nullptr;
