@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds numaslab and runs the test suite.
 # Usage: scripts/test.sh [preset ...]   (default: release asan ubsan tsan, plus
-# the clang thread-safety analysis build). Presets are in CMakePresets.json.
+# the clang thread-safety analysis build, then the fuzzer for
+# NUMASLAB_FUZZ_SECONDS, default 60). Presets are in CMakePresets.json.
 # The release preset also runs the cache, hotplug and stress tests again at
 # NUMASLAB_CHECK=full.
 set -euo pipefail
@@ -9,7 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 presets=("$@")
-[[ ${#presets[@]} -eq 0 ]] && presets=(release asan ubsan tsan tsa)
+fuzz=0
+[[ ${#presets[@]} -eq 0 ]] && { presets=(release asan ubsan tsan tsa); fuzz=1; }
 
 for p in "${presets[@]}"; do
   echo "=== numaslab: preset $p ==="
@@ -25,4 +27,8 @@ for p in "${presets[@]}"; do
     NUMASLAB_CHECK=full ctest --preset "$p" -L '^(cache|hotplug|stress)$'
   fi
 done
+if [[ $fuzz -eq 1 ]]; then
+  scripts/fuzz.sh "${NUMASLAB_FUZZ_SECONDS:-60}"
+  presets+=(fuzz)
+fi
 echo "=== numaslab: all tests passed (${presets[*]}) ==="

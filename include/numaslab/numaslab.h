@@ -59,7 +59,10 @@ NUMASLAB_API int numaslab_init(const char *topology);
  * or a power of two up to 4096. NULL with errno EINVAL, EEXIST or ENOMEM. */
 NUMASLAB_API numaslab_cache *numaslab_cache_create(const char *name, size_t size, size_t align,
                                                    unsigned flags, void (*ctor)(void *obj));
-/* 0, or -EBUSY (objects still in use; the cache stays usable). */
+/* 0, or -EBUSY (objects still in use; the cache stays usable); -EINVAL for
+ * NULL. A destroyed cache's handle is dead: using it (alloc, free, shrink,
+ * destroy again) prints "cache '<name>' was destroyed" and aborts, for at
+ * least the next 64 destroys; later it is reported as "not a cache". */
 NUMASLAB_API int numaslab_cache_destroy(numaslab_cache *c);
 NUMASLAB_API void *numaslab_cache_alloc(numaslab_cache *c);
 NUMASLAB_API void *numaslab_cache_alloc_node(numaslab_cache *c, int node);
@@ -105,7 +108,7 @@ struct numaslab_hotplug_stats {
   unsigned long long last_cpu_of_node_downs; /* downs that left a node without CPUs */
   unsigned long long sim_migrations;         /* sim-mode threads moved off a downed CPU */
 };
-NUMASLAB_API void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats *out);
+NUMASLAB_API void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats *out); /* NULL: no-op */
 
 /* Bytes of memory numaslab holds on a node (slab pages and large blocks in
  * use, excluding free pages it keeps mapped). 0 for an unknown node. */
@@ -118,7 +121,8 @@ NUMASLAB_API size_t numaslab_node_bytes(int node);
 NUMASLAB_API int numaslab_watch_poll(void);
 
 /* /proc/slabinfo, version 2.1 with statistics, one line per cache. Returns
- * the length of the full text (as snprintf); writes at most len bytes. */
+ * the length of the full text (as snprintf); writes at most len bytes
+ * (nothing when buf is NULL, whatever len says). */
 NUMASLAB_API size_t numaslab_slabinfo(char *buf, size_t len);
 
 /* Tuning, as a write to /proc/slabinfo: the per-CPU array limit, the batch
@@ -134,7 +138,7 @@ NUMASLAB_API int numaslab_slabinfo_write(const char *line);
 NUMASLAB_API size_t numaslab_reap(void);
 
 /* The slabinfo data as JSON, with per-node and per-CPU detail. Returns the
- * full length (as snprintf). */
+ * full length (as snprintf); buf NULL: nothing written. */
 NUMASLAB_API size_t numaslab_slabinfo_json(char *buf, size_t len);
 
 /* Live statistics for numaslab-top: publishes to /dev/shm/numaslab.<pid>,

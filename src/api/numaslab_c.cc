@@ -133,6 +133,7 @@ int numaslab_cpu_down(int cpu) {
 }
 
 void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
+  if (!out) return;
   ensure_init();
   HotplugStats s = hotplug_stats();
   out->ups = s.ups;
@@ -156,6 +157,7 @@ int numaslab_watch_poll(void) {
 
 size_t numaslab_slabinfo(char* buf, size_t len) {
   ensure_init();
+  if (!buf) len = 0;  // as snprintf(NULL, 0): only the length
   return slabinfo_text(buf, len);
 }
 
@@ -172,6 +174,7 @@ size_t numaslab_reap(void) { return reap_now(); }
 
 size_t numaslab_slabinfo_json(char* buf, size_t len) {
   ensure_init();
+  if (!buf) len = 0;
   return slabinfo_json(buf, len);
 }
 

@@ -9,24 +9,7 @@
 
 namespace numaslab::detail {
 
-std::atomic<int> g_fail_next_array_allocs{0};
-
-namespace {
-bool injected_failure() {
-  int n = g_fail_next_array_allocs.load(std::memory_order_relaxed);
-  while (n > 0) {
-    if (g_fail_next_array_allocs.compare_exchange_weak(n, n - 1, std::memory_order_relaxed))
-      return true;
-  }
-  return false;
-}
-}  // namespace
-
 ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch) {
-  if (injected_failure()) {
-    errno = ENOMEM;
-    return nullptr;
-  }
   auto* a = static_cast<ArrayCache*>(kmalloc_node(ArrayCache::bytes_for(limit), node));
   if (a) a->init(limit, batch);
   return a;
@@ -37,10 +20,6 @@ void free_array(ArrayCache* a) {
 }
 
 void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
-  if (injected_failure()) {
-    errno = ENOMEM;
-    return nullptr;
-  }
   auto* h = static_cast<ArrayHeader*>(
       kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
   if (!h) return nullptr;
@@ -55,10 +34,6 @@ void free_entries(void** entries) {
 AlienArray** alloc_alien_set(int node, std::uint32_t limit) {
   const int nodes = topology().num_nodes();
   if (nodes < 2) return nullptr;  // nothing is ever alien on one node
-  if (injected_failure()) {
-    errno = ENOMEM;
-    return nullptr;
-  }
   auto** set = static_cast<AlienArray**>(kmalloc_node(sizeof(AlienArray*) * nodes, node));
   if (!set) return nullptr;
   std::memset(static_cast<void*>(set), 0, sizeof(AlienArray*) * nodes);

@@ -11,6 +11,15 @@
 //  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
 //     head/tail pointers, so a move is a copy).
 //  4. Every cache gets its per-CPU arrays, shared and alien arrays.
+//
+// Start-up is transactional: if any step fails (out of memory), everything
+// built so far is dropped — the caches are forgotten and every segment is
+// unmapped, since nothing has been handed out yet — and a later call starts
+// from scratch. A background service that cannot start (its thread could not
+// be created) does not fail start-up: it is retried, at most once a second,
+// from the slow paths (numaslab_init, cache creation, slab growth) and
+// reported by services_status(), the verbose line and the JSON statistics.
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,11 +80,11 @@ void install_boot_lists(Cache* c, int which) {
 }
 
 // Moves a cache's node lists out of static storage into kmalloc'ed memory.
-void self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
+bool self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   for (int n = 0; n < topology().num_nodes(); ++n) {
     NodeLists* old = c->node(n);
     void* mem = kmalloc_node(sizeof(NodeLists), n);
-    NS_CHECK(mem, "numaslab: out of memory while starting up");
+    if (!mem) return false;
     auto* nl = new (mem) NodeLists;
     nl->init(n, c->name);
     nl->partial = old->partial;
@@ -89,6 +98,7 @@ void self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
     nl->next_reap = old->next_reap;
     c->nodes[n].store(nl, std::memory_order_release);
   }
+  return true;
 }
 
 int bootstrap() NS_REQUIRES(registry().mutex) {
@@ -130,8 +140,9 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
   registry().state.store(static_cast<int>(BootState::kPartial), std::memory_order_release);
 
   // 3. Self-hosted node lists for the bootstrap caches.
-  self_host_lists(g_cache_cache);
-  for (int cls = 0; cls <= lists_class; ++cls) self_host_lists(kmalloc_cache(cls));
+  if (!self_host_lists(g_cache_cache)) return -ENOMEM;
+  for (int cls = 0; cls <= lists_class; ++cls)
+    if (!self_host_lists(kmalloc_cache(cls))) return -ENOMEM;
 
   // 4. Per-CPU, shared and alien arrays for every cache.
   for (Cache* c = registry().head; c; c = c->next) {
@@ -142,6 +153,17 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
   // 5. The fast path's size table.
   kmalloc_publish_table();
   return 0;
+}
+
+// Undoes a failed bootstrap: nothing was handed out, so the caches are
+// forgotten (their descriptors, arrays and node lists all live in segments or
+// static storage) and every segment is unmapped.
+void bootstrap_rollback() NS_REQUIRES(registry().mutex) {
+  registry().state.store(static_cast<int>(BootState::kNone), std::memory_order_release);
+  registry().head = nullptr;
+  for (int cls = 0; cls < kNumKmallocClasses; ++cls) kmalloc_set_cache(cls, nullptr);
+  g_cache_cache = nullptr;
+  page_allocator_reset();
 }
 
 }  // namespace
@@ -178,6 +200,7 @@ int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::si
                g_slots_why, sizeof g_slots_why);
   int rc = bootstrap();
   if (rc != 0) {
+    bootstrap_rollback();
     if (err) format(err, errlen, "out of memory during start-up");
     return rc;
   }
@@ -185,31 +208,87 @@ int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::si
   return 1;
 }
 
+std::atomic<bool> g_services_pending{false};
+std::atomic<std::uint64_t> g_services_next_try_ms{0};
+std::atomic<std::uint64_t> g_services_failures{0};
+std::atomic<std::uint64_t> g_services_retries{0};
+
+std::uint64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+// Starts whatever is not running yet; true when nothing is missing.
+bool try_start_services() {
+  bool ok = watcher_start();
+  ok = reaper_start() && ok;
+  if (!ok) {
+    g_services_failures.fetch_add(1, std::memory_order_relaxed);
+    g_services_next_try_ms.store(monotonic_ms() + 1000, std::memory_order_relaxed);
+  }
+  g_services_pending.store(!ok, std::memory_order_release);
+  return ok;
+}
+
+// "on", "off" (not wanted), or "not started (<error>), retrying".
+const char* service_state(bool wanted, bool running, int error, char* buf, std::size_t len) {
+  if (running) return "on";
+  if (!wanted || error == 0) return "off";
+  format(buf, len, "not started (%s), retrying",
+         strerrorname_np(error) ? strerrorname_np(error) : "error");
+  return buf;
+}
+
 // Background services start after the registry mutex is released: the
 // publisher's lock ranks before it, and the threads take it themselves.
 void start_services() {
-  watcher_start();
-  reaper_start();
+  try_start_services();
   if (options().publish) publish_start();
   if (options().verbose) {
-    char line[256];
-    std::size_t n = format(line, sizeof line,
-                           "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
-                           "slots %s (%s), check %s, cpu cache budget %llu bytes, "
-                           "reaper %s/%d ms, watcher %s, lockcheck %s\n",
-                           topology().spec_text(), topology().num_nodes(),
-                           topology().possible_cpus(), topology().online_cpus(),
-                           slots_policy_name(), g_slots_why, check_full() ? "full" : "fast",
-                           static_cast<unsigned long long>(cpu_cache_budget()),
-                           reaper_running() ? "on" : "off", options().reap_ms,
-                           watcher_running() ? "on" : "off",
-                           lock_validation_enabled() ? "on" : "off");
+    char line[384], r[64], w[64];
+    ServicesStatus st = services_status();
+    std::size_t n = format(
+        line, sizeof line,
+        "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
+        "slots %s (%s), check %s, cpu cache budget %llu bytes, reaper %s/%d ms, watcher %s, "
+        "lockcheck %s\n",
+        topology().spec_text(), topology().num_nodes(), topology().possible_cpus(),
+        topology().online_cpus(), slots_policy_name(), g_slots_why,
+        check_full() ? "full" : "fast", static_cast<unsigned long long>(cpu_cache_budget()),
+        service_state(options().reap, st.reaper_running, st.reaper_error, r, sizeof r),
+        options().reap_ms, service_state(true, st.watcher_running, st.watcher_error, w, sizeof w),
+        lock_validation_enabled() ? "on" : "off");
     write_all(2, line, n < sizeof line ? n : sizeof line - 1);
   }
   report_option_problems(options_problem());
 }
 
 }  // namespace
+
+void services_retry_slow() {
+  if (!runtime_ready() || g_registry.mutex.held_by_me()) return;
+  if (monotonic_ms() < g_services_next_try_ms.load(std::memory_order_relaxed)) return;
+  g_services_retries.fetch_add(1, std::memory_order_relaxed);
+  if (try_start_services() && options().verbose)
+    warn("background services started after %llu attempts",
+         static_cast<unsigned long long>(g_services_failures.load() + 1));
+}
+
+bool services_pending() { return g_services_pending.load(std::memory_order_acquire); }
+
+ServicesStatus services_status() {
+  ServicesStatus s;
+  s.reaper_running = reaper_running();
+  s.reaper_error = s.reaper_running ? 0 : reaper_start_error();
+  s.watcher_running = watcher_running();
+  s.watcher_error = s.watcher_running ? 0 : watcher_start_error();
+  s.start_failures = g_services_failures.load(std::memory_order_relaxed);
+  s.retries = g_services_retries.load(std::memory_order_relaxed);
+  s.pending = services_pending();
+  return s;
+}
 
 int runtime_init(const char* spec, char* err, std::size_t errlen) {
   if (err && errlen) err[0] = '\0';
@@ -218,17 +297,25 @@ int runtime_init(const char* spec, char* err, std::size_t errlen) {
   int rc = init_locked(parsed, spec, err, errlen);
   if (rc < 0) return rc;
   if (rc == 1) start_services();
+  else
+    services_retry();
   return 0;
 }
 
-void ensure_init_slow() {
+bool ensure_init_slow() {
   // The bootstrapping thread itself allocates metadata through the public
   // paths; let it through.
-  if (g_registry.mutex.held_by_me()) return;
+  if (g_registry.mutex.held_by_me()) return true;
   const char* spec = options().topology;
   char err[160];
   int rc = runtime_init(spec, err, sizeof err);
+  // Out of memory: the caller fails with ENOMEM and a later call tries again.
+  if (rc == -ENOMEM) {
+    errno = ENOMEM;
+    return false;
+  }
   if (rc != 0 && rc != -EBUSY) fatal("cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s", spec ? spec : "", err);
+  return runtime_ready();
 }
 
 }  // namespace numaslab::detail

@@ -69,6 +69,8 @@ struct Cache {
   SlabGeometry geo;
   Cache* slabp_cache;  // where off-slab descriptors come from
   bool is_kmalloc;
+  // Set once by cache_destroy (registry mutex); read by misuse diagnostics.
+  bool destroyed;
 
   // Tunables: written under the registry mutex, read anywhere (relaxed).
   std::atomic<std::uint32_t> limit;

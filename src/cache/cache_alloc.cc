@@ -5,6 +5,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/misuse.h"
 #include "page/page_map.h"
 
 struct numaslab_cache;
@@ -115,6 +116,8 @@ void* alloc_path(Cache* c) {
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc) {
   NodeLists* nl = c->node(node);
   if (!nl) {
+    // A destroyed cache has no arrays and no node lists: every path ends here.
+    if (cache_destroyed(c)) report_destroyed(c, "numaslab_cache_alloc");
     errno = ENOMEM;
     return nullptr;
   }

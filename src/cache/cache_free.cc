@@ -3,6 +3,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/misuse.h"
 #include "page/page_map.h"
 
 struct numaslab_cache;
@@ -161,11 +162,8 @@ void cache_free_slow(Cache* c, void* obj, const char* api) {
   if (!obj) return;
   NS_CHECK(c, "%s: NULL cache (freeing %p)", api, obj);
   PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab, "%s: %p was never returned by numaslab (cache '%s')",
-           api, obj, c->name);
-  auto* owner = static_cast<Cache*>(d->owner);
-  NS_CHECK(owner == c, "%s: %p belongs to cache '%s', freed to cache '%s'", api, obj, owner->name,
-           c->name);
+  if (NS_UNLIKELY(!d || d->kind != PageKind::kSlab || d->owner != c))
+    report_bad_cache_free(c, d, obj, api);
   free_with_desc(c, d, obj, api);
 }
 

@@ -6,6 +6,7 @@
 #include "base/check.h"
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
+#include "cache/misuse.h"
 #include "cache/registry.h"
 
 namespace numaslab::detail {
@@ -14,6 +15,37 @@ namespace {
 
 constexpr unsigned kKnownFlags = kHwCacheAlign | kReclaimAccount;
 constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
+
+// Destroyed descriptors, oldest first (linked through `next`), kept from
+// reuse so that a stale handle is recognised (misuse.h).
+Cache* g_quarantine_head NS_GUARDED_BY(registry().mutex) = nullptr;
+Cache* g_quarantine_tail NS_GUARDED_BY(registry().mutex) = nullptr;
+int g_quarantined NS_GUARDED_BY(registry().mutex) = 0;
+
+void quarantine(Cache* c) NS_REQUIRES(registry().mutex) {
+  c->next = nullptr;
+  if (g_quarantine_tail)
+    g_quarantine_tail->next = c;
+  else
+    g_quarantine_head = c;
+  g_quarantine_tail = c;
+  if (++g_quarantined <= kQuarantine) return;
+  Cache* old = g_quarantine_head;
+  g_quarantine_head = old->next;
+  --g_quarantined;
+  cache_free(cache_cache(), old);
+}
+
+// A handle passed to destroy or shrink: a live cache, a quarantined one
+// (fatal, named), or not a cache at all (fatal, not dereferenced).
+void check_handle(Cache* c, const char* api) NS_REQUIRES(registry().mutex) {
+  for (Cache* r = registry().head; r; r = r->next)
+    if (r == c) return;
+  for (Cache* q = g_quarantine_head; q; q = q->next)
+    if (q == c) report_destroyed(c, api);
+  fatal("%s: %p is not a cache (a handle of a cache destroyed long ago, or never a handle)", api,
+        static_cast<void*>(c));
+}
 
 bool node_needs_lists(int node) {
   Topology& t = topology();
@@ -288,7 +320,10 @@ void cache_release(Cache* c) {
     nl->~NodeLists();
     kfree(nl);
   }
-  cache_free(cache_cache(), c);
+  if (c->destroyed)
+    quarantine(c);
+  else
+    cache_free(cache_cache(), c);
 }
 
 Cache* cache_find(const char* name) {
@@ -324,7 +359,8 @@ int cache_populate(Cache* c) {
 
 Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
                     CtorFn ctor) {
-  ensure_init();
+  if (!ensure_init()) return nullptr;  // errno ENOMEM
+  services_retry();
   std::size_t len = name ? strnlen(name, kCacheNameMax) : 0;
   bool bad_name = len == 0 || len >= kCacheNameMax;
   for (std::size_t i = 0; !bad_name && i < len; ++i)
@@ -353,11 +389,13 @@ Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsig
 
 int cache_shrink(Cache* c) {
   LockGuard<Mutex> g(registry().mutex);
+  check_handle(c, "numaslab_cache_shrink");
   return shrink_locked(c);
 }
 
 int cache_destroy(Cache* c) {
   LockGuard<Mutex> g(registry().mutex);
+  check_handle(c, "numaslab_cache_destroy");
   NS_CHECK(!c->is_kmalloc && c != cache_cache(),
            "numaslab_cache_destroy: cache '%s' belongs to numaslab and cannot be destroyed",
            c->name);
@@ -367,6 +405,9 @@ int cache_destroy(Cache* c) {
     return -EBUSY;
   }
   registry_unlink(c);
+  // From here every per-CPU slot is empty and the node lists are gone: the
+  // fast paths fall through to the node layer, which names the misuse.
+  __atomic_store_n(&c->destroyed, true, __ATOMIC_RELAXED);
   cache_release(c);
   return 0;
 }

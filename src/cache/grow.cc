@@ -4,11 +4,13 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/registry.h"
 #include "page/page_allocator.h"
 
 namespace numaslab::detail {
 
 bool cache_grow(Cache* c, int node) {
+  services_retry();  // a reaper that could not start is wanted most when memory grows
   NodeLists* nl = c->node(node);
   if (!nl) {
     errno = ENOMEM;

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "base/check.h"
+#include "cache/misuse.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 
@@ -99,12 +100,17 @@ void* large_alloc(std::size_t size, int node) {
     return nullptr;
   }
   unsigned order = order_for(size);
-  if (order > kMaxRunOrder) return alloc_huge(size, node);
-  void* p = alloc_pages(node, order);
-  if (!p) return nullptr;
-  PageDesc* d = page_lookup(p);
-  d->size = size;
-  set_page_kind(d, PageKind::kLargeHead);
+  void* p;
+  if (order > kMaxRunOrder) {
+    p = alloc_huge(size, node);
+  } else {
+    p = alloc_pages(node, order);
+    if (!p) return nullptr;
+    PageDesc* d = page_lookup(p);
+    d->size = size;
+    set_page_kind(d, PageKind::kLargeHead);
+  }
+  if (p) freed_blocks_forget(p);
   return p;
 }
 
@@ -133,14 +139,14 @@ void kmalloc_publish_table() {
 void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }
 
 void* kmalloc_slow(std::size_t size) {
-  ensure_init();
+  if (NS_UNLIKELY(!ensure_init())) return nullptr;  // errno ENOMEM
   int cls = size_class(size);
   if (NS_LIKELY(cls >= 0)) return cache_alloc_slow(g_kmalloc_caches[cls]);
   return large_alloc(size, local_node());
 }
 
 void* kmalloc_node(std::size_t size, int node) {
-  ensure_init();
+  if (NS_UNLIKELY(!ensure_init())) return nullptr;
   if (node < 0 || node >= topology().num_nodes()) {
     errno = EINVAL;
     return nullptr;
@@ -156,7 +162,9 @@ void kfree(void* p) { numaslab_kfree(p); }
 void kfree_slow(void* p) {
   if (!p) return;
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d, "numaslab_kfree: %p was never returned by numaslab", p);
+  if (!d)
+    report_not_allocated(p, "numaslab_kfree", true,
+                         false);  // a huge block's mapping is gone once freed
   switch (d->kind) {
     case PageKind::kSlab: {
       free_with_desc(static_cast<Cache*>(d->owner), d, p, "numaslab_kfree");
@@ -165,18 +173,20 @@ void kfree_slow(void* p) {
     case PageKind::kLargeHead:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a %zu-byte block",
                p, d->size);
+      freed_blocks_note(p, d->size);
       set_page_kind(d, PageKind::kAllocated);
       free_pages(p, d->order);
       return;
     case PageKind::kHuge:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block", p);
+      freed_blocks_note(p, d->size);
       free_huge(p);
       return;
     case PageKind::kTail:
       fatal("numaslab_kfree: %p is an interior pointer of a large block", p);
     case PageKind::kFree:
     case PageKind::kFreeTail:
-      fatal("numaslab_kfree: double free of %p (the block is already free)", p);
+      report_not_allocated(p, "numaslab_kfree", true, true);
     default:
       fatal("numaslab_kfree: %p was never returned by numaslab", p);
   }
@@ -185,10 +195,26 @@ void kfree_slow(void* p) {
 std::size_t ksize(const void* p) {
   if (!p) return 0;
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d, "numaslab_ksize: %p was never returned by numaslab", p);
+  if (!d) report_not_allocated(p, "numaslab_ksize", false, false);
   switch (d->kind) {
-    case PageKind::kSlab:
-      return static_cast<Cache*>(d->owner)->geo.buffer_size;
+    case PageKind::kSlab: {
+      auto* c = static_cast<Cache*>(d->owner);
+      auto* s = static_cast<Slab*>(d->slab);
+      const std::int64_t i = slab_object_index(c->geo, s, p);
+      NS_CHECK(i >= 0,
+               "numaslab_ksize: %p is an interior pointer, not the start of an object (cache '%s')",
+               p, c->name);
+      // At NUMASLAB_CHECK=fast an object out of its slab is kBufctlCached
+      // wherever it is, so only a freed object back in its slab is caught.
+      const std::uint32_t st = s->load_bufctl(static_cast<std::uint32_t>(i));
+      NS_CHECK(st == kBufctlUser || (!check_full() && st == kBufctlCached),
+               "numaslab_ksize: %p is not allocated: it was freed or never handed out (cache '%s')",
+               p, c->name);
+      return c->geo.buffer_size;
+    }
+    case PageKind::kFree:
+    case PageKind::kFreeTail:
+      report_not_allocated(p, "numaslab_ksize", false, true);
     case PageKind::kLargeHead:
       return kPageSize << d->order;
     case PageKind::kHuge:

@@ -40,13 +40,34 @@ inline bool runtime_ready() {
 }
 
 // Returns 0, -EINVAL (bad spec; reason in err), -EBUSY (already initialised
-// with another spec), -ENOMEM.
+// with another spec), -ENOMEM (nothing is left of the attempt: a later call
+// starts afresh).
 int runtime_init(const char* spec, char* err, std::size_t errlen);
-// Initialises from NUMASLAB_TOPOLOGY on first use; a bad value is fatal.
-void ensure_init_slow();
-inline void ensure_init() {
-  if (__builtin_expect(!runtime_ready(), 0)) ensure_init_slow();
+// Initialises from NUMASLAB_TOPOLOGY on first use; a bad value is fatal, out
+// of memory returns false with errno ENOMEM (callers fail the call).
+bool ensure_init_slow();
+inline bool ensure_init() {
+  if (__builtin_expect(!runtime_ready(), 0)) return ensure_init_slow();
+  return true;
 }
+
+// Background services (reaper, watcher) that could not start are retried
+// from slow paths, at most once a second.
+bool services_pending();
+void services_retry_slow();
+inline void services_retry() {
+  if (__builtin_expect(services_pending(), 0)) services_retry_slow();
+}
+struct ServicesStatus {
+  bool reaper_running = false;
+  int reaper_error = 0;  // errno of the last failed start, 0 if none
+  bool watcher_running = false;
+  int watcher_error = 0;
+  bool pending = false;  // a wanted service is not running and will be retried
+  std::uint64_t start_failures = 0;
+  std::uint64_t retries = 0;
+};
+ServicesStatus services_status();
 
 Cache* cache_cache();
 
@@ -78,8 +99,5 @@ void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch);
 void free_entries(void** entries);
 AlienArray** alloc_alien_set(int node, std::uint32_t limit);
 void free_alien_set(AlienArray** set);
-
-// Test hook: the next n metadata array allocations fail (UP_CANCELED tests).
-extern std::atomic<int> g_fail_next_array_allocs;
 
 }  // namespace numaslab::detail

@@ -13,6 +13,7 @@
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
 #include "platform/options.h"
+#include "platform/platform.h"
 #include "topology/topology.h"
 
 namespace numaslab::detail {
@@ -85,19 +86,26 @@ int watch_poll() {
   return events;
 }
 
-void watcher_start() {
-  if (topology().mode() == TopologyMode::kSim) return;
+std::atomic<int> g_watcher_start_error{0};
+
+bool watcher_start() {
+  if (topology().mode() == TopologyMode::kSim) return true;
   g_interval_ms = options().watch_ms;
-  if (g_interval_ms <= 0) return;
+  if (g_interval_ms <= 0) return true;
   bool expected = false;
-  if (!g_started.compare_exchange_strong(expected, true)) return;
+  if (!g_started.compare_exchange_strong(expected, true)) return true;
   pthread_t tid;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&tid, &attr, watcher_main, nullptr) != 0) g_started.store(false);
+  const int rc = platform().thread_create(&tid, &attr, watcher_main, nullptr);
   pthread_attr_destroy(&attr);
+  g_watcher_start_error.store(rc);
+  if (rc != 0) g_started.store(false);
+  return rc == 0;
 }
+
+int watcher_start_error() { return g_watcher_start_error.load(); }
 
 bool watcher_running() { return g_started.load(); }
 

@@ -17,7 +17,10 @@ namespace numaslab::detail {
 
 int watch_poll();
 // Starts the background watcher if the mode and options ask for it. Idempotent.
-void watcher_start();
+// Starts the background watcher (real/map modes, NUMASLAB_WATCH_MS > 0).
+// False if the thread could not be created (the error: watcher_start_error()).
+bool watcher_start();
+int watcher_start_error();
 bool watcher_running();
 
 }  // namespace numaslab::detail

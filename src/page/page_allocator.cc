@@ -232,6 +232,27 @@ const char* free_pages_problem(const PageDesc* d, unsigned order) {
 
 }  // namespace
 
+void page_allocator_reset() {
+  for (int node = 0; node < kMaxNodes; ++node) {
+    NodeState& n = g_table.nodes[node];
+    SegmentHeader* segs;
+    {
+      LockGuard<SpinLock> guard(n.lock);
+      segs = n.segments;
+      n.segments = nullptr;
+      for (auto& l : n.free_lists) l = nullptr;
+      n.segment_count = n.used_pages = n.free_pages = 0;
+      n.huge_mappings = n.huge_bytes = 0;
+    }
+    while (segs) {
+      SegmentHeader* next = segs->next_in_node;
+      segment_unregister(segs);
+      os_unmap(segs, segs->mapped_bytes);
+      segs = next;
+    }
+  }
+}
+
 void page_allocator_init(int num_nodes, bool bind) {
   NS_CHECK(num_nodes >= 1 && num_nodes <= kMaxNodes,
            "page_allocator_init: %d nodes (supported: 1..%d)", num_nodes, kMaxNodes);
@@ -449,14 +470,22 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms) {
       }
     }
     if (got == 0) break;
+    // A block the kernel would not release stays resident: it goes back
+    // with a fresh stamp (not 0, which would call it released) and is tried
+    // again after another min_age.
+    std::uint64_t stamp[kBatch];
+    std::size_t batch_released = 0;
     for (int i = 0; i < got; ++i) {
       std::size_t bytes = kPageSize << batch[i]->order;
-      os_release(page_address(batch[i]), bytes);
-      released += bytes;
+      const bool ok = os_release(page_address(batch[i]), bytes);
+      stamp[i] = ok ? 0 : now;
+      if (ok) batch_released += bytes;
     }
+    released += batch_released;
     LockGuard<SpinLock> guard(n.lock);
     for (int i = 0; i < got; ++i)
-      insert_free(n, segment_of(batch[i]), batch[i]->index, batch[i]->order, 0);
+      insert_free(n, segment_of(batch[i]), batch[i]->index, batch[i]->order, stamp[i]);
+    if (batch_released == 0) break;  // the kernel refuses: try again next round
   }
   return released;
 }

@@ -44,6 +44,10 @@ struct PageAllocatorStats {
 
 // Must be called once before use. bind: mbind new segments to their node.
 void page_allocator_init(int num_nodes, bool bind);
+// Unmaps every segment and forgets every page: only for a start-up that
+// failed before anything was handed out (huge mappings are not tracked here
+// and must not exist).
+void page_allocator_reset();
 
 void* alloc_pages(int node, unsigned order);
 void free_pages(void* p, unsigned order);

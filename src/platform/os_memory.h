@@ -1,10 +1,9 @@
 // numaslab — operating-system memory: aligned mappings, node binding, release.
 //
-// Contract: thin, allocation-free wrappers over mmap/munmap/madvise/mbind.
-// Every function reports failure through its return value and errno; none
-// aborts. A test-only fault switch makes the next N mappings fail with ENOMEM
-// so the layers above can prove that an mmap failure corrupts nothing.
-// No locks are taken here.
+// Contract: thin, allocation-free wrappers over mmap/munmap/madvise/mbind,
+// made through the platform seam (platform/platform.h), so a test platform
+// can fail any of them. Every function reports failure through its return
+// value and errno; none aborts. No locks are taken here.
 #pragma once
 
 #include <atomic>
@@ -21,15 +20,13 @@ void os_unmap(void* p, std::size_t size);
 void* os_reserve(std::size_t size);
 
 // Tells the kernel the range's contents are no longer needed (MADV_DONTNEED):
-// the pages read back as zero and stop counting towards RSS.
-void os_release(void* p, std::size_t size);
+// the pages read back as zero and stop counting towards RSS. False if the
+// kernel refused (the contents are then unchanged).
+bool os_release(void* p, std::size_t size);
 
 // Prefers physical pages of `node` for the range (mbind MPOL_PREFERRED).
 // Returns false if the kernel refused (no NUMA support, bad node).
 bool os_bind_to_node(void* p, std::size_t size, int node);
-
-// Fault injection for tests: the next `n` calls to os_map_aligned fail.
-extern std::atomic<int> g_fail_next_maps;
 
 // Number of successful os_map_aligned calls and bytes currently mapped by them.
 std::size_t os_mapped_bytes();

@@ -8,6 +8,7 @@
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
+#include "platform/platform.h"
 #include "stats/publish.h"
 
 namespace numaslab::detail {
@@ -240,13 +241,23 @@ std::size_t reap_now() {
   return static_cast<std::size_t>(g_stats.bytes_released.load() - before);
 }
 
-void reaper_start() {
-  if (!options().reap) return;
+std::atomic<int> g_reaper_start_error{0};
+
+bool reaper_start() {
+  if (!options().reap) return true;
   bool expected = false;
-  if (!g_running.compare_exchange_strong(expected, true)) return;
+  if (!g_running.compare_exchange_strong(expected, true)) return true;
   g_stop.store(false);
-  if (pthread_create(&g_thread, nullptr, reaper_main, nullptr) != 0) g_running.store(false);
+  if (int rc = platform().thread_create(&g_thread, nullptr, reaper_main, nullptr); rc != 0) {
+    g_reaper_start_error.store(rc);
+    g_running.store(false);
+    return false;
+  }
+  g_reaper_start_error.store(0);
+  return true;
 }
+
+int reaper_start_error() { return g_reaper_start_error.load(); }
 
 void reaper_stop() {
   if (!g_running.load()) return;

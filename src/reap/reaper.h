@@ -33,7 +33,10 @@ namespace numaslab::detail {
 
 inline constexpr std::uint32_t kIdleDrainVisits = 3;
 
-void reaper_start();
+// Starts the background thread unless NUMASLAB_REAP=0. False (errno kept in
+// the return of reaper_start_error()) if the thread could not be created.
+bool reaper_start();
+int reaper_start_error();
 void reaper_stop();
 bool reaper_running();
 

@@ -77,11 +77,25 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
            check_full() ? "full" : "fast", U(cpu_cache_budget()));
   for (int c = 0; c < t.possible_cpus(); ++c)
     w.printf("%s%llu", c ? "," : "", U(cpu_cache_bytes(c)));
-  w.printf("],\"reaper\":{\"visits\":%llu,\"skipped\":%llu,\"objects_drained\":%llu,"
-           "\"alien_drains\":%llu,\"slabs_destroyed\":%llu,\"bytes_released\":%llu},"
-           "\"caches\":[",
-           U(rs.visits), U(rs.skipped), U(rs.objects_drained), U(rs.alien_drains),
-           U(rs.slabs_destroyed), U(rs.bytes_released));
+  ServicesStatus st = services_status();
+  w.printf(
+      "],\"services\":{\"reaper\":\"%s\",\"reaper_error\":\"%s\",\"watcher\":\"%s\","
+      "\"watcher_error\":\"%s\",\"pending\":%s,\"start_failures\":%llu,\"retries\":%llu}",
+      st.reaper_running ? "on"
+      : st.reaper_error ? "not started"
+                        : "off",
+      st.reaper_error ? strerrorname_np(st.reaper_error) : "",
+      st.watcher_running ? "on"
+      : st.watcher_error ? "not started"
+                         : "off",
+      st.watcher_error ? strerrorname_np(st.watcher_error) : "", st.pending ? "true" : "false",
+      U(st.start_failures), U(st.retries));
+  w.printf(
+      ",\"reaper\":{\"visits\":%llu,\"skipped\":%llu,\"objects_drained\":%llu,"
+      "\"alien_drains\":%llu,\"slabs_destroyed\":%llu,\"bytes_released\":%llu},"
+      "\"caches\":[",
+      U(rs.visits), U(rs.skipped), U(rs.objects_drained), U(rs.alien_drains), U(rs.slabs_destroyed),
+      U(rs.bytes_released));
   LockGuard<Mutex> g(registry().mutex);
   for (Cache* c = registry().head; c; c = c->next) {
     CacheTotals s = cache_totals(c);

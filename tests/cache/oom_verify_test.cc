@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cache_test_util.h"
+#include "fakes/fake_platform.h"
 #include "page/page_allocator.h"
 #include "platform/os_memory.h"
 
@@ -17,7 +18,9 @@ using namespace testing_cache;
 // With mmap failing, takes every free page of every node so that anything
 // needing new pages fails. Returns the pages taken (order 0).
 std::vector<void*> exhaust_pages() {
-  g_fail_next_maps.store(1 << 30);
+  testing_fakes::FakePlatform::install();
+  testing_fakes::FakePlatform::fail_next(testing_fakes::Call::kMap,
+                                         testing_fakes::FakePlatform::kForever);
   std::vector<void*> pages;
   for (int node = 0; node < topology().num_nodes(); ++node) {
     while (void* p = alloc_pages(node, 0)) pages.push_back(p);
@@ -26,7 +29,7 @@ std::vector<void*> exhaust_pages() {
 }
 
 void give_back(std::vector<void*>& pages) {
-  g_fail_next_maps.store(0);
+  testing_fakes::FakePlatform::stop_failing();
   for (void* p : pages) free_pages(p, 0);
   pages.clear();
 }
@@ -112,9 +115,16 @@ TEST(OutOfMemory, CpuUpFailsCleanlyWithoutMemory) {
   init_sim();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   ASSERT_EQ(numaslab_cpu_down(3), 0);
-  g_fail_next_array_allocs.store(1);
+  ASSERT_EQ(numaslab_cpu_down(2), 0);  // node 1 without CPUs: UP_PREPARE allocates everything
+  std::vector<void*> pages = exhaust_pages();
+  // Every free object of node 1 taken too, so UP_PREPARE has nothing to use.
+  std::vector<void*> held;
+  for (int cls = 0; cls < kNumKmallocClasses; ++cls)
+    while (void* p = numaslab_kmalloc_node(class_size(cls), 1)) held.push_back(p);
   EXPECT_EQ(numaslab_cpu_up(3), -ENOMEM);
   EXPECT_EQ(numaslab_cpu_online(3), 0);
+  for (void* p : held) numaslab_kfree(p);
+  give_back(pages);
   EXPECT_VERIFY_OK();
   ASSERT_EQ(numaslab_cpu_up(3), 0);
   EXPECT_VERIFY_OK();

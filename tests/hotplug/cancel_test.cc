@@ -2,19 +2,16 @@
 // -ENOMEM, the CPU stays offline, nothing allocated for it survives, and the
 // node's shared/alien arrays are exactly as they were.
 //
-// Two ways to make UP_PREPARE fail:
-//  * detail::g_fail_next_array_allocs = k: the next k array allocations fail.
-//    The first array allocation of UP_PREPARE fails whatever k is, and the
-//    k-1 left over fail the next k-1 attempts.
-//  * To fail at a chosen allocation (a later cache; the per-CPU, shared or
-//    alien allocation), node 1's pages are exhausted with mmap failing
-//    (detail::g_fail_next_maps), each kmalloc class UP_PREPARE will use is
+// To fail at a chosen allocation (the first one, a later cache; the per-CPU,
+// shared or alien allocation), node 1's pages are exhausted with mmap failing
+//    (through the fake platform), each kmalloc class UP_PREPARE will use is
 //    emptied on node 1, and exactly as many objects as the allocations before
 //    the chosen one need are put back.
 #include <cerrno>
 #include <set>
 #include <tuple>
 
+#include "fakes/fake_platform.h"
 #include "hotplug_test_util.h"
 #include "page/page_allocator.h"
 #include "platform/os_memory.h"
@@ -97,50 +94,6 @@ void expect_up_complete() {
   HP_EXPECT_VERIFY_OK();
 }
 
-// ---- the hook as it is: the next k array allocations fail ----
-
-class CancelNextK : public ::testing::TestWithParam<std::tuple<int, bool>> {};
-
-TEST_P(CancelNextK, EveryFailedUpLeaksNothing) {
-  const auto [k, node_has_cpu] = GetParam();
-  ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
-  numaslab_cache* uc = numaslab_cache_create("hp_cancel_k", 100, 0, 0, nullptr);
-  ASSERT_NE(uc, nullptr);
-  ASSERT_EQ(numaslab_cpu_down(2), 0);
-  if (!node_has_cpu) {
-    ASSERT_EQ(numaslab_cpu_down(3), 0);
-  }
-  shrink_everything();
-  const Node1State before = node1_state();
-  const auto meta0 = metadata_objects_by_cache();
-  const auto canceled0 = hotplug_stats().canceled;
-
-  detail::g_fail_next_array_allocs.store(k);
-  for (int attempt = 0; attempt < k; ++attempt) {
-    SCOPED_TRACE("attempt " + std::to_string(attempt));
-    const auto allocs0 = node1_allocs();
-    EXPECT_EQ(numaslab_cpu_up(2), -ENOMEM);
-    // The hook fails the very first array allocation: nothing was allocated.
-    const auto allocs1 = node1_allocs();
-    EXPECT_EQ(allocs1, allocs0) << map_diff(allocs0, allocs1);
-    EXPECT_EQ(detail::g_fail_next_array_allocs.load(), k - 1 - attempt);
-    EXPECT_EQ(hotplug_stats().canceled, canceled0 + attempt + 1);
-    expect_canceled_cleanly(node_has_cpu, before, meta0);
-    HP_EXPECT_VERIFY_OK();
-  }
-  EXPECT_EQ(hotplug_stats().ups, 0u);
-  ASSERT_EQ(numaslab_cpu_up(2), 0);
-  expect_up_complete();
-  EXPECT_EQ(hotplug_stats().ups, 1u);
-}
-
-INSTANTIATE_TEST_SUITE_P(Hotplug, CancelNextK,
-                         ::testing::Combine(::testing::Values(1, 2, 3, 5, 10), ::testing::Bool()),
-                         [](const auto& info) {
-                           return "k" + std::to_string(std::get<0>(info.param)) +
-                                  (std::get<1>(info.param) ? "_NodeHasCpu" : "_NodeEmpty");
-                         });
-
 // ---- failing at a chosen allocation ----
 
 struct PlannedAlloc {
@@ -208,7 +161,7 @@ TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
     }
   }
   // 2. No new memory for anyone, and no free page left on node 1 ...
-  detail::g_fail_next_maps.store(1 << 30);
+  testing_fakes::NoNewMemory no_new_memory;
   std::vector<std::pair<void*, unsigned>> runs;
   for (int order = static_cast<int>(detail::kMaxRunOrder); order >= 0; --order)
     while (void* p = detail::alloc_pages(1, static_cast<unsigned>(order)))
@@ -254,7 +207,7 @@ TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
   HP_EXPECT_VERIFY_OK();
 
   // Memory again: everything returns and the CPU comes up.
-  detail::g_fail_next_maps.store(0);
+  testing_fakes::FakePlatform::stop_failing();
   for (auto& [cls, v] : held)
     for (void* p : v) numaslab_kfree(p);
   for (auto [p, order] : runs) detail::free_pages(p, order);

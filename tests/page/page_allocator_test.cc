@@ -20,6 +20,9 @@
 namespace numaslab::detail::testing_page {
 namespace {
 
+using testing_fakes::Call;
+using testing_fakes::FakePlatform;
+
 using PageAllocatorTest = PageTest;
 using PageAllocatorDeathTest = PageTest;
 
@@ -270,11 +273,12 @@ TEST_F(PageAllocatorTest, HugeAllocationsMapAndUnmap) {
 TEST_F(PageAllocatorTest, MapFailureReturnsEnomemAndChangesNothing) {
   fresh_node(kNodeFault);
   const std::size_t mapped_before = os_mapped_bytes();
-  g_fail_next_maps.store(1);
+  FakePlatform::install();
+  FakePlatform::fail_next(Call::kMap, 1);
   errno = 0;
   EXPECT_EQ(alloc_pages(kNodeFault, 0), nullptr);
   EXPECT_EQ(errno, ENOMEM);
-  EXPECT_EQ(g_fail_next_maps.load(), 0);
+  EXPECT_EQ(FakePlatform::pending(Call::kMap), 0u);
   PageAllocatorStats s = page_allocator_stats(kNodeFault);
   EXPECT_EQ(s.segments, 0u);
   EXPECT_EQ(s.pages_in_use, 0u);
@@ -291,7 +295,8 @@ TEST_F(PageAllocatorTest, MapFailureReturnsEnomemAndChangesNothing) {
 
 TEST_F(PageAllocatorTest, HugeMapFailureReturnsEnomem) {
   fresh_node(kNodeHugeFault);
-  g_fail_next_maps.store(1);
+  FakePlatform::install();
+  FakePlatform::fail_next(Call::kMap, 1);
   errno = 0;
   EXPECT_EQ(alloc_huge(8 << 20, kNodeHugeFault), nullptr);
   EXPECT_EQ(errno, ENOMEM);

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "base/lock.h"
+#include "fakes/fake_platform.h"
 #include "page/page_allocator.h"
 #include "platform/os_memory.h"
 
@@ -48,9 +49,12 @@ class PageTest : public ::testing::Test {
   void SetUp() override {
     page_allocator_init(kMaxNodes, /*bind=*/false);
     set_lock_validation(true);
-    g_fail_next_maps.store(0);
+    testing_fakes::FakePlatform::uninstall();
   }
-  void TearDown() override { set_lock_validation(false); }
+  void TearDown() override {
+    set_lock_validation(false);
+    testing_fakes::FakePlatform::uninstall();
+  }
 
   // Asserts `node` has nothing in use and returns all its segments to the OS.
   static void fresh_node(int node) {

@@ -78,7 +78,7 @@ struct Run {
   bool interrupted = false;
   std::vector<std::string> extra_failures;  // verdict reasons found at the end
   std::vector<std::string> warnings;        // suspicious but not failing (unless --strict)
-  std::mutex out_mu;                         // stdout lines from main and watchdog
+  std::mutex out_mu;                        // stdout lines from main and watchdog
 
   void set_phase(const char* p) {
     phase_since.store(now_ms(), std::memory_order_relaxed);
@@ -193,22 +193,29 @@ nlohmann::json summary_json(Run& r, const std::string& verdict, bool query_lib) 
   } else {
     j["hotplug"] = nullptr;
   }
-  if (r.tuner) j["tuner"] = {{"tunes", r.tuner->tunes()}, {"reaps", r.tuner->reaps()}, {"reaped_bytes", r.tuner->reaped_bytes()}};
+  if (r.tuner)
+    j["tuner"] = {{"tunes", r.tuner->tunes()},
+                  {"reaps", r.tuner->reaps()},
+                  {"reaped_bytes", r.tuner->reaped_bytes()}};
   j["error_messages"] = errors().first_messages();
   j["warnings"] = r.warnings;
   if (!r.first_verify_failure.empty()) j["first_verify_failure"] = r.first_verify_failure;
   return j;
 }
 
-void write_json(Run& r, const std::string& verdict, bool query_lib = true) {
-  if (r.opt.json_path.empty()) return;
+// Writes the summary; false (with the reason on stderr) if it could not be
+// written completely.
+bool write_json(Run& r, const std::string& verdict, bool query_lib = true) {
+  if (r.opt.json_path.empty()) return true;
   std::ofstream f(r.opt.json_path);
+  if (f) f << summary_json(r, verdict, query_lib).dump(2) << "\n";
+  if (f) f.close();
   if (!f) {
     std::fprintf(stderr, "numaslab-stress: cannot write %s: %s\n", r.opt.json_path.c_str(),
-                 std::strerror(errno));
-    return;
+                 std::strerror(errno ? errno : EIO));
+    return false;
   }
-  f << summary_json(r, verdict, query_lib).dump(2) << "\n";
+  return true;
 }
 
 // ---------------------------------------------------------------- watchdog
@@ -223,11 +230,14 @@ void write_json(Run& r, const std::string& verdict, bool query_lib = true) {
                now_ms() - r.phase_since.load());
   for (const auto& w : r.workers)
     std::fprintf(stderr, "  w%d: progress %" PRIu64 ", in %s%s\n", w->id(), w->progress(),
-                 w->in_call() ? w->in_call() : "(no numaslab call)", w->finished() ? ", finished" : "");
+                 w->in_call() ? w->in_call() : "(no numaslab call)",
+                 w->finished() ? ", finished" : "");
   if (r.hotplug)
-    std::fprintf(stderr, "  hotplug thread: in %s\n", r.hotplug->in_call() ? r.hotplug->in_call() : "(no call)");
+    std::fprintf(stderr, "  hotplug thread: in %s\n",
+                 r.hotplug->in_call() ? r.hotplug->in_call() : "(no call)");
   if (r.tuner)
-    std::fprintf(stderr, "  tuner thread: in %s\n", r.tuner->in_call() ? r.tuner->in_call() : "(no call)");
+    std::fprintf(stderr, "  tuner thread: in %s\n",
+                 r.tuner->in_call() ? r.tuner->in_call() : "(no call)");
   std::fflush(stderr);
   realcpu::restore_all();
   if (r.opt.gdb_on_stall && ::access("/usr/bin/gdb", X_OK) == 0) {
@@ -282,11 +292,13 @@ void watchdog(Run* r) {
 
 // ---------------------------------------------------------------- phases
 
-void progress_line(Run& r, std::int64_t t_ms, std::uint64_t ops_delta, double dt_s, bool partial = false) {
+void progress_line(Run& r, std::int64_t t_ms, std::uint64_t ops_delta, double dt_s,
+                   bool partial = false) {
   numaslab_hotplug_stats hs{};
   numaslab_get_hotplug_stats(&hs);
   std::string online, bytes;
-  std::vector<int> on(static_cast<std::size_t>(r.nodes), 0), all(static_cast<std::size_t>(r.nodes), 0);
+  std::vector<int> on(static_cast<std::size_t>(r.nodes), 0),
+      all(static_cast<std::size_t>(r.nodes), 0);
   for (int c = 0; c < r.cpus; ++c) {
     const int n = numaslab_cpu_to_node(c);
     if (n < 0 || n >= r.nodes) continue;
@@ -300,7 +312,8 @@ void progress_line(Run& r, std::int64_t t_ms, std::uint64_t ops_delta, double dt
     online += b;
     const std::size_t nb = numaslab_node_bytes(n);
     const double m = static_cast<double>(nb) / (1024.0 * 1024.0);
-    if (m > r.peak_node_mib[static_cast<std::size_t>(n)]) r.peak_node_mib[static_cast<std::size_t>(n)] = m;
+    if (m > r.peak_node_mib[static_cast<std::size_t>(n)])
+      r.peak_node_mib[static_cast<std::size_t>(n)] = m;
     std::snprintf(b, sizeof b, "%sn%d %s", n ? " " : "", n, mib(nb).c_str());
     bytes += b;
   }
@@ -314,11 +327,13 @@ void progress_line(Run& r, std::int64_t t_ms, std::uint64_t ops_delta, double dt
                   static_cast<unsigned long long>(hs.ups + hs.downs),
                   static_cast<unsigned long long>(hs.last_cpu_of_node_downs));
   char when[16];
-  if (partial) std::snprintf(when, sizeof when, "%4.1fs", static_cast<double>(t_ms) / 1000.0);
-  else std::snprintf(when, sizeof when, "%3llds", static_cast<long long>(t_ms / 1000));
-  out("[%s] ops/s %9.0f  %s  online %s  bytes %s  live %lld  errors %llu\n", when, dt_s > 0 ? static_cast<double>(ops_delta) / dt_s : 0.0, hp,
-      online.c_str(), bytes.c_str(), static_cast<long long>(t.live()),
-      static_cast<unsigned long long>(errors().count()));
+  if (partial)
+    std::snprintf(when, sizeof when, "%4.1fs", static_cast<double>(t_ms) / 1000.0);
+  else
+    std::snprintf(when, sizeof when, "%3llds", static_cast<long long>(t_ms / 1000));
+  out("[%s] ops/s %9.0f  %s  online %s  bytes %s  live %lld  errors %llu\n", when,
+      dt_s > 0 ? static_cast<double>(ops_delta) / dt_s : 0.0, hp, online.c_str(), bytes.c_str(),
+      static_cast<long long>(t.live()), static_cast<unsigned long long>(errors().count()));
 }
 
 void interval_verify(Run& r) {
@@ -333,7 +348,8 @@ void interval_verify(Run& r) {
   std::vector<char> buf(kVerifyBuf);
   const auto v0 = std::chrono::steady_clock::now();
   const int rc = numaslab_verify(buf.data(), buf.size());
-  const double vms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - v0).count();
+  const double vms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - v0).count();
   r.verify_ms_max = std::max(r.verify_ms_max, vms);
   ++r.verify_runs;
   const Totals t = r.totals();
@@ -349,8 +365,8 @@ void interval_verify(Run& r) {
     const std::size_t nl = report.rfind('\n');
     out("[%3llds] verify #%llu: %s  (%lld objects held, paused in %lld ms, verify %.1f ms)\n",
         static_cast<long long>(t0 / 1000), static_cast<unsigned long long>(r.verify_runs),
-        (nl == std::string::npos ? report : report.substr(nl + 1)).c_str(), static_cast<long long>(t.live()),
-        static_cast<long long>(t1 - t0), vms);
+        (nl == std::string::npos ? report : report.substr(nl + 1)).c_str(),
+        static_cast<long long>(t.live()), static_cast<long long>(t1 - t0), vms);
   }
   r.shared.gate.resume_all();
   r.set_phase("run");
@@ -380,8 +396,10 @@ void print_slabinfo(Run& r) {
         if (std::strncmp(name, "kmalloc-", 8) == 0 && (active || num)) keep = true;
       }
     }
-    if (keep) text += line + "\n";
-    else ++skipped;
+    if (keep)
+      text += line + "\n";
+    else
+      ++skipped;
   }
   out("slabinfo (the tool's caches and kmalloc caches holding slabs; %d other lines omitted, "
       "--full-slabinfo shows all):\n%s",
@@ -415,7 +433,8 @@ std::string verdict_reason(Run& r) {
     why.push_back("numaslab_verify failed " + std::to_string(r.verify_failures) + " of " +
                   std::to_string(r.verify_runs) + " interval runs");
   if (r.final_verify != 0) why.push_back("final numaslab_verify failed");
-  if (r.post_destroy_verify > 0) why.push_back("numaslab_verify failed after destroying the caches");
+  if (r.post_destroy_verify > 0)
+    why.push_back("numaslab_verify failed after destroying the caches");
   for (const auto& s : r.extra_failures) why.push_back(s);
   if (r.opt.strict)
     for (const auto& s : r.warnings) why.push_back("warning: " + s);
@@ -423,6 +442,10 @@ std::string verdict_reason(Run& r) {
   for (const auto& w : why) s += (s.empty() ? "" : "; ") + w;
   return s;
 }
+
+// Durations are converted to milliseconds in 64-bit integers: a year keeps
+// every conversion far from overflow (1e99 s would wrap to a tiny run).
+constexpr double kMaxSeconds = 366.0 * 24 * 3600;
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "numaslab-stress: %s\n", msg.c_str());
@@ -440,8 +463,12 @@ int run_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("numaslab-stress ") + numaslab_version());
   app.add_option("--topology", o.topology, "numaslab topology: sim:NxM, map:C=N,... or real")
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 1024));
-  app.add_option("--seconds", o.seconds, "run time")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--seconds", o.seconds, "run time (at most a year)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, kMaxSeconds));
   app.add_option("--hotplug-interval-ms", o.hotplug_interval_ms, "time between hotplug events")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600000));
@@ -458,10 +485,11 @@ int run_main(int argc, char** argv) {
   app.add_option("--verify-interval-s", o.verify_interval_s,
                  "seconds between numaslab_verify runs at a quiescent point (0: only at the end)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  auto* real_opt = app.add_flag("--real-hotplug", o.real_hotplug,
-                                "real/map topology, root: take real CPUs offline through "
-                                "/sys/devices/system/cpu/cpuN/online (never CPU 0; always restored)");
+      ->check(CLI::Range(0.0, kMaxSeconds));
+  auto* real_opt =
+      app.add_flag("--real-hotplug", o.real_hotplug,
+                   "real/map topology, root: take real CPUs offline through "
+                   "/sys/devices/system/cpu/cpuN/online (never CPU 0; always restored)");
   auto* no_opt = app.add_flag("--no-hotplug", o.no_hotplug, "no hotplug thread");
   real_opt->excludes(no_opt);
   app.add_option("--ws-small", o.ws_small, "small working-set target (files per worker)")
@@ -470,26 +498,30 @@ int run_main(int argc, char** argv) {
   app.add_option("--ws-large", o.ws_large, "large working-set target (files per worker)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--ws-period-ms", o.ws_period_ms, "the target swings between small and large every this many ms")
+  app.add_option("--ws-period-ms", o.ws_period_ms,
+                 "the target swings between small and large every this many ms")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600000));
-  app.add_option("--node-alloc-pct", o.node_alloc_pct, "share of allocations that use *_alloc_node/kmalloc_node")
+  app.add_option("--node-alloc-pct", o.node_alloc_pct,
+                 "share of allocations that use *_alloc_node/kmalloc_node")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
   app.add_option("--stall-timeout-s", o.stall_timeout_s,
                  "report a stall (deadlock) when a thread makes no progress for this long")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, kMaxSeconds));
   app.add_flag("--full-slabinfo", o.full_slabinfo, "print every slabinfo line at the end");
   app.add_flag("--strict", o.strict, "warnings fail the run too");
   app.add_option("--tune-interval-ms", o.tune_interval_ms,
                  "also retune caches (numaslab_tune) and reap (numaslab_reap) this often; 0: never")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600000));
-  app.add_flag("--inject-stall", o.inject_stall,
-               "check the watchdog: worker 0 stops after 1 s (the run must FAIL with a stall report)");
-  app.add_flag("--inject-corruption", o.inject_corruption,
-               "check the checker: worker 0 damages one object it holds after 1 s (the run must FAIL)");
+  app.add_flag(
+      "--inject-stall", o.inject_stall,
+      "check the watchdog: worker 0 stops after 1 s (the run must FAIL with a stall report)");
+  app.add_flag(
+      "--inject-corruption", o.inject_corruption,
+      "check the checker: worker 0 damages one object it holds after 1 s (the run must FAIL)");
   app.add_flag("!--no-gdb", o.gdb_on_stall, "do not attach gdb for stacks on a stall");
   try {
     app.parse(argc, argv);
@@ -502,8 +534,17 @@ int run_main(int argc, char** argv) {
                  "numaslab-stress: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
     return 2;
   }
+  // The summary must be writable before the run is worth starting; it is
+  // written again at the end.
+  if (!o.json_path.empty()) {
+    std::ofstream probe(o.json_path);
+    if (!probe)
+      return usage_error("cannot write the summary to " + o.json_path + ": " +
+                         std::strerror(errno));
+  }
   if (!o.seed_given) {
-    o.seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count() / 1000) ^
+    o.seed = static_cast<std::uint64_t>(
+                 std::chrono::system_clock::now().time_since_epoch().count() / 1000) ^
              (static_cast<std::uint64_t>(::getpid()) << 40);
     o.seed %= 1000000000000ull;  // short enough to retype
   }
@@ -512,11 +553,14 @@ int run_main(int argc, char** argv) {
   // --real-hotplug refusals, before anything is touched.
   if (o.real_hotplug) {
     if (starts_with(o.topology, "sim"))
-      return usage_error("--real-hotplug needs a real or map topology (e.g. --topology map:0=0,1=1), "
-                         "not " + o.topology + ": simulated CPUs have no sysfs online file");
+      return usage_error(
+          "--real-hotplug needs a real or map topology (e.g. --topology map:0=0,1=1), "
+          "not " +
+          o.topology + ": simulated CPUs have no sysfs online file");
     if (::geteuid() != 0)
-      return usage_error("--real-hotplug writes /sys/devices/system/cpu/cpuN/online and needs root; "
-                         "refusing to start");
+      return usage_error(
+          "--real-hotplug writes /sys/devices/system/cpu/cpuN/online and needs root; "
+          "refusing to start");
   }
 
   if (const int rc = numaslab_init(o.topology.c_str()); rc != 0)
@@ -530,15 +574,18 @@ int run_main(int argc, char** argv) {
   r.shared.sim = r.mode == "sim";
 
   if (o.real_hotplug) {
-    if (r.shared.sim) return usage_error("--real-hotplug: the topology is simulated; refusing to start");
+    if (r.shared.sim)
+      return usage_error("--real-hotplug: the topology is simulated; refusing to start");
     for (int c = 1; c < r.cpus; ++c)
       if (realcpu::read_online(c) == 1 && numaslab_cpu_online(c) == 1) r.real_cpus.push_back(c);
     if (r.real_cpus.empty())
-      return usage_error("--real-hotplug: the only hot-pluggable CPU would be CPU 0 (CPU 0 is never "
-                         "touched); refusing to start");
+      return usage_error(
+          "--real-hotplug: the only hot-pluggable CPU would be CPU 0 (CPU 0 is never "
+          "touched); refusing to start");
     std::string why;
     if (!realcpu::arm(r.real_cpus, &why))
-      return usage_error("--real-hotplug: cannot control CPU hotplug: " + why + "; refusing to start");
+      return usage_error("--real-hotplug: cannot control CPU hotplug: " + why +
+                         "; refusing to start");
   } else {
     realcpu::install_sigint_only();
   }
@@ -549,7 +596,8 @@ int run_main(int argc, char** argv) {
   std::vector<int> order;
   if (r.shared.sim) {
     std::vector<std::vector<int>> per_node(static_cast<std::size_t>(r.nodes));
-    for (int c = 0; c < r.cpus; ++c) per_node[static_cast<std::size_t>(numaslab_cpu_to_node(c))].push_back(c);
+    for (int c = 0; c < r.cpus; ++c)
+      per_node[static_cast<std::size_t>(numaslab_cpu_to_node(c))].push_back(c);
     for (std::size_t k = 0; order.size() < static_cast<std::size_t>(r.cpus); ++k)
       for (auto& v : per_node)
         if (k < v.size()) order.push_back(v[k]);
@@ -557,20 +605,27 @@ int run_main(int argc, char** argv) {
 
   start_clock();
   std::string hp;
-  if (o.no_hotplug) hp = "hotplug off";
+  if (o.no_hotplug)
+    hp = "hotplug off";
   else if (o.real_hotplug) {
     hp = "REAL hotplug of CPU";
     for (int c : r.real_cpus) hp += " " + std::to_string(c);
     hp += " every " + std::to_string(o.hotplug_interval_ms) + " ms";
-  } else hp = "hotplug every " + std::to_string(o.hotplug_interval_ms) + " ms";
+  } else
+    hp = "hotplug every " + std::to_string(o.hotplug_interval_ms) + " ms";
   char vi[48];
-  if (o.verify_interval_s > 0) std::snprintf(vi, sizeof vi, "verify every %g s", o.verify_interval_s);
-  else std::snprintf(vi, sizeof vi, "verify at the end");
-  out("numaslab-stress: topology %s (%s, %d node%s, %d CPUs, %s slots)  threads %d  seconds %g  %s  %s  seed %llu\n",
-      o.topology.c_str(), r.mode.c_str(), r.nodes, r.nodes == 1 ? "" : "s", r.cpus, numaslab_slots_policy(),
-      o.threads, o.seconds, hp.c_str(), vi, static_cast<unsigned long long>(o.seed));
+  if (o.verify_interval_s > 0)
+    std::snprintf(vi, sizeof vi, "verify every %g s", o.verify_interval_s);
+  else
+    std::snprintf(vi, sizeof vi, "verify at the end");
+  out("numaslab-stress: topology %s (%s, %d node%s, %d CPUs, %s slots)  threads %d  seconds %g  %s "
+      " %s  seed %llu\n",
+      o.topology.c_str(), r.mode.c_str(), r.nodes, r.nodes == 1 ? "" : "s", r.cpus,
+      numaslab_slots_policy(), o.threads, o.seconds, hp.c_str(), vi,
+      static_cast<unsigned long long>(o.seed));
   if (!o.real_hotplug && !o.no_hotplug && !r.shared.sim)
-    out("note: %s topology: numaslab_cpu_down/up on real CPUs; numaslab's watcher may bring them back "
+    out("note: %s topology: numaslab_cpu_down/up on real CPUs; numaslab's watcher may bring them "
+        "back "
         "up at once\n",
         r.mode.c_str());
 
@@ -591,10 +646,11 @@ int run_main(int argc, char** argv) {
                std::to_string(numaslab_cpu_to_node(w->home_cpu()));
     out("%s  (files go to the next worker, on another node)\n", place.c_str());
   }
-  out("workload: inode %zu B, dentry %zu B, file %zu B, buffer_head %zu B caches with constructors; "
+  out("workload: inode %zu B, dentry %zu B, file %zu B, buffer_head %zu B caches with "
+      "constructors; "
       "kmalloc 16 B..8 KiB and 64 KiB; working set %d..%d files/worker, swinging every %d ms\n",
-      kTyped[kInode].size, kTyped[kDentry].size, kTyped[kFile].size, kTyped[kBufferHead].size, o.ws_small,
-      o.ws_large, o.ws_period_ms);
+      kTyped[kInode].size, kTyped[kDentry].size, kTyped[kFile].size, kTyped[kBufferHead].size,
+      o.ws_small, o.ws_large, o.ws_period_ms);
 
   if (!o.no_hotplug)
     r.hotplug = std::make_unique<HotplugDriver>(&r.shared, o.real_hotplug, r.real_cpus, o.seed);
@@ -667,7 +723,8 @@ int run_main(int argc, char** argv) {
     r.set_phase("bringing every CPU back up");
     r.hotplug->bring_all_up();
     if (r.hotplug->real())
-      out("real hotplug: %llu offline and %llu online transitions of CPU(s)%s; all restored, "
+      out(
+          "real hotplug: %llu offline and %llu online transitions of CPU(s)%s; all restored, "
           "/sys/devices/system/cpu/online = %s\n",
           static_cast<unsigned long long>(r.hotplug->counters().downs.load()),
           static_cast<unsigned long long>(r.hotplug->counters().ups.load()),
@@ -686,7 +743,8 @@ int run_main(int argc, char** argv) {
   for (auto& w : r.workers) w->release_inbox_leftovers();
   const Totals t = r.totals();
   if (t.live() != 0)
-    r.extra_failures.push_back(std::to_string(t.live()) + " objects could not be released (see errors)");
+    r.extra_failures.push_back(std::to_string(t.live()) +
+                               " objects could not be released (see errors)");
 
   r.set_phase("final numaslab_verify");
   {
@@ -696,8 +754,10 @@ int run_main(int argc, char** argv) {
     while (!report.empty() && report.back() == '\n') report.pop_back();
     const std::size_t nl = report.rfind('\n');
     r.final_verify_line = nl == std::string::npos ? report : report.substr(nl + 1);
-    if (r.final_verify != 0) out("final %s\n", report.c_str());
-    else out("final %s  (every object released)\n", r.final_verify_line.c_str());
+    if (r.final_verify != 0)
+      out("final %s\n", report.c_str());
+    else
+      out("final %s  (every object released)\n", r.final_verify_line.c_str());
   }
   r.set_phase("slabinfo");
   print_slabinfo(r);
@@ -706,43 +766,52 @@ int run_main(int argc, char** argv) {
   numaslab_hotplug_stats hs{};
   numaslab_get_hotplug_stats(&hs);
   const double secs = r.elapsed_s > 0 ? r.elapsed_s : 1e-9;
-  out("summary: %.1f s, %d workers: %llu allocator ops (%.0f/s), %llu file ops; %llu allocs, %llu frees "
+  out("summary: %.1f s, %d workers: %llu allocator ops (%.0f/s), %llu file ops; %llu allocs, %llu "
+      "frees "
       "(cross-thread %llu, remote-node %llu), node-directed %llu (%llu came from another node), "
       "64 KiB blocks %llu; peak %lld live objects\n",
-      r.elapsed_s, o.threads, static_cast<unsigned long long>(t.ops()), static_cast<double>(t.ops()) / secs,
-      static_cast<unsigned long long>(t.fs_ops), static_cast<unsigned long long>(t.allocs),
-      static_cast<unsigned long long>(t.frees), static_cast<unsigned long long>(t.cross),
-      static_cast<unsigned long long>(t.remote), static_cast<unsigned long long>(t.node_allocs),
+      r.elapsed_s, o.threads, static_cast<unsigned long long>(t.ops()),
+      static_cast<double>(t.ops()) / secs, static_cast<unsigned long long>(t.fs_ops),
+      static_cast<unsigned long long>(t.allocs), static_cast<unsigned long long>(t.frees),
+      static_cast<unsigned long long>(t.cross), static_cast<unsigned long long>(t.remote),
+      static_cast<unsigned long long>(t.node_allocs),
       static_cast<unsigned long long>(t.node_mismatch), static_cast<unsigned long long>(t.large),
       static_cast<long long>(r.peak_live));
   std::string ctors;
   for (int k = 0; k < kNumTyped; ++k)
-    ctors += std::string(k ? ", " : "") + kTyped[k].name + " " + std::to_string(ctor_calls(static_cast<Kind>(k)));
+    ctors += std::string(k ? ", " : "") + kTyped[k].name + " " +
+             std::to_string(ctor_calls(static_cast<Kind>(k)));
   out("constructors run: %s\n", ctors.c_str());
   if (r.hotplug) {
     const HotplugCounters& h = r.hotplug->counters();
-    out("hotplug: %llu events (%llu down, %llu up), %llu downs took the last CPU of a node; numaslab "
+    out("hotplug: %llu events (%llu down, %llu up), %llu downs took the last CPU of a node; "
+        "numaslab "
         "counted %llu down / %llu up / %llu last-cpu-of-node, %llu canceled, %llu sim migrations\n",
         static_cast<unsigned long long>(h.ups.load() + h.downs.load()),
-        static_cast<unsigned long long>(h.downs.load()), static_cast<unsigned long long>(h.ups.load()),
+        static_cast<unsigned long long>(h.downs.load()),
+        static_cast<unsigned long long>(h.ups.load()),
         static_cast<unsigned long long>(h.last_cpu_of_node_downs.load()),
         static_cast<unsigned long long>(hs.downs), static_cast<unsigned long long>(hs.ups),
         static_cast<unsigned long long>(hs.last_cpu_of_node_downs),
-        static_cast<unsigned long long>(hs.canceled), static_cast<unsigned long long>(hs.sim_migrations));
+        static_cast<unsigned long long>(hs.canceled),
+        static_cast<unsigned long long>(hs.sim_migrations));
     // In sim mode the tool is the only source of events: the counts must agree.
     if (!h.ebusy.load() && !r.hotplug->real() && r.shared.sim &&
         (hs.downs != h.downs.load() || hs.ups != h.ups.load() ||
          hs.last_cpu_of_node_downs != h.last_cpu_of_node_downs.load()))
-      r.extra_failures.push_back("numaslab_get_hotplug_stats disagrees with the events the tool made");
+      r.extra_failures.push_back(
+          "numaslab_get_hotplug_stats disagrees with the events the tool made");
     if (h.ups.load() + h.downs.load() == 0 && r.elapsed_s >= 1.0 && !r.interrupted)
       r.extra_failures.push_back("no hotplug event succeeded");
   }
   if (r.tuner)
-    out("tuner: %llu retunes, %llu reaps (%s given back)\n", static_cast<unsigned long long>(r.tuner->tunes()),
+    out("tuner: %llu retunes, %llu reaps (%s given back)\n",
+        static_cast<unsigned long long>(r.tuner->tunes()),
         static_cast<unsigned long long>(r.tuner->reaps()), mib(r.tuner->reaped_bytes()).c_str());
   out("verify: %llu interval runs, %llu failed, longest %.1f ms; final: %s\n",
-      static_cast<unsigned long long>(r.verify_runs), static_cast<unsigned long long>(r.verify_failures),
-      r.verify_ms_max, r.final_verify_line.c_str());
+      static_cast<unsigned long long>(r.verify_runs),
+      static_cast<unsigned long long>(r.verify_failures), r.verify_ms_max,
+      r.final_verify_line.c_str());
 
   if (plot) {
     const std::string err = plot->write_png(o.plot_path);
@@ -756,24 +825,34 @@ int run_main(int argc, char** argv) {
   {
     std::vector<char> buf(kVerifyBuf);
     r.post_destroy_verify = numaslab_verify(buf.data(), buf.size());
-    if (r.post_destroy_verify != 0) out("numaslab_verify after destroying the caches:\n%s", buf.data());
+    if (r.post_destroy_verify != 0)
+      out("numaslab_verify after destroying the caches:\n%s", buf.data());
   }
   std::string bytes;
   for (int n = 0; n < r.nodes; ++n)
-    bytes += std::string(n ? ", " : "") + "n" + std::to_string(n) + " " + mib(numaslab_node_bytes(n));
+    bytes +=
+        std::string(n ? ", " : "") + "n" + std::to_string(n) + " " + mib(numaslab_node_bytes(n));
   out("caches destroyed%s; numaslab now holds %s; errors %llu, warnings %zu\n",
       r.cache_destroy_failures ? " (with FAILURES)" : "", bytes.c_str(),
       static_cast<unsigned long long>(errors().count()), r.warnings.size());
-  for (const auto& w : r.warnings) out("WARNING: %s%s\n", w.c_str(), o.strict ? "" : " (not failing the run; --strict makes it fail)");
+  for (const auto& w : r.warnings)
+    out("WARNING: %s%s\n", w.c_str(),
+        o.strict ? "" : " (not failing the run; --strict makes it fail)");
 
   r.finished.store(true);
   r.set_phase("done");
   dog.join();
   const std::string reason = verdict_reason(r);
   const std::string verdict = reason.empty() ? "PASS" : "FAIL: " + reason;
-  write_json(r, verdict);
+  if (!write_json(r, verdict)) {
+    out("verdict: FAIL: %scannot write the summary to %s\n",
+        reason.empty() ? "" : (reason + "; ").c_str(), o.json_path.c_str());
+    return 1;
+  }
   if (!o.json_path.empty()) out("summary written to %s\n", o.json_path.c_str());
   out("verdict: %s\n", verdict.c_str());
+  // A report that did not reach its reader is a failed run.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return 1;
   return reason.empty() ? 0 : 1;
 }
 

@@ -80,7 +80,7 @@ std::vector<Row> rows_of(const nlohmann::json& j, int nodes) {
   std::vector<Row> rows;
   for (const auto& c : j.at("caches")) {
     Row r;
-    r.name = c.at("name");
+    r.name = numaslab::tools::printable(c.at("name"));
     r.objs = c.at("num_objs");
     r.active = c.at("active_objs");
     r.objsize = c.at("objsize");
@@ -231,7 +231,7 @@ std::vector<std::string> render(const nlohmann::json& j, const View& v, double a
   }
   wrap(out, "",
        {fmt(" numaslab-top  pid %d", j.at("pid").get<int>()),
-        "  topology " + j.at("topology").get<std::string>(),
+        "  topology " + numaslab::tools::printable(j.at("topology").get<std::string>()),
         "  slots " + j.value("slots", std::string("?")), fmt("  nodes %d", nodes),
         "  CPUs online " + cpus},
        v.width);
