@@ -48,6 +48,18 @@ inline constexpr bool kTsan = false;
 inline constexpr bool kTsan = false;
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+#else
+inline constexpr bool kAsan = false;
+#endif
+
 inline detail::Cache* raw(numaslab_cache* c) { return reinterpret_cast<detail::Cache*>(c); }
 
 // glibc registered an rseq area for the calling thread (the CSes can run).
