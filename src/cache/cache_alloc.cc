@@ -66,7 +66,8 @@ void* cache_alloc_refill(Cache* c) {
       return alloc_from_node(c, node, false);
     }
     // A remote operation in progress: one object from the node, nothing cached.
-    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE) & kStopRemote) return alloc_from_node(c, node, false);
+    if (__atomic_load_n(&s.stopped, __ATOMIC_ACQUIRE) & kStopRemote)
+      return alloc_from_node(c, node, false);
     // An array not used since the reaper's last visit refills a little only
     // (the kernel's BATCHREFILL_LIMIT).
     if (!missed) {

@@ -145,8 +145,8 @@ void free_path(Cache* c, void* obj, int home) {
 void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
   Slab* s = static_cast<Slab*>(d->slab);
   std::int64_t idx = slab_object_index(c->geo, s, obj);
-  NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')",
-           api, obj, c->name);
+  NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')", api,
+           obj, c->name);
   if (check_full()) {
     auto i = static_cast<std::uint32_t>(idx);
     NS_CHECK(s->load_bufctl(i) == kBufctlUser, "%s: double free of %p (cache '%s')", api, obj,
@@ -172,8 +172,8 @@ void cache_free_slow(Cache* c, void* obj, const char* api) {
 // Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
 // array cannot take the object, the pointer needs the full checks, or after
 // an aborted critical section.
-extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_slow(
-    numaslab::detail::Cache* c, void* obj) {
+extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_slow(numaslab::detail::Cache* c,
+                                                                         void* obj) {
   numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
 }
 extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_abort(

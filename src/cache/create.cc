@@ -57,11 +57,16 @@ bool node_needs_lists(int node) {
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared) {
   std::uint32_t l;
-  if (buffer_size > 131072) l = 1;
-  else if (buffer_size > kPageSize) l = 8;
-  else if (buffer_size > 1024) l = 24;
-  else if (buffer_size > 256) l = 54;
-  else l = 120;
+  if (buffer_size > 131072)
+    l = 1;
+  else if (buffer_size > kPageSize)
+    l = 8;
+  else if (buffer_size > 1024)
+    l = 24;
+  else if (buffer_size > 256)
+    l = 54;
+  else
+    l = 120;
   *limit = l;
   *batch = (l + 1) / 2;
   *shared = (buffer_size <= kPageSize && topology().possible_cpus() > 1) ? 8 : 0;
@@ -340,8 +345,10 @@ void registry_link(Cache* c) {
 }
 
 void registry_unlink(Cache* c) {
-  if (c->prev) c->prev->next = c->next;
-  else registry().head = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    registry().head = c->next;
   if (c->next) c->next->prev = c->prev;
   c->next = c->prev = nullptr;
 }
@@ -400,8 +407,8 @@ int cache_destroy(Cache* c) {
            "numaslab_cache_destroy: cache '%s' belongs to numaslab and cannot be destroyed",
            c->name);
   if (shrink_locked(c) != 0) {
-    warn("numaslab_cache_destroy: cache '%s' still has %llu objects in use; not destroyed",
-         c->name, static_cast<unsigned long long>(objects_in_use(c)));
+    warn("numaslab_cache_destroy: cache '%s' still has %llu objects in use; not destroyed", c->name,
+         static_cast<unsigned long long>(objects_in_use(c)));
     return -EBUSY;
   }
   registry_unlink(c);

@@ -13,10 +13,9 @@ namespace numaslab::detail {
 namespace {
 
 constexpr std::size_t kClassSizes[kNumKmallocClasses] = {
-    8,     16,    32,    48,    64,    80,    96,    112,   128,   160,   192,
-    224,   256,   320,   384,   448,   512,   640,   768,   896,   1024,  1280,
-    1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,  6144,  7168,  8192,
-    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
+    8,    16,   32,   48,   64,   80,    96,    112,   128,   160,   192,   224,   256,  320,
+    384,  448,  512,  640,  768,  896,   1024,  1280,  1536,  1792,  2048,  2560,  3072, 3584,
+    4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
 
 // Byte tables for O(1) lookup: small sizes in 8-byte steps, the rest in 128-byte steps.
 struct ClassTables {
@@ -52,8 +51,9 @@ Cache* g_kmalloc_caches[kNumKmallocClasses];
 // The empty stand-in cache: all-zero slots (no array, closed fast view) for
 // every CPU number, so a fast path that reaches it always falls back.
 extern "C" {
-__attribute__((visibility("hidden"), aligned(64))) unsigned char
-    ns_no_cache[numaslab::detail::Cache::bytes_for(numaslab::kMaxCpus)];
+__attribute__((
+    visibility("hidden"),
+    aligned(64))) unsigned char ns_no_cache[numaslab::detail::Cache::bytes_for(numaslab::kMaxCpus)];
 }
 
 namespace numaslab::detail {
@@ -68,18 +68,18 @@ constexpr KmallocTable<N> make_kmalloc_table() {
   for (void*& e : t.entry) e = static_cast<void*>(ns_no_cache);
   return t;
 }
-inline constexpr std::size_t kSmallEntries = 1024 + 1;                     // by size
+inline constexpr std::size_t kSmallEntries = 1024 + 1;                    // by size
 inline constexpr std::size_t kBigEntries = (kKmallocMaxCached >> 7) + 1;  // by (size + 127) >> 7
 
 }  // namespace numaslab::detail
 
 // What the fast path reads: the cache of a size, in one load.
 extern "C" {
-__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable<
-    numaslab::detail::kSmallEntries>
+__attribute__((
+    visibility("hidden"))) constinit numaslab::detail::KmallocTable<numaslab::detail::kSmallEntries>
     ns_kmalloc_small = numaslab::detail::make_kmalloc_table<numaslab::detail::kSmallEntries>();
-__attribute__((visibility("hidden"))) constinit numaslab::detail::KmallocTable<
-    numaslab::detail::kBigEntries>
+__attribute__((
+    visibility("hidden"))) constinit numaslab::detail::KmallocTable<numaslab::detail::kBigEntries>
     ns_kmalloc_big = numaslab::detail::make_kmalloc_table<numaslab::detail::kBigEntries>();
 void* numaslab_kmalloc(std::size_t size);
 void numaslab_kfree(void* p);
@@ -128,8 +128,8 @@ void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
 
 void kmalloc_publish_table() {
   for (std::size_t i = 0; i < kSmallEntries; ++i)
-    __atomic_store_n(&ns_kmalloc_small.entry[i], static_cast<void*>(g_kmalloc_caches[size_class(i)]),
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&ns_kmalloc_small.entry[i],
+                     static_cast<void*>(g_kmalloc_caches[size_class(i)]), __ATOMIC_RELEASE);
   // Entry i serves sizes (128 (i - 1), 128 i]; only sizes above 1024 use it.
   for (std::size_t i = 0; i < kBigEntries; ++i)
     __atomic_store_n(&ns_kmalloc_big.entry[i],
@@ -171,14 +171,15 @@ void kfree_slow(void* p) {
       return;
     }
     case PageKind::kLargeHead:
-      NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a %zu-byte block",
-               p, d->size);
+      NS_CHECK(p == page_address(d),
+               "numaslab_kfree: %p is an interior pointer of a %zu-byte block", p, d->size);
       freed_blocks_note(p, d->size);
       set_page_kind(d, PageKind::kAllocated);
       free_pages(p, d->order);
       return;
     case PageKind::kHuge:
-      NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block", p);
+      NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block",
+               p);
       freed_blocks_note(p, d->size);
       free_huge(p);
       return;

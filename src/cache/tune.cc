@@ -1,12 +1,13 @@
 // Run-time tuning of a cache's per-CPU arrays (the kernel's do_tune_cpucache
 // and the write side of /proc/slabinfo).
+#include "cache/tune.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
-#include "cache/tune.h"
 
 namespace numaslab::detail {
 
@@ -15,8 +16,8 @@ namespace {
 constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
 
 bool valid_tunables(long limit, long batch, long shared) {
-  return limit >= 1 && limit <= static_cast<long>(kMaxArrayLimit) && batch >= 1 &&
-         batch <= limit && shared >= 0 && shared <= static_cast<long>(kMaxSharedFactor);
+  return limit >= 1 && limit <= static_cast<long>(kMaxArrayLimit) && batch >= 1 && batch <= limit &&
+         shared >= 0 && shared <= static_cast<long>(kMaxSharedFactor);
 }
 
 }  // namespace
@@ -36,7 +37,8 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
   ArrayCache* fresh_shared[kMaxNodes] = {};
   bool ok = true;
   for (int cpu = 0; cpu < t.possible_cpus() && ok; ++cpu)
-    if (t.cpu_online(cpu)) ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), lim, bat)) != nullptr;
+    if (t.cpu_online(cpu))
+      ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), lim, bat)) != nullptr;
   for (int n = 0; n < t.num_nodes() && ok; ++n)
     if (t.online_cpus_on_node(n) > 0 && sha * bat > 0)
       ok = (fresh_shared[n] = alloc_array(n, sha * bat, kSharedSentinelBatch)) != nullptr;

@@ -38,9 +38,13 @@ struct Totals {
 void check_slab(Checker& ck, Cache* c, NodeLists* nl, Slab* s, SlabList expect, Totals& t)
     NS_REQUIRES(nl->list_lock) {
   const SlabGeometry& g = c->geo;
-  if (s->list_id != expect) ck.fail("slab %p on list %d but marked %d", s, int(expect), int(s->list_id));
-  if (s->nodeid != nl->node) ck.fail("slab %p of node %d on node %d's lists", s, s->nodeid, nl->node);
-  SlabList want = s->inuse == 0 ? SlabList::kFree : s->inuse == g.num ? SlabList::kFull : SlabList::kPartial;
+  if (s->list_id != expect)
+    ck.fail("slab %p on list %d but marked %d", s, int(expect), int(s->list_id));
+  if (s->nodeid != nl->node)
+    ck.fail("slab %p of node %d on node %d's lists", s, s->nodeid, nl->node);
+  SlabList want = s->inuse == 0       ? SlabList::kFree
+                  : s->inuse == g.num ? SlabList::kFull
+                                      : SlabList::kPartial;
   if (want != expect) ck.fail("slab %p with inuse %u/%u on the wrong list", s, s->inuse, g.num);
   for (std::uint32_t p = 0; p < (1u << g.order); ++p) {
     PageDesc* d = page_lookup(static_cast<char*>(s->page_start()) + p * kPageSize);
@@ -61,8 +65,10 @@ void check_slab(Checker& ck, Cache* c, NodeLists* nl, Slab* s, SlabList expect, 
   std::uint32_t cached = 0, user = 0;
   for (std::uint32_t i = 0; i < g.num; ++i) {
     std::uint32_t v = s->load_bufctl(i);
-    if (v == kBufctlCached) ++cached;
-    else if (v == kBufctlUser) ++user;
+    if (v == kBufctlCached)
+      ++cached;
+    else if (v == kBufctlUser)
+      ++user;
   }
   if (cached + user != s->inuse)
     ck.fail("slab %p: inuse %u but %u cached + %u user objects", s, s->inuse, cached, user);
@@ -90,7 +96,8 @@ void check_entries(Checker& ck, Cache* c, const char* what, int where, void* con
     if (idx < 0 || s->load_bufctl(static_cast<std::uint32_t>(idx)) != kBufctlCached)
       ck.fail("%s %d holds %p, which is not in the cached state", what, where, e[i]);
     if (want_node >= 0 && s->nodeid != want_node)
-      ck.fail("%s %d holds %p of node %d, expected node %d", what, where, e[i], s->nodeid, want_node);
+      ck.fail("%s %d holds %p of node %d, expected node %d", what, where, e[i], s->nodeid,
+              want_node);
     for (std::uint32_t j = i + 1; j < avail; ++j)
       if (e[j] == e[i]) ck.fail("%s %d holds %p twice", what, where, e[i]);
   }
@@ -106,8 +113,14 @@ void check_cache(Checker& ck, Cache* c) {
     LockGuard<SpinLock> g(nl->list_lock);
     const std::uint64_t before = t.free_in_slabs;
     std::uint64_t active = 0;
-    for (Slab* s = nl->partial.head; s; s = s->next) { check_slab(ck, c, nl, s, SlabList::kPartial, t); active += s->inuse; }
-    for (Slab* s = nl->full.head; s; s = s->next) { check_slab(ck, c, nl, s, SlabList::kFull, t); active += s->inuse; }
+    for (Slab* s = nl->partial.head; s; s = s->next) {
+      check_slab(ck, c, nl, s, SlabList::kPartial, t);
+      active += s->inuse;
+    }
+    for (Slab* s = nl->full.head; s; s = s->next) {
+      check_slab(ck, c, nl, s, SlabList::kFull, t);
+      active += s->inuse;
+    }
     for (Slab* s = nl->free.head; s; s = s->next) check_slab(ck, c, nl, s, SlabList::kFree, t);
     if (t.free_in_slabs - before != nl->free_objects)
       ck.fail("node %d: free_objects %llu but %llu free objects in slabs", n,
@@ -127,7 +140,8 @@ void check_cache(Checker& ck, Cache* c) {
       if (!a) continue;
       LockGuard<SpinLock> g(a->lock);
       if (a->home_node != m) ck.fail("alien array [%d][%d] says home %d", n, m, a->home_node);
-      check_entries(ck, c, "alien array for node", m, a->ac.entries(), a->ac.avail, a->ac.limit, m, t);
+      check_entries(ck, c, "alien array for node", m, a->ac.entries(), a->ac.avail, a->ac.limit, m,
+                    t);
     }
   }
   const bool full = runtime_ready();
@@ -142,7 +156,8 @@ void check_cache(Checker& ck, Cache* c) {
       ck.fail("CPU %u is %s but %s an array", cpu, online ? "online" : "offline",
               has ? "has" : "has no");
     if (!has) {
-      if (s.top || s.cap) ck.fail("CPU %u has no array but bounds %p..%p", cpu, (void*)s.top, (void*)s.cap);
+      if (s.top || s.cap)
+        ck.fail("CPU %u has no array but bounds %p..%p", cpu, (void*)s.top, (void*)s.cap);
       continue;
     }
     if (s.top < s.base || s.top > s.cap || s.capacity() > s.size()) {

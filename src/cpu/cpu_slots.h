@@ -62,7 +62,7 @@ inline constexpr std::uint8_t kStopFast = 2;    // the fast paths may not use it
 
 // Header of a CPU's entries block, just below base[0].
 struct ArrayHeader {
-  std::uint32_t size;         // entries allocated (the cache's limit when installed)
+  std::uint32_t size;  // entries allocated (the cache's limit when installed)
   std::uint32_t batchcount;
   std::uint32_t idle_visits;  // reaper visits without use; guarded by the slot lock
   std::uint32_t pad;
@@ -79,16 +79,16 @@ struct alignas(kCacheLine) CpuSlot {
   // LockedSlots guarded by `lock`; under RseqSlots written by critical
   // sections of the CPU's own threads (top, alloc_hits) and by the holder of
   // a SlotStop (everything). Not annotated: the analysis can see neither.
-  void** top = nullptr;            // 0: next free entry; the commit field
-  void** base = nullptr;           // 8: entries[0]; nullptr: no array
-  void** cap = nullptr;            // 16: capacity end
-  std::uint16_t node = 0;          // 24: node of this CPU; immutable
-  std::uint8_t stopped = 0;        // 26: kStop* bits (read before the array)
-  std::uint8_t zero_ = 0;          // 27: always 0: the fast free compares the
-                                   //     32 bits at 24 with the object's node
-  std::uint32_t seen_allocs = 0;   // 28: reaper: low bits of allocs() at its last visit
-  std::uint64_t alloc_hits = 0;    // 32: single-object pops by critical
-                                   //     sections (an aborted CS may count)
+  void** top = nullptr;           // 0: next free entry; the commit field
+  void** base = nullptr;          // 8: entries[0]; nullptr: no array
+  void** cap = nullptr;           // 16: capacity end
+  std::uint16_t node = 0;         // 24: node of this CPU; immutable
+  std::uint8_t stopped = 0;       // 26: kStop* bits (read before the array)
+  std::uint8_t zero_ = 0;         // 27: always 0: the fast free compares the
+                                  //     32 bits at 24 with the object's node
+  std::uint32_t seen_allocs = 0;  // 28: reaper: low bits of allocs() at its last visit
+  std::uint64_t alloc_hits = 0;   // 32: single-object pops by critical
+                                  //     sections (an aborted CS may count)
   // 40: objects moved into the array minus objects moved out by anything
   // but a single push or pop (refill, flush, drain, detach); free hits are
   // derived: free_hit = avail + alloc_hits - moved, exact at a quiescent
@@ -137,7 +137,9 @@ static_assert(offsetof(CpuSlot, top) == 0 && offsetof(CpuSlot, base) == 8 &&
 inline void slot_count(std::uint64_t* counter, std::uint64_t n = 1) {
   __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
-inline void slot_moved(CpuSlot& s, std::int64_t n) { __atomic_fetch_add(&s.moved, n, __ATOMIC_RELAXED); }
+inline void slot_moved(CpuSlot& s, std::int64_t n) {
+  __atomic_fetch_add(&s.moved, n, __ATOMIC_RELAXED);
+}
 inline std::uint64_t slot_read(const std::uint64_t* counter) {
   return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }

@@ -1,7 +1,5 @@
 #include "cpu/rseq_slots.h"
 
-#include "cpu/slots.h"
-
 #include <sched.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -12,6 +10,7 @@
 
 #include "base/check.h"
 #include "base/format.h"
+#include "cpu/slots.h"
 
 namespace numaslab::detail {
 
@@ -64,9 +63,7 @@ constexpr bool kAddressSanitizer = false;
 extern "C" const unsigned int __rseq_size;
 #endif
 
-const char* slots_policy_name() {
-  return g_slots_policy == SlotsPolicy::kRseq ? "rseq" : "locked";
-}
+const char* slots_policy_name() { return g_slots_policy == SlotsPolicy::kRseq ? "rseq" : "locked"; }
 
 bool rseq_enabled() { return g_slots_policy == SlotsPolicy::kRseq; }
 
@@ -97,8 +94,9 @@ void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len) 
   g_slots_policy = SlotsPolicy::kRseq;
   g_fast_paths = fast_paths && !kAddressSanitizer;
   format(why, len, "glibc rseq area, membarrier fences%s",
-         g_fast_paths ? ", fast paths" : kAddressSanitizer ? ", no fast paths (ASan build)"
-                                                          : ", no fast paths (NUMASLAB_CHECK=full)");
+         g_fast_paths        ? ", fast paths"
+         : kAddressSanitizer ? ", no fast paths (ASan build)"
+                             : ", no fast paths (NUMASLAB_CHECK=full)");
 #else
   (void)allow_rseq;
   (void)fast_paths;
@@ -109,8 +107,7 @@ void slots_select(bool allow_rseq, bool fast_paths, char* why, std::size_t len) 
 int rseq_current_cpu() {
 #if defined(__x86_64__)
   if (rseq_enabled()) {
-    auto c = static_cast<std::int32_t>(
-        __atomic_load_n(&rseq_area()->cpu_id, __ATOMIC_RELAXED));
+    auto c = static_cast<std::int32_t>(__atomic_load_n(&rseq_area()->cpu_id, __ATOMIC_RELAXED));
     if (c >= 0 && c < topology().possible_cpus()) return c;
   }
 #endif

@@ -56,21 +56,21 @@ inline RseqArea* rseq_area() {
 // The descriptor, arming store and abort handler shared by every CS. %= makes
 // the labels unique per asm statement. The prologue leaves the slot in %rax
 // and falls back when the CPU number is out of range or the slot is stopped.
-#define NS_RSEQ_PROLOGUE                                            \
-  ".pushsection __rseq_cs, \"aw\"\n\t"                              \
-  ".balign 32\n\t"                                                  \
-  ".Lns_cs%=:\n\t"                                                  \
-  ".long 0, 0\n\t"                                                  \
+#define NS_RSEQ_PROLOGUE                                             \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                               \
+  ".balign 32\n\t"                                                   \
+  ".Lns_cs%=:\n\t"                                                   \
+  ".long 0, 0\n\t"                                                   \
   ".quad .Lns_start%=, .Lns_post%= - .Lns_start%=, .Lns_abort%=\n\t" \
-  ".popsection\n\t"                                                 \
-  "leaq .Lns_cs%=(%%rip), %%rax\n\t"                                \
-  "movq %%rax, 8(%[rs])\n\t"                                        \
-  ".Lns_start%=:\n\t"                                               \
-  "movl 4(%[rs]), %%eax\n\t"                                        \
-  "cmpl %k[n], %%eax\n\t"                                           \
-  "jae %l[fallback]\n\t"                                            \
-  "shlq $7, %%rax\n\t"                                              \
-  "addq %[base], %%rax\n\t"                                         \
+  ".popsection\n\t"                                                  \
+  "leaq .Lns_cs%=(%%rip), %%rax\n\t"                                 \
+  "movq %%rax, 8(%[rs])\n\t"                                         \
+  ".Lns_start%=:\n\t"                                                \
+  "movl 4(%[rs]), %%eax\n\t"                                         \
+  "cmpl %k[n], %%eax\n\t"                                            \
+  "jae %l[fallback]\n\t"                                             \
+  "shlq $7, %%rax\n\t"                                               \
+  "addq %[base], %%rax\n\t"                                          \
   "testb $1, 26(%%rax)\n\t"                                          \
   "jne %l[fallback]\n\t"
 
@@ -88,13 +88,13 @@ inline RseqArea* rseq_area() {
 inline int rseq_pop(CpuSlot* base, std::uint32_t nslots, void** out) {
   RseqArea* rs = rseq_area();
   asm goto(NS_RSEQ_PROLOGUE
-           "movq (%%rax), %%rdx\n\t"    // top
-           "cmpq 8(%%rax), %%rdx\n\t"   // base
+           "movq (%%rax), %%rdx\n\t"   // top
+           "cmpq 8(%%rax), %%rdx\n\t"  // base
            "jbe %l[fallback]\n\t"
            "movq -8(%%rdx), %%rcx\n\t"
            "movq %%rcx, (%[out])\n\t"
-           "addq $1, 32(%%rax)\n\t"     // alloc_hits
-           "subq $8, (%%rax)\n\t"       // commit: top - 1
+           "addq $1, 32(%%rax)\n\t"  // alloc_hits
+           "subq $8, (%%rax)\n\t"    // commit: top - 1
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out)
@@ -113,11 +113,11 @@ inline int rseq_push(CpuSlot* base, std::uint32_t nslots, void* obj, std::uint32
   asm goto(NS_RSEQ_PROLOGUE
            "cmpw %w[node], 24(%%rax)\n\t"  // slot's node must be the object's
            "jne %l[fallback]\n\t"
-           "movq (%%rax), %%rdx\n\t"       // top
-           "cmpq 16(%%rax), %%rdx\n\t"     // cap
+           "movq (%%rax), %%rdx\n\t"    // top
+           "cmpq 16(%%rax), %%rdx\n\t"  // cap
            "jae %l[fallback]\n\t"
            "movq %[obj], (%%rdx)\n\t"
-           "addq $8, (%%rax)\n\t"          // commit: top + 1
+           "addq $8, (%%rax)\n\t"  // commit: top + 1
            NS_RSEQ_EPILOGUE
            :
            : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [obj] "r"(obj), [node] "r"(node)
@@ -134,29 +134,29 @@ aborted:
 inline int rseq_push_batch(CpuSlot* base, std::uint32_t nslots, void* const* in, std::uint64_t k,
                            std::uint32_t node) {
   RseqArea* rs = rseq_area();
-  asm goto(NS_RSEQ_PROLOGUE
-           "cmpw %w[node], 24(%%rax)\n\t"
-           "jne %l[fallback]\n\t"
-           "movq (%%rax), %%rdx\n\t"           // top
-           "leaq (%%rdx,%[k],8), %%rsi\n\t"    // top + k
-           "cmpq 16(%%rax), %%rsi\n\t"         // cap
-           "ja %l[fallback]\n\t"
-           "xorl %%ecx, %%ecx\n\t"
-           ".Lns_loop%=:\n\t"
-           "cmpq %[k], %%rcx\n\t"
-           "jae .Lns_copied%=\n\t"
-           "movq (%[in],%%rcx,8), %%rdi\n\t"
-           "movq %%rdi, (%%rdx,%%rcx,8)\n\t"
-           "addq $1, %%rcx\n\t"
-           "jmp .Lns_loop%=\n\t"
-           ".Lns_copied%=:\n\t"
-           "movq %%rsi, (%%rax)\n\t"           // commit: top + k
-           NS_RSEQ_EPILOGUE
-           :
-           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [in] "r"(in), [k] "r"(k),
-             [node] "r"(node)
-           : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
-           : fallback, aborted);
+  asm goto(
+      NS_RSEQ_PROLOGUE
+      "cmpw %w[node], 24(%%rax)\n\t"
+      "jne %l[fallback]\n\t"
+      "movq (%%rax), %%rdx\n\t"         // top
+      "leaq (%%rdx,%[k],8), %%rsi\n\t"  // top + k
+      "cmpq 16(%%rax), %%rsi\n\t"       // cap
+      "ja %l[fallback]\n\t"
+      "xorl %%ecx, %%ecx\n\t"
+      ".Lns_loop%=:\n\t"
+      "cmpq %[k], %%rcx\n\t"
+      "jae .Lns_copied%=\n\t"
+      "movq (%[in],%%rcx,8), %%rdi\n\t"
+      "movq %%rdi, (%%rdx,%%rcx,8)\n\t"
+      "addq $1, %%rcx\n\t"
+      "jmp .Lns_loop%=\n\t"
+      ".Lns_copied%=:\n\t"
+      "movq %%rsi, (%%rax)\n\t"  // commit: top + k
+      NS_RSEQ_EPILOGUE
+      :
+      : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [in] "r"(in), [k] "r"(k), [node] "r"(node)
+      : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
+      : fallback, aborted);
   return kRseqOk;
 fallback:
   return kRseqFallback;
@@ -175,37 +175,37 @@ struct RseqBatchResult {
 inline int rseq_pop_batch(CpuSlot* base, std::uint32_t nslots, void** out, std::uint64_t k,
                           RseqBatchResult* res) {
   RseqArea* rs = rseq_area();
-  asm goto(NS_RSEQ_PROLOGUE
-           "cmpq $0, 8(%%rax)\n\t"            // no array
-           "je %l[fallback]\n\t"
-           "movzwl 24(%%rax), %%esi\n\t"
-           "movl %%esi, 4(%[res])\n\t"         // res->node
-           "movq (%%rax), %%rdx\n\t"           // top
-           "movq %%rdx, %%rcx\n\t"
-           "subq 8(%%rax), %%rcx\n\t"
-           "shrq $3, %%rcx\n\t"                // avail
-           "movq %[k], %%rsi\n\t"
-           "cmpq %%rsi, %%rcx\n\t"
-           "cmovbq %%rcx, %%rsi\n\t"           // m = min(k, avail)
-           "movl %%esi, (%[res])\n\t"          // res->got
-           "leaq (,%%rsi,8), %%rcx\n\t"
-           "subq %%rcx, %%rdx\n\t"             // new top = first popped entry
-           "xorl %%ecx, %%ecx\n\t"
-           ".Lns_loop%=:\n\t"
-           "cmpq %%rsi, %%rcx\n\t"
-           "jae .Lns_copied%=\n\t"
-           "movq (%%rdx,%%rcx,8), %%rdi\n\t"
-           "movq %%rdi, (%[out],%%rcx,8)\n\t"
-           "addq $1, %%rcx\n\t"
-           "jmp .Lns_loop%=\n\t"
-           ".Lns_copied%=:\n\t"
-           "movq %%rdx, (%%rax)\n\t"           // commit: top - m
-           NS_RSEQ_EPILOGUE
-           :
-           : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out), [k] "r"(k),
-             [res] "r"(res)
-           : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
-           : fallback, aborted);
+  asm goto(
+      NS_RSEQ_PROLOGUE
+      "cmpq $0, 8(%%rax)\n\t"  // no array
+      "je %l[fallback]\n\t"
+      "movzwl 24(%%rax), %%esi\n\t"
+      "movl %%esi, 4(%[res])\n\t"  // res->node
+      "movq (%%rax), %%rdx\n\t"    // top
+      "movq %%rdx, %%rcx\n\t"
+      "subq 8(%%rax), %%rcx\n\t"
+      "shrq $3, %%rcx\n\t"  // avail
+      "movq %[k], %%rsi\n\t"
+      "cmpq %%rsi, %%rcx\n\t"
+      "cmovbq %%rcx, %%rsi\n\t"   // m = min(k, avail)
+      "movl %%esi, (%[res])\n\t"  // res->got
+      "leaq (,%%rsi,8), %%rcx\n\t"
+      "subq %%rcx, %%rdx\n\t"  // new top = first popped entry
+      "xorl %%ecx, %%ecx\n\t"
+      ".Lns_loop%=:\n\t"
+      "cmpq %%rsi, %%rcx\n\t"
+      "jae .Lns_copied%=\n\t"
+      "movq (%%rdx,%%rcx,8), %%rdi\n\t"
+      "movq %%rdi, (%[out],%%rcx,8)\n\t"
+      "addq $1, %%rcx\n\t"
+      "jmp .Lns_loop%=\n\t"
+      ".Lns_copied%=:\n\t"
+      "movq %%rdx, (%%rax)\n\t"  // commit: top - m
+      NS_RSEQ_EPILOGUE
+      :
+      : [rs] "r"(rs), [n] "r"(nslots), [base] "r"(base), [out] "r"(out), [k] "r"(k), [res] "r"(res)
+      : "rax", "rcx", "rdx", "rsi", "rdi", "memory", "cc"
+      : fallback, aborted);
   return kRseqOk;
 fallback:
   return kRseqFallback;

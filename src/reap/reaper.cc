@@ -129,9 +129,9 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
       nl->free_touched = false;
     } else {
       nl->free_touched = false;
-      std::uint32_t tofree =
-          force ? ~0u
-                : static_cast<std::uint32_t>((nl->free_limit + 5 * c->geo.num - 1) / (5 * c->geo.num));
+      std::uint32_t tofree = force ? ~0u
+                                   : static_cast<std::uint32_t>(
+                                         (nl->free_limit + 5 * c->geo.num - 1) / (5 * c->geo.num));
       nl->stats.reaped += nl->unlink_free_slabs(c->geo, tofree, &dead);
     }
   }
@@ -218,7 +218,8 @@ void reap_node(int node, bool force) {
     return;
   }
   const std::uint64_t now = coarse_now_ms();
-  for (Cache* c = registry().head; c; c = c->next) reap_node_cache(c, node, now, 2 * period_ms(), force);
+  for (Cache* c = registry().head; c; c = c->next)
+    reap_node_cache(c, node, now, 2 * period_ms(), force);
   registry().mutex.unlock();
 }
 

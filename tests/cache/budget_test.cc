@@ -1,9 +1,8 @@
 // The per-CPU byte budget (cache/budget.cc): whatever the number of caches
 // and CPUs, the objects cached in one CPU's arrays never exceed
 // NUMASLAB_CPU_CACHE_BYTES, and capacity comes back when arrays go idle.
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -65,7 +64,8 @@ TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
       for (int i = 0; i < 200; ++i) objs.push_back(numaslab_cache_alloc(c));
     for (void* p : objs) ASSERT_NE(p, nullptr);
     std::vector<void*> km;
-    for (int i = 0; i < 400; ++i) km.push_back(numaslab_kmalloc(static_cast<std::size_t>(8 + i * 40)));
+    for (int i = 0; i < 400; ++i)
+      km.push_back(numaslab_kmalloc(static_cast<std::size_t>(8 + i * 40)));
     for (void* p : km) numaslab_kfree(p);
     std::size_t k = 0;
     for (numaslab_cache* c : caches)
