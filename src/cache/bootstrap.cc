@@ -163,6 +163,7 @@ void bootstrap_rollback() NS_REQUIRES(registry().mutex) {
   registry().head = nullptr;
   for (int cls = 0; cls < kNumKmallocClasses; ++cls) kmalloc_set_cache(cls, nullptr);
   g_cache_cache = nullptr;
+  reset_cpu_cache_bytes();
   page_allocator_reset();
 }
 

@@ -36,6 +36,9 @@ void unreserve(int cpu, std::uint64_t bytes) {
 std::uint64_t cpu_cache_bytes(int cpu) { return g_cpu_bytes[cpu].load(std::memory_order_relaxed); }
 std::uint64_t cpu_cache_budget() { return g_budget.load(std::memory_order_relaxed); }
 void set_cpu_cache_budget(std::uint64_t bytes) { g_budget.store(bytes, std::memory_order_relaxed); }
+void reset_cpu_cache_bytes() {
+  for (auto& b : g_cpu_bytes) b.store(0, std::memory_order_relaxed);
+}
 
 bool capacity_grow(Cache* c, int cpu) {
   CpuSlot& s = c->slot(cpu);

@@ -160,6 +160,8 @@ void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) NS_REQU
 std::uint64_t cpu_cache_bytes(int cpu);
 std::uint64_t cpu_cache_budget();
 void set_cpu_cache_budget(std::uint64_t bytes);
+// A failed start-up forgets every array: their capacity goes with them.
+void reset_cpu_cache_bytes();
 
 // Marks an object leaving the allocator to the user at NUMASLAB_CHECK=full
 // (kBufctlCached → kBufctlUser). The object came out of one of our arrays,
