@@ -60,10 +60,12 @@ struct HandArray {
     set_avail(avail() + 1);
   }
   void push_many(void* const* in, std::uint32_t k) {
+    if (k == 0) return;  // in may be nullptr then (an empty vector's data())
     std::memcpy(e + avail(), in, k * sizeof(void*));
     set_avail(avail() + k);
   }
   void take_bottom(void** out, std::uint32_t k) {
+    if (k == 0) return;  // out may be nullptr then (an empty vector's data())
     const std::uint32_t n = avail();
     std::memcpy(out, e, k * sizeof(void*));
     std::memmove(e, e + k, (n - k) * sizeof(void*));
