@@ -56,7 +56,7 @@ bool capacity_grow(Cache* c, int cpu) {
   std::uint32_t step = size - cur;
   while (step > 0 && !reserve(cpu, step * obj)) step /= 2;
   if (step == 0) return false;
-  s.cap = s.base + cur + step;
+  s.set_cap(s.base + cur + step);
   return true;
 }
 
@@ -74,7 +74,7 @@ void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) {
   if (keep >= cur) return;
   if (keep < s.avail()) keep = s.avail();
   unreserve(cpu, std::uint64_t{cur - keep} * c->geo.buffer_size);
-  s.cap = s.base + keep;
+  s.set_cap(s.base + keep);
 }
 
 }  // namespace numaslab::detail

@@ -244,7 +244,7 @@ void drain_all_arrays(Cache* c) {
         NodeLists* nl = c->node(t.cpu_to_node(static_cast<int>(cpu)));
         LockGuard<SpinLock> gl(nl->list_lock);
         nl->free_block(c->geo, s.base, n, &dead);
-        s.top = s.base;
+        s.set_top(s.base);
         slot_moved(s, -static_cast<std::int64_t>(n));
       }
       // An emptied array gives its capacity back to the CPU's budget.

@@ -100,8 +100,17 @@ struct alignas(kCacheLine) CpuSlot {
   CpuStats stats;
 
   ArrayHeader* header() const { return reinterpret_cast<ArrayHeader*>(base) - 1; }
-  std::uint32_t avail() const { return base ? static_cast<std::uint32_t>(top - base) : 0; }
-  std::uint32_t capacity() const { return base ? static_cast<std::uint32_t>(cap - base) : 0; }
+  // Relaxed atomic reads: slow paths read them as hints without the lock.
+  std::uint32_t avail() const {
+    void** b = __atomic_load_n(&base, __ATOMIC_RELAXED);
+    return b ? static_cast<std::uint32_t>(__atomic_load_n(&top, __ATOMIC_RELAXED) - b) : 0;
+  }
+  std::uint32_t capacity() const {
+    void** b = __atomic_load_n(&base, __ATOMIC_RELAXED);
+    return b ? static_cast<std::uint32_t>(__atomic_load_n(&cap, __ATOMIC_RELAXED) - b) : 0;
+  }
+  void set_top(void** t) { __atomic_store_n(&top, t, __ATOMIC_RELAXED); }
+  void set_cap(void** c) { __atomic_store_n(&cap, c, __ATOMIC_RELAXED); }
   std::uint32_t size() const { return base ? header()->size : 0; }
   std::uint32_t batchcount() const { return base ? header()->batchcount : 0; }
   bool has_array() const { return __atomic_load_n(&base, __ATOMIC_ACQUIRE) != nullptr; }

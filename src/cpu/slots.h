@@ -44,7 +44,8 @@ struct LockedSlots {
     CpuSlot& s = t.slots[current_cpu()];
     LockGuard<SpinLock> g(s.lock);
     if (s.top <= s.base) return false;  // empty, or no array (both nullptr)
-    *out = *--s.top;
+    *out = s.top[-1];
+    s.set_top(s.top - 1);
     ++s.header()->locked_hits;
     return true;
   }
@@ -52,7 +53,8 @@ struct LockedSlots {
     CpuSlot& s = t.slots[current_cpu()];
     LockGuard<SpinLock> g(s.lock);
     if (s.node != node || s.top >= s.cap) return false;
-    *s.top++ = obj;
+    *s.top = obj;
+    s.set_top(s.top + 1);
     return true;
   }
   static bool pop_batch(SlotTable t, void** out, std::uint32_t k, RseqBatchResult* r) {
@@ -60,7 +62,7 @@ struct LockedSlots {
     LockGuard<SpinLock> g(s.lock);
     if (!s.base) return false;
     std::uint32_t m = s.avail() < k ? s.avail() : k;
-    s.top -= m;
+    s.set_top(s.top - m);
     for (std::uint32_t i = 0; i < m; ++i) out[i] = s.top[i];
     r->got = m;
     r->node = s.node;
@@ -71,7 +73,7 @@ struct LockedSlots {
     LockGuard<SpinLock> g(s.lock);
     if (s.node != node || !s.base || s.capacity() - s.avail() < k) return false;
     for (std::uint32_t i = 0; i < k; ++i) s.top[i] = in[i];
-    s.top += k;
+    s.set_top(s.top + k);
     return true;
   }
 };

@@ -77,7 +77,7 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
         nl->free_block(c->geo, s.base, drained, &dead);
       }
       __builtin_memmove(s.base, s.base + drained, (avail - drained) * sizeof(void*));
-      s.top -= drained;
+      s.set_top(s.top - drained);
       slot_moved(s, -static_cast<std::int64_t>(drained));
     }
     // A long-idle array gives its capacity back to the CPU's budget.
