@@ -136,7 +136,9 @@ struct ChildResult {
   int status = 0;                  // waitpid status
   bool timed_out = false;
   std::string spawn_error;
-  bool ok() const { return spawn_error.empty() && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+  bool ok() const {
+    return spawn_error.empty() && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
   std::string describe() const {
     if (!spawn_error.empty()) return spawn_error;
     if (timed_out) return "timed out (killed)";
@@ -232,8 +234,8 @@ ChildResult run_process(const std::vector<std::string>& argv, const std::vector<
 // The timed run.
 
 struct Job {
-  std::string allocator;   // child --child value
-  std::string key;         // prefix of meta keys
+  std::string allocator;  // child --child value
+  std::string key;        // prefix of meta keys
   std::string topology;
   std::string workloads;
   std::vector<std::string> env;
@@ -310,7 +312,10 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
   // the hotplug watcher.
   for (const char* name : {"numaslab-cache", "numaslab-kmalloc"})
     if (wanted(name))
-      jobs.push_back({name, std::string(name) + "@crossnode", o.crossnode_topology, "crossnode",
+      jobs.push_back({name,
+                      std::string(name) + "@crossnode",
+                      o.crossnode_topology,
+                      "crossnode",
                       {"LD_PRELOAD", "NUMASLAB_WATCH_MS=0"}});
 
   const int timeout_s = o.quick ? 120 : 600;
@@ -320,8 +325,8 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
     for (std::size_t k = 0; k < jobs.size(); ++k) {
       const Job& job = jobs[(k + static_cast<std::size_t>(round)) % jobs.size()];
       std::fprintf(stderr, " %s", job.key.c_str());
-      std::vector<std::string> argv = {exe,         "--child",     job.allocator,
-                                       "--topology", job.topology, "--workloads",
+      std::vector<std::string> argv = {exe,           "--child",     job.allocator,
+                                       "--topology",  job.topology,  "--workloads",
                                        job.workloads, "--result-fd", std::to_string(kResultFd)};
       if (o.quick) argv.push_back("--quick");
       ChildResult cr = run_process(argv, make_env(job.env), timeout_s, false);
@@ -329,8 +334,7 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
     }
     std::fprintf(stderr, "\n");
   }
-  res.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
   // The preload must have taken: malloc resolved in the peer's library.
   for (const AllocatorInfo& a : kAllocators) {
@@ -431,8 +435,8 @@ CallgrindResults run_callgrind(const Options& o, const std::string& exe) {
     if (row.error.empty()) {
       row.ir_n = ir[0];
       row.ir_2n = ir[1];
-      row.ir_per_pair = (static_cast<double>(ir[1]) - static_cast<double>(ir[0])) /
-                        static_cast<double>(out.n);
+      row.ir_per_pair =
+          (static_cast<double>(ir[1]) - static_cast<double>(ir[0])) / static_cast<double>(out.n);
     }
     out.rows.push_back(row);
   }
@@ -566,8 +570,8 @@ int main(int argc, char** argv) {
     // The markdown report shows the chart: a path relative to the report.
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path base = o.md_out.empty() ? fs::current_path(ec)
-                                           : fs::absolute(o.md_out, ec).parent_path();
+    const fs::path base =
+        o.md_out.empty() ? fs::current_path(ec) : fs::absolute(o.md_out, ec).parent_path();
     res.plot_link = fs::absolute(o.plot, ec).lexically_relative(base).string();
     if (res.plot_link.empty()) res.plot_link = o.plot;
   }

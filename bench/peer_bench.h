@@ -48,12 +48,12 @@ std::vector<std::string> benchmark_names();  // pair/16 ... crossnode
 // Child side.
 
 struct ChildConfig {
-  std::string allocator;   // one of kAllocators
-  std::string topology;    // numaslab children: passed to numaslab_init
-  std::string workloads;   // comma-separated: pair,batch,prodcons,larson,crossnode
+  std::string allocator;  // one of kAllocators
+  std::string topology;   // numaslab children: passed to numaslab_init
+  std::string workloads;  // comma-separated: pair,batch,prodcons,larson,crossnode
   bool quick = false;
-  int result_fd = 1;       // where the machine-readable lines go
-  long pairs_only = 0;     // > 0: callgrind mode, run this many pair/64 and exit
+  int result_fd = 1;    // where the machine-readable lines go
+  long pairs_only = 0;  // > 0: callgrind mode, run this many pair/64 and exit
 };
 
 // Runs the workloads and writes lines to result_fd:
@@ -76,18 +76,18 @@ struct Series {
 struct Results {
   // results[benchmark][allocator]
   std::map<std::string, std::map<std::string, Series>> by_bench;
-  std::vector<std::string> allocators;  // measured, in report order
-  std::vector<std::string> notes;       // skipped peers, failures, remarks
+  std::vector<std::string> allocators;      // measured, in report order
+  std::vector<std::string> notes;           // skipped peers, failures, remarks
   std::map<std::string, std::string> meta;  // "<allocator>/<key>" -> value
-  std::string topology;                 // numaslab topology of the main run
+  std::string topology;                     // numaslab topology of the main run
   std::string crossnode_topology;
   int rounds = 0;
   bool quick = false;
-  std::string command;     // the command line, for the markdown report
-  std::string started_at;  // local time, ISO 8601
-  double seconds = 0;      // wall time of the whole run
+  std::string command;                  // the command line, for the markdown report
+  std::string started_at;               // local time, ISO 8601
+  double seconds = 0;                   // wall time of the whole run
   std::string load_before, load_after;  // /proc/loadavg
-  std::string plot_link;   // the chart, relative to the markdown file ("" if none)
+  std::string plot_link;                // the chart, relative to the markdown file ("" if none)
 };
 
 // Instruction counts from --callgrind.

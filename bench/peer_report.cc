@@ -124,8 +124,9 @@ std::string policy_line(const Results& r) {
     const std::string p = meta(r, std::string(key) + "/slots_policy");
     if (p.empty()) continue;
     if (!out.empty()) out += "; ";
-    out += "crossnode: slots policy " + p + " (topology " + meta(r, std::string(key) + "/topology") +
-           ", " + meta(r, std::string(key) + "/nodes") + " nodes";
+    out += "crossnode: slots policy " + p + " (topology " +
+           meta(r, std::string(key) + "/topology") + ", " + meta(r, std::string(key) + "/nodes") +
+           " nodes";
     const std::string nodes = meta(r, std::string(key) + "/crossnode_nodes");
     auto nv = split(nodes, ' ');
     if (nv.size() == 2) out += ", producer on node " + nv[0] + ", consumer on node " + nv[1];
@@ -154,8 +155,9 @@ std::vector<std::string> benches_present(const Results& r) {
 std::string machine_description() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  int nproc = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                           : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  int nproc = sched_getaffinity(0, sizeof set, &set) == 0
+                  ? CPU_COUNT(&set)
+                  : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   std::string model = "?";
   std::ifstream cpuinfo("/proc/cpuinfo");
   for (std::string line; std::getline(cpuinfo, line);)
@@ -185,14 +187,16 @@ std::string format_table(const Results& r) {
     const double base = fastest_peer(row, &best);
     o << "\n== " << b << ": " << describe(b, r) << "\n";
     char line[160];
-    std::snprintf(line, sizeof line, "  %-18s %10s %10s %8s\n", "allocator", "ns/op", "min", "ratio");
+    std::snprintf(line, sizeof line, "  %-18s %10s %10s %8s\n", "allocator", "ns/op", "min",
+                  "ratio");
     o << line;
     for (const std::string& a : r.allocators) {
       auto it = row.find(a);
       if (it == row.end() || it->second.samples.empty()) continue;
       const double m = it->second.median();
       std::snprintf(line, sizeof line, "  %-18s %10.2f %10.2f %8s%s\n", a.c_str(), m,
-                    it->second.min(), fmt("%.2f", m / base).c_str(), a == best ? "  (fastest peer)" : "");
+                    it->second.min(), fmt("%.2f", m / base).c_str(),
+                    a == best ? "  (fastest peer)" : "");
       o << line;
     }
   }
@@ -202,7 +206,8 @@ std::string format_table(const Results& r) {
   std::snprintf(cell, sizeof cell, "  %-11s", "benchmark");
   o << cell;
   for (const std::string& a : r.allocators) {
-    std::snprintf(cell, sizeof cell, " %9.9s", a.rfind("numaslab-", 0) == 0 ? a.c_str() + 9 : a.c_str());
+    std::snprintf(cell, sizeof cell, " %9.9s",
+                  a.rfind("numaslab-", 0) == 0 ? a.c_str() + 9 : a.c_str());
     o << cell;
   }
   o << "\n";
@@ -243,16 +248,18 @@ std::string format_csv(const Results& r) {
 
 std::string format_callgrind(const CallgrindResults& cg) {
   std::ostringstream o;
-  o << "\ninstructions per pair/64 under valgrind --tool=callgrind: (Ir(" << 2 * cg.n << " pairs) - Ir("
-    << cg.n << " pairs)) / " << cg.n << "; includes the loop's own ~3 instructions\n";
+  o << "\ninstructions per pair/64 under valgrind --tool=callgrind: (Ir(" << 2 * cg.n
+    << " pairs) - Ir(" << cg.n << " pairs)) / " << cg.n
+    << "; includes the loop's own ~3 instructions\n";
   char line[256];
   for (const CallgrindRow& row : cg.rows) {
     if (!row.error.empty()) {
       std::snprintf(line, sizeof line, "  %-18s %s\n", row.allocator.c_str(), row.error.c_str());
     } else {
-      std::snprintf(line, sizeof line, "  %-18s %8.1f Ir/pair%s\n", row.allocator.c_str(),
-                    row.ir_per_pair,
-                    row.policy.empty() ? "" : ("  (slots policy under valgrind: " + row.policy + ")").c_str());
+      std::snprintf(
+          line, sizeof line, "  %-18s %8.1f Ir/pair%s\n", row.allocator.c_str(), row.ir_per_pair,
+          row.policy.empty() ? ""
+                             : ("  (slots policy under valgrind: " + row.policy + ")").c_str());
     }
     o << line;
   }
@@ -386,7 +393,10 @@ std::string plot_ratios(const Results& r, const std::string& png) {
     std::ofstream g(script);
     g << "set terminal pngcairo size 1500,650 enhanced font 'DejaVu Sans,10'\n"
       << "set output " << quote(png) << "\n"
-      << "set title " << quote("numaslab-bench: ns/op relative to the fastest peer (lower is better; median of " + std::to_string(r.rounds) + " rounds" + (r.quick ? ", --quick" : "") + ")") << "\n"
+      << "set title "
+      << quote("numaslab-bench: ns/op relative to the fastest peer (lower is better; median of " +
+               std::to_string(r.rounds) + " rounds" + (r.quick ? ", --quick" : "") + ")")
+      << "\n"
       << "set datafile missing '?'\n"
       << "set style data histograms\n"
       << "set style histogram clustered gap 1\n"
@@ -399,7 +409,8 @@ std::string plot_ratios(const Results& r, const std::string& png) {
       << "set grid ytics\n"
       << "set key outside right top vertical\n"
       << "set xtics nomirror rotate by -25 left\n"
-      << "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb 'black' front\n"
+      << "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb 'black' "
+         "front\n"
       << "set linetype 1 lc rgb '#4e79a7'\nset linetype 2 lc rgb '#f28e2b'\n"
       << "set linetype 3 lc rgb '#59a14f'\nset linetype 4 lc rgb '#b07aa1'\n"
       << "set linetype 5 lc rgb '#9c755f'\nset linetype 6 lc rgb '#e15759'\n"
@@ -423,7 +434,8 @@ std::string plot_ratios(const Results& r, const std::string& png) {
     err = "cannot run gnuplot";
   }
   std::error_code ec;
-  if (err.empty() && (!std::filesystem::exists(png, ec) || std::filesystem::file_size(png, ec) == 0))
+  if (err.empty() &&
+      (!std::filesystem::exists(png, ec) || std::filesystem::file_size(png, ec) == 0))
     err = "gnuplot wrote no image";
   if (err.empty()) {
     std::remove(data.c_str());

@@ -7,16 +7,16 @@
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cache/tune.h"
-#include "reap/reaper.h"
 #include "cache/verify.h"
 #include "hotplug/hotplug.h"
 #include "hotplug/watcher.h"
+#include "numaslab/numaslab.h"
 #include "page/page_allocator.h"
+#include "page/page_map.h"
 #include "platform/options.h"
+#include "reap/reaper.h"
 #include "stats/publish.h"
 #include "stats/slabinfo.h"
-#include "numaslab/numaslab.h"
-#include "page/page_map.h"
 
 using namespace numaslab;
 using namespace numaslab::detail;

@@ -48,7 +48,7 @@ Cache* g_kmalloc_caches[kNumKmallocClasses];
 }  // namespace
 }  // namespace numaslab::detail
 
-// The empty stand-in cache: all-zero slots (no array, closed fast view) for
+// The empty stand-in cache: all-zero slots (no array, so empty and full) for
 // every CPU number, so a fast path that reaches it always falls back.
 extern "C" {
 __attribute__((

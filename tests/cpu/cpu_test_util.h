@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/sanitizer.h"
 #include "cache/cache.h"
 #include "cpu/cpu_slots.h"
 #include "cpu/rseq_slots.h"
@@ -48,14 +49,8 @@ inline constexpr bool kTsan = false;
 inline constexpr bool kTsan = false;
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(NUMASLAB_ASAN)  // base/sanitizer.h
 inline constexpr bool kAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kAsan = true;
-#else
-inline constexpr bool kAsan = false;
-#endif
 #else
 inline constexpr bool kAsan = false;
 #endif
