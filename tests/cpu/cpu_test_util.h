@@ -176,7 +176,8 @@ struct AffinityChurn {
     next = now + period;
     if (ncpus < 2) return;
     unsigned k = step++ % static_cast<unsigned>(ncpus + 1);
-    if (k < static_cast<unsigned>(ncpus)) pin_self({static_cast<int>(k)});
+    if (k < static_cast<unsigned>(ncpus))
+      pin_self({static_cast<int>(k)});
     else {
       std::vector<int> all;
       for (int c = 0; c < ncpus; ++c) all.push_back(c);
@@ -226,9 +227,7 @@ class SignalStorm {
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, nullptr);
   }
-  void add_target(pthread_t t) {
-    targets_[ntargets_++] = t;
-  }
+  void add_target(pthread_t t) { targets_[ntargets_++] = t; }
   void start(std::chrono::microseconds period) {
     period_ = period;
     stop_.store(false);
