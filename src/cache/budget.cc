@@ -43,18 +43,25 @@ void reset_cpu_cache_bytes() {
 bool capacity_grow(Cache* c, int cpu) {
   CpuSlot& s = c->slot(cpu);
   // Decide without the guard first (a fence costs a CPU interrupt), from the
-  // slot and the cache only: the entries block may be detached meanwhile.
-  if (!s.has_array() || s.capacity() >= c->limit.load(std::memory_order_relaxed)) return false;
+  // slot, the cache and the account only: the entries block may be detached
+  // meanwhile, and a spent budget must not cost a fence per operation.
+  const std::uint32_t limit = c->limit.load(std::memory_order_relaxed);
+  const std::uint32_t seen = s.capacity();
+  if (!s.has_array() || seen >= limit) return false;
   const std::uint64_t obj = c->geo.buffer_size;
+  // Double the capacity (at least one batch), within the limit: an array
+  // reaches a large limit in a few fences, and only an array that keeps
+  // overflowing or running dry gets there.
+  const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
+  std::uint32_t want = seen > batch ? seen : (batch ? batch : 1);
+  if (want > limit - seen) want = limit - seen;
+  while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
+  if (want == 0) return false;
   SlotStop stop(s, cpu);
-  if (!s.base) return false;
-  const std::uint32_t cur = s.capacity();
-  const std::uint32_t size = s.size();
-  if (cur >= size) return false;
-  // Straight to the limit when the budget allows (one fence, and the array
-  // then behaves as the kernel's), else as much as it allows.
-  std::uint32_t step = size - cur;
-  while (step > 0 && !reserve(cpu, step * obj)) step /= 2;
+  const std::uint32_t cur = s.base ? s.capacity() : 0;
+  const std::uint32_t size = s.base ? s.size() : 0;
+  const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;
+  if (step < want) unreserve(cpu, (want - step) * obj);
   if (step == 0) return false;
   s.set_cap(s.base + cur + step);
   return true;

@@ -32,9 +32,10 @@
 //        The fast paths are closed (every operation takes the C++ path).
 //  * Per-CPU byte budget: Σ over caches of capacity × buffer_size of one CPU's
 //    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). An array
-//    starts with no capacity, grows to its limit (or what the budget allows)
-//    the first time it needs room, and gives the capacity back when the
-//    reaper finds it idle for long and when it is detached.
+//    starts with no capacity; each time it needs room (a refill, a free into a
+//    full array) the capacity doubles (at least one batch) up to its limit, as
+//    far as the budget allows; the capacity goes back when the reaper finds
+//    the array idle for long and when it is detached.
 //  * nodes[n] is published once (release) and lives as long as the cache (R1).
 //  * Tunables (limit, batchcount, shared) change only under the registry mutex.
 //  * Conservation (R6), checked by verify(): at a quiescent point
@@ -146,9 +147,10 @@ void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
 
 // ---- per-CPU byte budget (budget.cc) ----
-// Grows the capacity of CPU cpu's array up to its limit, or as far as the
-// CPU's budget allows; false if the array is at its limit, the budget is spent, or the CPU
-// has no array. Takes a SlotStop.
+// Doubles the capacity of CPU cpu's array (at least one batch, at most up to
+// its limit), or grows it as far as the CPU's budget allows; false if the
+// array is at its limit, the budget is spent (then without a fence), or the
+// CPU has no array. Takes a SlotStop.
 bool capacity_grow(Cache* c, int cpu);
 // Gives back capacity of a slot being detached or trimmed (caller holds its
 // SlotStop): sets the capacity to `keep` entries (>= avail).

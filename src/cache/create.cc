@@ -56,6 +56,10 @@ bool node_needs_lists(int node) {
 
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared) {
+  // The kernel's table, except that small objects may keep up to 1024 in an
+  // array (the kernel: 120): a burst of up to a thousand objects then comes
+  // back from the array instead of a refill every 60. The per-CPU byte budget
+  // bounds what all arrays hold together; refills and flushes still move 60.
   std::uint32_t l;
   if (buffer_size > 131072)
     l = 1;
@@ -66,9 +70,9 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
   else if (buffer_size > 256)
     l = 54;
   else
-    l = 120;
+    l = kSmallObjectLimit;
   *limit = l;
-  *batch = (l + 1) / 2;
+  *batch = l == kSmallObjectLimit ? kSmallObjectBatch : (l + 1) / 2;
   *shared = (buffer_size <= kPageSize && topology().possible_cpus() > 1) ? 8 : 0;
 }
 

@@ -12,6 +12,10 @@
 
 namespace numaslab::detail {
 
+// Default array limit and batch of caches with objects up to 256 bytes.
+inline constexpr std::uint32_t kSmallObjectLimit = 1024;
+inline constexpr std::uint32_t kSmallObjectBatch = 60;
+
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared);
 Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,

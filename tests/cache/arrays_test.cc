@@ -24,13 +24,14 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   init_sim();
   numaslab_cache* c = make_cache("tunables");
   Cache* k = raw(c);
-  EXPECT_EQ(k->limit.load(), 120u);
+  // Small objects: up to 1024 in an array, moved 60 at a time.
+  EXPECT_EQ(k->limit.load(), 1024u);
   EXPECT_EQ(k->batchcount.load(), 60u);
   EXPECT_EQ(k->shared.load(), 8u);
   for (int cpu = 0; cpu < 4; ++cpu) {
     SlotView v = slot_view(k, cpu);
     EXPECT_TRUE(v.has_array) << cpu;
-    EXPECT_EQ(v.limit, 120u);
+    EXPECT_EQ(v.limit, 1024u);
     EXPECT_EQ(v.batchcount, 60u);
     EXPECT_EQ(v.avail, 0u);
   }
@@ -132,7 +133,8 @@ TEST(Arrays, RefillPrefersTheSharedArray) {
   // CPU 1 allocates and frees enough to push a batch into node 0's shared array.
   ASSERT_EQ(numaslab_bind_thread_to_cpu(1), 0);
   std::vector<void*> objs;
-  for (int i = 0; i < 300; ++i) objs.push_back(numaslab_cache_alloc(c));
+  for (std::uint32_t i = 0; i < k->limit.load() + 3 * k->batchcount.load(); ++i)
+    objs.push_back(numaslab_cache_alloc(c));
   for (void* p : objs) numaslab_cache_free(c, p);
   NodeView before = node_view(k, 0);
   ASSERT_GE(before.shared_avail, k->batchcount.load());
@@ -158,7 +160,7 @@ TEST(Arrays, FullArrayFlushesOneBatchToTheSharedArray) {
   Cache* k = raw(c);
   const std::uint32_t limit = k->limit.load(), batch = k->batchcount.load();
   std::vector<void*> objs;
-  for (int i = 0; i < 400; ++i) objs.push_back(numaslab_cache_alloc(c));
+  for (std::uint32_t i = 0; i < limit + 300; ++i) objs.push_back(numaslab_cache_alloc(c));
   SlotView v0 = slot_view(k, 0);
   const std::uint32_t start = v0.avail;
   ASSERT_EQ(node_view(k, 0).shared_avail, 0u);

@@ -1,6 +1,7 @@
 // The per-CPU byte budget (cache/budget.cc): whatever the number of caches
 // and CPUs, the objects cached in one CPU's arrays never exceed
 // NUMASLAB_CPU_CACHE_BYTES, and capacity comes back when arrays go idle.
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -135,20 +136,42 @@ TEST(Budget, IdleArraysGiveTheirCapacityBack) {
   EXPECT_EQ(numaslab_cache_destroy(b), 0);
 }
 
-TEST(Budget, ArraysStartEmptyAndGrowToTheirLimitOnFirstUse) {
+TEST(Budget, ArraysStartEmptyAndDoubleUpToTheirLimitAsTheyNeedRoom) {
   init_sim("sim:1x2");
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   numaslab_cache* c = numaslab_cache_create("budget-grow", 64, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(slot_view(raw(c), 0).capacity, 0u);
+  Cache* k = raw(c);
+  const std::uint64_t obj = k->geo.buffer_size;
+  EXPECT_EQ(slot_view(k, 0).capacity, 0u);
   const std::uint64_t before = cpu_cache_bytes(0);
   void* p = numaslab_cache_alloc(c);
   ASSERT_NE(p, nullptr);
-  SlotView v = slot_view(raw(c), 0);
-  EXPECT_EQ(v.capacity, v.limit) << "the default budget covers a small cache's whole limit";
-  EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{v.limit} * raw(c)->geo.buffer_size);
-  EXPECT_EQ(slot_view(raw(c), 1).capacity, 0u) << "only the CPU that used it";
+  SlotView v = slot_view(k, 0);
+  EXPECT_EQ(v.capacity, v.batchcount) << "the first refill makes room for one batch";
+  EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{v.capacity} * obj);
+  EXPECT_EQ(slot_view(k, 1).capacity, 0u) << "only the CPU that used it";
   numaslab_cache_free(c, p);
+  EXPECT_EQ(slot_view(k, 0).capacity, v.batchcount) << "no room needed, no growth";
+
+  // Frees into a full array double its capacity, up to the limit.
+  std::vector<void*> objs;
+  for (std::uint32_t i = 0; i < 2 * v.limit; ++i) objs.push_back(numaslab_cache_alloc(c));
+  std::uint32_t last = slot_view(k, 0).capacity;
+  std::uint32_t steps = 0;
+  for (void* o : objs) {
+    numaslab_cache_free(c, o);
+    const std::uint32_t cap = slot_view(k, 0).capacity;
+    if (cap != last) {
+      ++steps;
+      EXPECT_EQ(cap, std::min(2 * last, v.limit)) << "after " << last;
+      EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{cap} * obj);
+      last = cap;
+    }
+  }
+  EXPECT_EQ(last, v.limit);
+  EXPECT_GE(steps, 1u);
+  EXPECT_LE(steps, 6u) << "a few fences to reach the limit";
   EXPECT_EQ(numaslab_cache_destroy(c), 0);
   EXPECT_EQ(cpu_cache_bytes(0), before) << "destroy gives the capacity back";
 }

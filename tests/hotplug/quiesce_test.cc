@@ -203,11 +203,12 @@ TEST(HotplugDrain, SharedArrayReturnsToSlabsOnLastCpu) {
   ASSERT_NE(uc, nullptr);
   Cache* c = internals(uc);
   ASSERT_EQ(numaslab_cpu_down(2), 0);
-  // 300 objects through a 120-entry array: flushes fill the shared array.
+  // More objects than the array holds: flushes fill the shared array.
+  const std::uint32_t n = c->limit.load() + 3 * c->batchcount.load();
   std::vector<void*> keep;
   run_on_cpu(3, [&] {
     std::vector<void*> v;
-    for (int i = 0; i < 300; ++i) v.push_back(numaslab_cache_alloc(uc));
+    for (std::uint32_t i = 0; i < n; ++i) v.push_back(numaslab_cache_alloc(uc));
     for (int i = 0; i < 7; ++i) keep.push_back(v[i]);
     for (std::size_t i = 7; i < v.size(); ++i) numaslab_cache_free(uc, v[i]);
   });
