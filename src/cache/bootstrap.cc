@@ -122,11 +122,11 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
     char name[kCacheNameMax];
     format(name, sizeof name, "kmalloc-%zu", class_size(cls));
     const std::size_t size = class_size(cls);
-    NS_CHECK(compute_geometry(size, size >= 16 ? 16 : 8, 0, &geo),
-             "numaslab: cannot size %s", name);
+    const std::size_t align = class_align(cls);
+    NS_CHECK(compute_geometry(size, align, 0, &geo), "numaslab: cannot size %s", name);
     void* mem = cache_alloc(g_cache_cache);
     if (!mem) return -ENOMEM;
-    Cache* c = cache_construct(mem, name, size, 16, 0, nullptr, geo);
+    Cache* c = cache_construct(mem, name, size, align, 0, nullptr, geo);
     c->is_kmalloc = true;
     kmalloc_set_cache(cls, c);
     if (cls <= lists_class) {

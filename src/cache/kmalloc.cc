@@ -2,6 +2,7 @@
 #include "cache/kmalloc.h"
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/check.h"
 #include "cache/misuse.h"
@@ -94,12 +95,15 @@ unsigned order_for(std::size_t bytes) {
   return order;
 }
 
-void* large_alloc(std::size_t size, int node) {
+// min_order: at least this order (a page run of order k is aligned to
+// 2^k pages).
+void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   if (size > kMaxKmallocSize) {
     errno = ENOMEM;
     return nullptr;
   }
   unsigned order = order_for(size);
+  if (order < min_order) order = min_order;
   void* p;
   if (order > kMaxRunOrder) {
     p = alloc_huge(size, node);
@@ -123,6 +127,11 @@ int size_class(std::size_t size) {
 }
 
 std::size_t class_size(int cls) { return kClassSizes[cls]; }
+std::size_t class_align(int cls) {
+  const std::size_t size = kClassSizes[cls];
+  const std::size_t low = size & (~size + 1);
+  return low < kPageSize ? low : kPageSize;
+}
 Cache* kmalloc_cache(int cls) { return g_kmalloc_caches[cls]; }
 void kmalloc_set_cache(int cls, Cache* c) { g_kmalloc_caches[cls] = c; }
 
@@ -157,7 +166,47 @@ void* kmalloc_node(std::size_t size, int node) {
   return large_alloc(size, node);
 }
 
+void* kmalloc_aligned(std::size_t size, std::size_t align) {
+  if (align <= 16 && (align <= 8 || size > 8)) return numaslab_kmalloc(size);
+  if (NS_UNLIKELY(!ensure_init())) return nullptr;
+  if (align <= kPageSize) {
+    int cls = size_class(size > align ? size : align);
+    while (cls >= 0 && cls < kNumKmallocClasses && class_align(cls) < align) ++cls;
+    if (cls >= 0 && cls < kNumKmallocClasses) return cache_alloc(g_kmalloc_caches[cls]);
+  }
+  if (align > kMaxKmallocAlign) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // A page run of order k starts at a multiple of 2^k pages of its segment.
+  return large_alloc(size, local_node(), order_for(align));
+}
+
 void kfree(void* p) { numaslab_kfree(p); }
+
+void* krealloc(void* p, std::size_t size) {
+  if (!p) return numaslab_kmalloc(size);
+  const std::size_t have = ksize(p);  // fatal for a pointer that is not a live block
+  if (size <= have && size > have / 2) return p;
+  if (size > (kPageSize << kMaxRunOrder) && page_lookup(p)->kind == PageKind::kHuge) {
+    if (size > kMaxKmallocSize) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    if (void* q = resize_huge(p, size)) return q;
+    if (errno == ENOMEM && have >= size) return p;  // could not shrink: keep it
+  }
+  void* q = numaslab_kmalloc(size);
+  if (!q) return nullptr;
+  std::memcpy(q, p, size < have ? size : have);
+  numaslab_kfree(p);
+  return q;
+}
+
+bool kmalloc_fresh_zero(const void* p) {
+  const PageDesc* d = page_lookup(p);
+  return d && d->kind == PageKind::kHuge;
+}
 
 void kfree_slow(void* p) {
   if (!p) return;

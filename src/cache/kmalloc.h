@@ -7,7 +7,14 @@
 //    cache with one load: indexed by the size itself up to 1 KiB, by
 //    (size + 127) >> 7 up to 32 KiB. Until start-up fills it, every entry is an empty stand-in cache
 //    whose slots send every fast path to the slow path. Class caches are named
-//    "kmalloc-<size>" and align objects to 16 bytes (8 for the 8-byte class).
+//    "kmalloc-<size>"; their objects are naturally aligned: to the largest
+//    power of two dividing the class size, at most a page (class_align), so
+//    every object is 16-byte aligned except in the 8-byte class, and a
+//    64-byte class object is 64-byte aligned.
+//  * kmalloc_aligned(size, align) serves an alignment (a power of two) from
+//    the smallest class that fits and whose objects have that alignment, up
+//    to a page; above, from a page run of the alignment's order (up to
+//    2 MiB). A larger alignment fails with ENOMEM.
 //  * Above 32 KiB: a page run from the node's page allocator (up to 2 MiB),
 //    above that a mapping of its own. Such blocks are page aligned.
 //  * kmalloc(0) returns a unique minimal object. A size that cannot be
@@ -29,6 +36,7 @@ inline constexpr int kNumKmallocClasses = 41;
 
 int size_class(std::size_t size);            // -1 if size > kKmallocMaxCached
 std::size_t class_size(int cls);
+std::size_t class_align(int cls);  // alignment of every object of the class
 Cache* kmalloc_cache(int cls);
 void kmalloc_set_cache(int cls, Cache* c);   // bootstrap only
 // Points the fast path's size table at the class caches (end of bootstrap).
@@ -36,7 +44,19 @@ void kmalloc_publish_table();
 
 void* kmalloc(std::size_t size);
 void* kmalloc_node(std::size_t size, int node);
+// align: a power of two; nullptr with ENOMEM if it cannot be served.
+void* kmalloc_aligned(std::size_t size, std::size_t align);
+inline constexpr std::size_t kMaxKmallocAlign = kPageSize << kMaxRunOrder;  // 2 MiB
 void kfree(void* p);
+// realloc's semantics over kmalloc: p nullptr is kmalloc(size); otherwise the
+// block stays where it is while `size` fits it and uses more than half of it
+// (a huge block grows or shrinks in place or moves by remapping, without a
+// copy), else the contents move to a new block. nullptr with ENOMEM (p
+// untouched) on failure. size 0 gives a minimal block, as kmalloc(0).
+void* krealloc(void* p, std::size_t size);
+// True if p's block is a mapping of its own that nobody wrote since it was
+// mapped (it reads as zeros): calloc need not clear it.
+bool kmalloc_fresh_zero(const void* p);
 std::size_t ksize(const void* p);  // 0 for nullptr; fatal for foreign pointers
 
 }  // namespace numaslab::detail

@@ -379,6 +379,48 @@ void free_huge(void* p) {
   os_unmap(seg, len);
 }
 
+void* resize_huge(void* p, std::size_t bytes) {
+  PageDesc* d = page_lookup(p);
+  NS_CHECK(d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p &&
+               segment_of(d)->huge,
+           "resize_huge: %p is not a huge allocation", p);
+  SegmentHeader* seg = segment_of(d);
+  if (bytes > kMaxHugeBytes) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  const std::size_t old_len = seg->mapped_bytes;
+  const std::size_t len =
+      std::size_t{kHeaderPages} * kPageSize + ((bytes + kPageSize - 1) & ~(kPageSize - 1));
+  const auto desc_end = [](std::size_t l) {
+    const std::size_t pages = l >> kPageShift;
+    return static_cast<std::uint32_t>(pages < kPagesPerSegment ? pages : kPagesPerSegment);
+  };
+  if (len != old_len) {
+    // Unregistered while it may move: the block is its caller's alone.
+    segment_unregister(seg);
+    void* moved = os_resize(seg, old_len, len, kSegmentSize);
+    if (moved == nullptr) {
+      segment_register(seg);
+      return nullptr;
+    }
+    const std::uint32_t old_end = desc_end(old_len);
+    seg = static_cast<SegmentHeader*>(moved);
+    seg->mapped_bytes = len;
+    const std::uint32_t end = desc_end(len);
+    if (end > old_end) mark_pages(seg, old_end, end - old_end, PageKind::kTail, 0);
+    if (end < old_end) mark_pages(seg, end, old_end - end, PageKind::kUnused, 0);
+    segment_register(seg);
+    NodeState& n = g_table.nodes[seg->node];
+    LockGuard<SpinLock> guard(n.lock);
+    n.huge_bytes += len;
+    n.huge_bytes -= old_len;
+  }
+  PageDesc& head = seg->pages[kHeaderPages];
+  head.size = bytes;
+  return page_address(&head);
+}
+
 namespace {
 // True if a segment with no used pages has all its blocks on the free lists
 // (release_idle may hold some off them for a moment) and, with clean_only,

@@ -54,6 +54,10 @@ void free_pages(void* p, unsigned order);
 
 void* alloc_huge(std::size_t bytes, int node);
 void free_huge(void* p);
+// Resizes a huge allocation to `bytes` (> the largest run) by remapping: in
+// place when the address space allows, else moved without copying. Returns
+// the (possibly new) address, or nullptr with errno = ENOMEM (p unchanged).
+void* resize_huge(void* p, std::size_t bytes);
 
 // Unmaps completely free segments of `node` (keeping `keep` of them). With
 // clean_only, only segments whose memory was already released (below) count.

@@ -26,6 +26,7 @@ struct Options {
   bool rseq;                // NUMASLAB_RSEQ
   bool check_full;          // NUMASLAB_CHECK=full
   long cpu_cache_bytes;     // NUMASLAB_CPU_CACHE_BYTES
+  bool stats;               // NUMASLAB_STATS
 };
 
 struct OptionInfo {
@@ -53,6 +54,9 @@ inline constexpr OptionInfo kOptionTable[] = {
      "magic, object boundary and double free at once (README: what each level catches)"},
     {"NUMASLAB_CPU_CACHE_BYTES", "1048576",
      "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
+    {"NUMASLAB_STATS", "0",
+     "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
+     "slabinfo of every cache used) to stderr at exit"},
     {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 

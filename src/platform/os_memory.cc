@@ -41,6 +41,28 @@ void os_unmap(void* p, std::size_t size) {
   g_mapped_bytes.fetch_sub(size, std::memory_order_relaxed);
 }
 
+void* os_resize(void* p, std::size_t old_size, std::size_t new_size, std::size_t align) {
+  const Platform& os = platform();
+  void* q = os.remap(p, old_size, new_size, nullptr);
+  if (q == nullptr && new_size > old_size) {
+    void* to = os_map_aligned(new_size, align);
+    if (to == nullptr) return nullptr;
+    q = os.remap(p, old_size, new_size, to);
+    if (q == nullptr) {
+      os_unmap(to, new_size);
+      errno = ENOMEM;
+      return nullptr;
+    }
+    g_mapped_bytes.fetch_sub(new_size, std::memory_order_relaxed);  // counted below
+  }
+  if (q == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  g_mapped_bytes.fetch_add(new_size - old_size, std::memory_order_relaxed);
+  return q;
+}
+
 void* os_reserve(std::size_t size) { return platform().map(size, true); }
 
 bool os_release(void* p, std::size_t size) { return platform().advise_dontneed(p, size) == 0; }

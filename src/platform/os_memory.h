@@ -15,6 +15,11 @@ namespace numaslab::detail {
 // private, anonymous. Returns nullptr with errno = ENOMEM on failure.
 void* os_map_aligned(std::size_t size, std::size_t align);
 void os_unmap(void* p, std::size_t size);
+// Resizes the mapping [p, p + old_size) to new_size bytes, in place if the
+// kernel can, else moved (page tables, not contents) to a fresh mapping
+// aligned to `align`. The new address, or nullptr with errno = ENOMEM (the
+// old mapping is then unchanged).
+void* os_resize(void* p, std::size_t old_size, std::size_t new_size, std::size_t align);
 
 // Reserves address space without committing it (PROT_READ|WRITE, NORESERVE).
 void* os_reserve(std::size_t size);

@@ -25,7 +25,13 @@ int real_thread(pthread_t* tid, const pthread_attr_t* attr, void* (*fn)(void*), 
   return ::pthread_create(tid, attr, fn, arg);
 }
 
-constexpr Platform kReal{real_map, real_unmap, real_advise, real_bind, real_thread};
+void* real_remap(void* p, std::size_t old_len, std::size_t new_len, void* to) {
+  void* q = to ? ::mremap(p, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, to)
+               : ::mremap(p, old_len, new_len, 0);
+  return q == MAP_FAILED ? nullptr : q;
+}
+
+constexpr Platform kReal{real_map, real_unmap, real_advise, real_bind, real_thread, real_remap};
 std::atomic<const Platform*> g_platform{&kReal};
 
 }  // namespace

@@ -29,6 +29,10 @@ struct Platform {
                          unsigned long maxnode);
   // pthread_create: 0 or an error number.
   int (*thread_create)(pthread_t* tid, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
+  // mremap of a whole mapping: in place (to == nullptr), or moved onto the
+  // mapping at `to` (MREMAP_MAYMOVE | MREMAP_FIXED, which replaces it).
+  // The new address, or nullptr on failure.
+  void* (*remap)(void* p, std::size_t old_len, std::size_t new_len, void* to);
 };
 
 const Platform& real_platform();

@@ -100,7 +100,14 @@ class FakePlatform {
     if (should_fail(Call::kThread)) return EAGAIN;
     return detail::real_platform().thread_create(tid, attr, fn, arg);
   }
-  static constexpr detail::Platform kFake{map, unmap, advise, bind, thread};
+  static void* remap(void* p, std::size_t old_len, std::size_t new_len, void* to) {
+    if (should_fail(Call::kMap)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return detail::real_platform().remap(p, old_len, new_len, to);
+  }
+  static constexpr detail::Platform kFake{map, unmap, advise, bind, thread, remap};
 };
 
 // Fails every mapping while alive (out of memory), then restores the real
