@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/fork_gate.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cache/tune.h"
@@ -33,6 +34,7 @@ Cache* as_cache(numaslab_cache* c, const char* api) {
 extern "C" {
 
 int numaslab_init(const char* spec) {
+  GateSection gate;
   char err[200];
   if (!spec || !*spec) {
     // No preference: whatever is running is fine.
@@ -46,10 +48,12 @@ int numaslab_init(const char* spec) {
 
 numaslab_cache* numaslab_cache_create(const char* name, size_t size, size_t align, unsigned flags,
                                       void (*ctor)(void*)) {
+  GateSection gate;
   return static_cast<numaslab_cache*>(cache_create(name, size, align, flags, ctor));
 }
 
 int numaslab_cache_destroy(numaslab_cache* c) {
+  GateSection gate;
   if (!c) return -EINVAL;
   return cache_destroy(as_cache(c, "numaslab_cache_destroy"));
 }
@@ -58,51 +62,67 @@ int numaslab_cache_destroy(numaslab_cache* c) {
 // numaslab_kfree are the fast paths themselves (cache/fast_path_x86_64.S).
 
 void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
+  GateSection gate;
   return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
 }
 
 int numaslab_cache_shrink(numaslab_cache* c) {
+  GateSection gate;
   return cache_shrink(as_cache(c, "numaslab_cache_shrink"));
 }
 
 const char* numaslab_cache_name(const numaslab_cache* c) { return c ? c->name : nullptr; }
 size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->object_size : 0; }
 
-void* numaslab_kmalloc_node(size_t size, int node) { return kmalloc_node(size, node); }
+void* numaslab_kmalloc_node(size_t size, int node) {
+  GateSection gate;
+  return kmalloc_node(size, node);
+}
 void* numaslab_kzalloc(size_t size) {
+  GateSection gate;
   void* p = kmalloc(size);
   if (p) std::memset(p, 0, size);
   return p;
 }
-size_t numaslab_ksize(const void* p) { return ksize(p); }
+size_t numaslab_ksize(const void* p) {
+  GateSection gate;
+  return ksize(p);
+}
 
 int numaslab_num_nodes(void) {
+  GateSection gate;
   ensure_init();
   return topology().num_nodes();
 }
 int numaslab_num_possible_cpus(void) {
+  GateSection gate;
   ensure_init();
   return topology().possible_cpus();
 }
 int numaslab_cpu_to_node(int cpu) {
+  GateSection gate;
   ensure_init();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_to_node(cpu);
 }
 int numaslab_cpu_online(int cpu) {
+  GateSection gate;
   ensure_init();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_online(cpu) ? 1 : 0;
 }
 int numaslab_current_cpu(void) {
+  GateSection gate;
   ensure_init();
   return current_cpu();
 }
 int numaslab_current_node(void) {
+  GateSection gate;
   ensure_init();
   return local_node();
 }
 int numaslab_node_of(const void* obj) {
+  GateSection gate;
   PageDesc* d = page_lookup(obj);
   if (!d || d->kind == PageKind::kFree || d->kind == PageKind::kFreeTail ||
       d->kind == PageKind::kHeader)
@@ -110,6 +130,7 @@ int numaslab_node_of(const void* obj) {
   return d->node;
 }
 int numaslab_bind_thread_to_cpu(int cpu) {
+  GateSection gate;
   ensure_init();
   return bind_thread_to_cpu(cpu);
 }
@@ -124,15 +145,18 @@ const char* numaslab_slots_policy(void) {
 }
 
 int numaslab_cpu_up(int cpu) {
+  GateSection gate;
   ensure_init();
   return hotplug_cpu_up(cpu);
 }
 int numaslab_cpu_down(int cpu) {
+  GateSection gate;
   ensure_init();
   return hotplug_cpu_down(cpu);
 }
 
 void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
+  GateSection gate;
   if (!out) return;
   ensure_init();
   HotplugStats s = hotplug_stats();
@@ -144,6 +168,7 @@ void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
 }
 
 size_t numaslab_node_bytes(int node) {
+  GateSection gate;
   ensure_init();
   if (node < 0 || node >= topology().num_nodes()) return 0;
   PageAllocatorStats s = page_allocator_stats(node);
@@ -151,34 +176,43 @@ size_t numaslab_node_bytes(int node) {
 }
 
 int numaslab_watch_poll(void) {
+  GateSection gate;
   ensure_init();
   return watch_poll();
 }
 
 size_t numaslab_slabinfo(char* buf, size_t len) {
+  GateSection gate;
   ensure_init();
   if (!buf) len = 0;  // as snprintf(NULL, 0): only the length
   return slabinfo_text(buf, len);
 }
 
 int numaslab_tune(const char* name, long limit, long batchcount, long shared) {
+  GateSection gate;
   return tune_by_name(name, limit, batchcount, shared);
 }
 
 int numaslab_slabinfo_write(const char* line) {
+  GateSection gate;
   ensure_init();
   return tune_line(line);
 }
 
-size_t numaslab_reap(void) { return reap_now(); }
+size_t numaslab_reap(void) {
+  GateSection gate;
+  return reap_now();
+}
 
 size_t numaslab_slabinfo_json(char* buf, size_t len) {
+  GateSection gate;
   ensure_init();
   if (!buf) len = 0;
   return slabinfo_json(buf, len);
 }
 
 int numaslab_publish(int on) {
+  GateSection gate;
   ensure_init();
   if (!on) {
     publish_stop();
@@ -188,6 +222,7 @@ int numaslab_publish(int on) {
 }
 
 int numaslab_verify(char* buf, size_t len) {
+  GateSection gate;
   ensure_init();
   char scratch[1];
   if (!buf || len == 0) {

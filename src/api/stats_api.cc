@@ -2,6 +2,7 @@
 // stats/totals.h).
 #include <cerrno>
 
+#include "base/fork_gate.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 #include "stats/totals.h"
@@ -16,6 +17,7 @@ extern "C" {
 const char* numaslab_version(void) { return NUMASLAB_VERSION; }
 
 int numaslab_cache_stats(const numaslab_cache* c, struct numaslab_cache_stats* out) {
+  GateSection gate;
   if (!c || !out) return -EINVAL;
   ensure_init();
   cache_stats(const_cast<numaslab_cache*>(c), out);
@@ -23,6 +25,7 @@ int numaslab_cache_stats(const numaslab_cache* c, struct numaslab_cache_stats* o
 }
 
 int numaslab_stats(struct numaslab_stats* out) {
+  GateSection gate;
   if (!out) return -EINVAL;
   ensure_init();
   process_stats(out);

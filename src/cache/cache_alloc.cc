@@ -2,6 +2,7 @@
 // slots policies), node-direct allocation, alloc_node.
 #include <cerrno>
 
+#include "base/fork_gate.h"
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
@@ -179,10 +180,12 @@ void* cache_alloc_node(Cache* c, int node) {
 // array cannot serve the call, or after an aborted critical section.
 extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_slow(
     numaslab::detail::Cache* c) {
+  numaslab::detail::GateSection gate;
   return numaslab::detail::cache_alloc_slow(c);
 }
 extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_abort(
     numaslab::detail::Cache* c) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::rseq_count_abort();
   return numaslab::detail::cache_alloc_slow(c);
 }

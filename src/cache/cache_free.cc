@@ -1,5 +1,6 @@
 // Free paths behind the fast path: validation by check level,
 // cache_flusharray (one, for both slots policies), alien routing, node returns.
+#include "base/fork_gate.h"
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
@@ -174,10 +175,12 @@ void cache_free_slow(Cache* c, void* obj, const char* api) {
 // an aborted critical section.
 extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_slow(numaslab::detail::Cache* c,
                                                                          void* obj) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
 }
 extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_abort(
     numaslab::detail::Cache* c, void* obj) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::rseq_count_abort();
   numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
 }

@@ -1,4 +1,5 @@
 // kmalloc size classes and the large-object path.
+#include "base/fork_gate.h"
 #include "cache/kmalloc.h"
 
 #include <cerrno>
@@ -168,6 +169,7 @@ void* kmalloc_node(std::size_t size, int node) {
 
 void* kmalloc_aligned(std::size_t size, std::size_t align) {
   if (align <= 16 && (align <= 8 || size > 8)) return numaslab_kmalloc(size);
+  GateSection gate;
   if (NS_UNLIKELY(!ensure_init())) return nullptr;
   if (align <= kPageSize) {
     int cls = size_class(size > align ? size : align);
@@ -186,6 +188,7 @@ void kfree(void* p) { numaslab_kfree(p); }
 
 void* krealloc(void* p, std::size_t size) {
   if (!p) return numaslab_kmalloc(size);
+  GateSection gate;
   const std::size_t have = ksize(p);  // fatal for a pointer that is not a live block
   if (size <= have && size > have / 2) return p;
   if (size > (kPageSize << kMaxRunOrder) && page_lookup(p)->kind == PageKind::kHuge) {
@@ -278,16 +281,20 @@ std::size_t ksize(const void* p) {
 
 // Entered from the fast paths (fast_path_x86_64.S).
 extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_slow(std::size_t size) {
+  numaslab::detail::GateSection gate;
   return numaslab::detail::kmalloc_slow(size);
 }
 extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_abort(std::size_t size) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::rseq_count_abort();
   return numaslab::detail::kmalloc_slow(size);
 }
 extern "C" __attribute__((visibility("hidden"))) void ns_kfree_slow(void* p) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::kfree_slow(p);
 }
 extern "C" __attribute__((visibility("hidden"))) void ns_kfree_abort(void* p) {
+  numaslab::detail::GateSection gate;
   numaslab::detail::rseq_count_abort();
   numaslab::detail::kfree_slow(p);
 }

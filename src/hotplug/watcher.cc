@@ -1,4 +1,5 @@
 #include "hotplug/watcher.h"
+#include "base/fork_gate.h"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -68,6 +69,7 @@ void* watcher_main(void*) {
 }  // namespace
 
 int watch_poll() {
+  GateSection gate;
   Topology& t = topology();
   if (t.mode() == TopologyMode::kSim) return 0;
   CpuMask sys_online, allowed;

@@ -1,4 +1,5 @@
 #include "reap/reaper.h"
+#include "base/fork_gate.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -143,6 +144,7 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
 std::uint64_t period_ms() { return static_cast<std::uint64_t>(options().reap_ms); }
 
 void release_memory(std::uint64_t min_age) {
+  GateSection gate;
   std::size_t bytes = 0;
   for (int n = 0; n < topology().num_nodes(); ++n) {
     bytes += release_idle(n, min_age);
@@ -192,6 +194,7 @@ void* reaper_main(void*) {
 }  // namespace
 
 bool reap_cpu(int cpu, bool force) {
+  GateSection gate;
   LockGuard<Mutex> rg(g_reap_mutex);
   Registry& r = registry();
   if (!r.mutex.try_lock()) {
@@ -213,6 +216,7 @@ bool reap_cpu(int cpu, bool force) {
 }
 
 void reap_node(int node, bool force) {
+  GateSection gate;
   if (!registry().mutex.try_lock()) {
     add(g_stats.skipped, 1);
     return;
@@ -224,6 +228,7 @@ void reap_node(int node, bool force) {
 }
 
 std::size_t reap_now() {
+  GateSection gate;
   ensure_init();
   const std::uint64_t before = g_stats.bytes_released.load();
   {

@@ -1,4 +1,5 @@
 #include "stats/publish.h"
+#include "base/fork_gate.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -67,6 +68,7 @@ void publish_path(int pid, char* buf, std::size_t len) {
 }
 
 int publish_start() {
+  GateSection gate;
   {
     LockGuard<Mutex> g(g_publish_mutex);
     if (g_header) return 0;
@@ -106,6 +108,7 @@ int publish_start() {
 }
 
 void publish_stop() {
+  GateSection gate;
   LockGuard<Mutex> g(g_publish_mutex);
   if (!g_header) return;
   g_on.store(false, std::memory_order_release);
@@ -117,6 +120,7 @@ void publish_stop() {
 bool publishing() { return g_on.load(std::memory_order_acquire); }
 
 void publish_now() {
+  GateSection gate;
   if (!publishing()) return;
   LockGuard<Mutex> g(g_publish_mutex);
   PublishHeader* h = g_header;
