@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds numaslab and runs the test suite.
-# Usage: scripts/test.sh [preset ...]   (default: release asan ubsan tsan, plus
-# the clang thread-safety analysis build, then the fuzzer for
+# Usage: scripts/test.sh [preset ...]   (default: the include-order check,
+# release asan ubsan tsan, plus the clang thread-safety analysis build, then the fuzzer for
 # NUMASLAB_FUZZ_SECONDS, default 60). Presets are in CMakePresets.json.
 # The release preset also runs the cache, hotplug and stress tests again at
 # NUMASLAB_CHECK=full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+
+echo "=== numaslab: include order (src/README.md) ==="
+scripts/check_layers.sh
+tests/layers/check_layers_test.sh .
 
 presets=("$@")
 fuzz=0

@@ -15,7 +15,7 @@
 #include "page/page_map.h"
 #include "platform/options.h"
 #include "reap/reaper.h"
-#include "stats/publish.h"
+#include "runtime/runtime.h"
 #include "stats/slabinfo.h"
 
 using namespace numaslab;
@@ -36,7 +36,7 @@ int numaslab_init(const char* spec) {
   char err[200];
   if (!spec || !*spec) {
     // No preference: whatever is running is fine.
-    if (runtime_ready()) return 0;
+    if (booted()) return 0;
     spec = options().topology;
   }
   int rc = runtime_init(spec, err, sizeof err);
@@ -46,6 +46,7 @@ int numaslab_init(const char* spec) {
 
 numaslab_cache* numaslab_cache_create(const char* name, size_t size, size_t align, unsigned flags,
                                       void (*ctor)(void*)) {
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
   return static_cast<numaslab_cache*>(cache_create(name, size, align, flags, ctor));
 }
 
@@ -55,9 +56,10 @@ int numaslab_cache_destroy(numaslab_cache* c) {
 }
 
 // numaslab_cache_alloc, numaslab_cache_free, numaslab_kmalloc and
-// numaslab_kfree are the fast paths themselves (cache/fast_path_x86_64.S).
+// numaslab_kfree are the fast paths themselves (fast_path_x86_64.S).
 
 void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
+  services_retry();
   return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
 }
 
@@ -68,7 +70,10 @@ int numaslab_cache_shrink(numaslab_cache* c) {
 const char* numaslab_cache_name(const numaslab_cache* c) { return c ? c->name : nullptr; }
 size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->object_size : 0; }
 
-void* numaslab_kmalloc_node(size_t size, int node) { return kmalloc_node(size, node); }
+void* numaslab_kmalloc_node(size_t size, int node) {
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
+  return kmalloc_node(size, node);
+}
 void* numaslab_kzalloc(size_t size) {
   void* p = kmalloc(size);
   if (p) std::memset(p, 0, size);
@@ -77,29 +82,29 @@ void* numaslab_kzalloc(size_t size) {
 size_t numaslab_ksize(const void* p) { return ksize(p); }
 
 int numaslab_num_nodes(void) {
-  ensure_init();
+  ensure_started();
   return topology().num_nodes();
 }
 int numaslab_num_possible_cpus(void) {
-  ensure_init();
+  ensure_started();
   return topology().possible_cpus();
 }
 int numaslab_cpu_to_node(int cpu) {
-  ensure_init();
+  ensure_started();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_to_node(cpu);
 }
 int numaslab_cpu_online(int cpu) {
-  ensure_init();
+  ensure_started();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_online(cpu) ? 1 : 0;
 }
 int numaslab_current_cpu(void) {
-  ensure_init();
+  ensure_started();
   return current_cpu();
 }
 int numaslab_current_node(void) {
-  ensure_init();
+  ensure_started();
   return local_node();
 }
 int numaslab_node_of(const void* obj) {
@@ -110,31 +115,31 @@ int numaslab_node_of(const void* obj) {
   return d->node;
 }
 int numaslab_bind_thread_to_cpu(int cpu) {
-  ensure_init();
+  ensure_started();
   return bind_thread_to_cpu(cpu);
 }
 const char* numaslab_topology_mode(void) {
-  ensure_init();
+  ensure_started();
   return topology().mode_name();
 }
 
 const char* numaslab_slots_policy(void) {
-  ensure_init();
+  ensure_started();
   return slots_policy_name();
 }
 
 int numaslab_cpu_up(int cpu) {
-  ensure_init();
+  ensure_started();
   return hotplug_cpu_up(cpu);
 }
 int numaslab_cpu_down(int cpu) {
-  ensure_init();
+  ensure_started();
   return hotplug_cpu_down(cpu);
 }
 
 void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
   if (!out) return;
-  ensure_init();
+  ensure_started();
   HotplugStats s = hotplug_stats();
   out->ups = s.ups;
   out->downs = s.downs;
@@ -144,51 +149,55 @@ void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
 }
 
 size_t numaslab_node_bytes(int node) {
-  ensure_init();
+  ensure_started();
   if (node < 0 || node >= topology().num_nodes()) return 0;
   PageAllocatorStats s = page_allocator_stats(node);
   return s.pages_in_use * kPageSize + s.huge_bytes;
 }
 
 int numaslab_watch_poll(void) {
-  ensure_init();
+  ensure_started();
   return watch_poll();
 }
 
 size_t numaslab_slabinfo(char* buf, size_t len) {
-  ensure_init();
+  ensure_started();
   if (!buf) len = 0;  // as snprintf(NULL, 0): only the length
   return slabinfo_text(buf, len);
 }
 
 int numaslab_tune(const char* name, long limit, long batchcount, long shared) {
+  ensure_started();
   return tune_by_name(name, limit, batchcount, shared);
 }
 
 int numaslab_slabinfo_write(const char* line) {
-  ensure_init();
+  ensure_started();
   return tune_line(line);
 }
 
-size_t numaslab_reap(void) { return reap_now(); }
+size_t numaslab_reap(void) {
+  ensure_started();
+  return reap_now();
+}
 
 size_t numaslab_slabinfo_json(char* buf, size_t len) {
-  ensure_init();
+  ensure_started();
   if (!buf) len = 0;
-  return slabinfo_json(buf, len);
+  return slabinfo_json(buf, len, services_status());
 }
 
 int numaslab_publish(int on) {
-  ensure_init();
+  ensure_started();
   if (!on) {
-    publish_stop();
+    publication_stop();
     return 0;
   }
-  return publish_start();
+  return publication_start();
 }
 
 int numaslab_verify(char* buf, size_t len) {
-  ensure_init();
+  ensure_started();
   char scratch[1];
   if (!buf || len == 0) {
     buf = scratch;

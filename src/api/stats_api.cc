@@ -4,6 +4,7 @@
 
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
+#include "runtime/runtime.h"
 #include "stats/totals.h"
 
 using namespace numaslab::detail;
@@ -17,14 +18,14 @@ const char* numaslab_version(void) { return NUMASLAB_VERSION; }
 
 int numaslab_cache_stats(const numaslab_cache* c, struct numaslab_cache_stats* out) {
   if (!c || !out) return -EINVAL;
-  ensure_init();
+  ensure_started();
   cache_stats(const_cast<numaslab_cache*>(c), out);
   return 0;
 }
 
 int numaslab_stats(struct numaslab_stats* out) {
   if (!out) return -EINVAL;
-  ensure_init();
+  ensure_started();
   process_stats(out);
   return 0;
 }

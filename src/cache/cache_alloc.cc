@@ -174,15 +174,3 @@ void* cache_alloc_node(Cache* c, int node) {
 }
 
 }  // namespace numaslab::detail
-
-// Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
-// array cannot serve the call, or after an aborted critical section.
-extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_slow(
-    numaslab::detail::Cache* c) {
-  return numaslab::detail::cache_alloc_slow(c);
-}
-extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_abort(
-    numaslab::detail::Cache* c) {
-  numaslab::detail::rseq_count_abort();
-  return numaslab::detail::cache_alloc_slow(c);
-}

@@ -139,14 +139,14 @@ void kmalloc_publish_table() {
 void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }
 
 void* kmalloc_slow(std::size_t size) {
-  if (NS_UNLIKELY(!ensure_init())) return nullptr;  // errno ENOMEM
+  NS_ASSERT(booted() || registry().mutex.held_by_me());  // the bootstrap allocates too
   int cls = size_class(size);
   if (NS_LIKELY(cls >= 0)) return cache_alloc_slow(g_kmalloc_caches[cls]);
   return large_alloc(size, local_node());
 }
 
 void* kmalloc_node(std::size_t size, int node) {
-  if (NS_UNLIKELY(!ensure_init())) return nullptr;
+  NS_ASSERT(booted() || registry().mutex.held_by_me());  // the bootstrap allocates too
   if (node < 0 || node >= topology().num_nodes()) {
     errno = EINVAL;
     return nullptr;
@@ -226,19 +226,3 @@ std::size_t ksize(const void* p) {
 }
 
 }  // namespace numaslab::detail
-
-// Entered from the fast paths (fast_path_x86_64.S).
-extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_slow(std::size_t size) {
-  return numaslab::detail::kmalloc_slow(size);
-}
-extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_abort(std::size_t size) {
-  numaslab::detail::rseq_count_abort();
-  return numaslab::detail::kmalloc_slow(size);
-}
-extern "C" __attribute__((visibility("hidden"))) void ns_kfree_slow(void* p) {
-  numaslab::detail::kfree_slow(p);
-}
-extern "C" __attribute__((visibility("hidden"))) void ns_kfree_abort(void* p) {
-  numaslab::detail::rseq_count_abort();
-  numaslab::detail::kfree_slow(p);
-}

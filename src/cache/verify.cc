@@ -144,7 +144,7 @@ void check_cache(Checker& ck, Cache* c) {
                     t);
     }
   }
-  const bool full = runtime_ready();
+  const bool full = booted();
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
     const bool in_topology = static_cast<int>(cpu) < topo.possible_cpus();

@@ -9,7 +9,6 @@
 #include "page/page_allocator.h"
 #include "platform/options.h"
 #include "platform/platform.h"
-#include "stats/publish.h"
 
 namespace numaslab::detail {
 
@@ -177,7 +176,6 @@ void* reaper_main(void*) {
     }
     bool wrapped = cpu == t.online_mask().first();
     reap_cpu(cpu, false);
-    publish_now();
     if (wrapped) {
       LockGuard<Mutex> g(g_reap_mutex);
       // Nodes nobody visits: no online CPU.
@@ -224,7 +222,6 @@ void reap_node(int node, bool force) {
 }
 
 std::size_t reap_now() {
-  ensure_init();
   const std::uint64_t before = g_stats.bytes_released.load();
   {
     // Forced: take the registry mutex for real (we are not the background thread).
