@@ -9,9 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-echo "=== numaslab: include order (src/README.md) ==="
+echo "=== numaslab: include order (src/README.md), formatting ==="
 scripts/check_layers.sh
 tests/layers/check_layers_test.sh .
+scripts/check_format.sh
 
 presets=("$@")
 fuzz=0

@@ -40,8 +40,8 @@ __attribute__((format(printf, 2, 3))) bool fail(ErrSink e, const char* fmt, ...)
 
 // `bad topology "<spec>": <reason>`, with a long spec clipped so the reason
 // survives truncation of err.
-__attribute__((format(printf, 3, 4))) bool spec_fail(ErrSink e, const char* spec,
-                                                     const char* fmt, ...) {
+__attribute__((format(printf, 3, 4))) bool spec_fail(ErrSink e, const char* spec, const char* fmt,
+                                                     ...) {
   BufWriter w(e.buf, e.len);
   w.put("bad topology \"");
   std::size_t n = std::strlen(spec);
@@ -207,8 +207,7 @@ bool read_cpus(const char* root, Layout* l, ErrSink e) {
     return fail(e, "topology: %s/devices/system/cpu/possible is not a range 0..n-1", root);
   if (!read_cpu_list(root, "devices/system/cpu/online", &online, e)) return false;
   l->possible = last + 1;
-  for (int c = online.first(); c >= 0 && c < l->possible; c = online.next(c + 1))
-    l->online.set(c);
+  for (int c = online.first(); c >= 0 && c < l->possible; c = online.next(c + 1)) l->online.set(c);
   if (l->online.empty()) return fail(e, "topology: no possible CPU is online under %s", root);
   return true;
 }
@@ -276,8 +275,7 @@ bool build_map_nodes(const TopologySpec& spec, Layout* l, ErrSink e) {
     if (n + 1 > l->nodes) l->nodes = n + 1;
   }
   for (int n = 0; n < l->nodes; ++n) {
-    if (l->node_cpus[n].empty())
-      return fail(e, "bad topology: map leaves node %d without CPUs", n);
+    if (l->node_cpus[n].empty()) return fail(e, "bad topology: map leaves node %d without CPUs", n);
     l->memory.set(n);
   }
   return true;
@@ -368,8 +366,8 @@ bool Topology::cpu_online(int cpu) const {
 }
 
 void Topology::set_cpu_online(int cpu, bool online) {
-  NS_CHECK(cpu >= 0 && cpu < possible_cpus_, "set_cpu_online: CPU %d is not possible (0..%d)",
-           cpu, possible_cpus_ - 1);
+  NS_CHECK(cpu >= 0 && cpu < possible_cpus_, "set_cpu_online: CPU %d is not possible (0..%d)", cpu,
+           possible_cpus_ - 1);
   const std::uint64_t bit = std::uint64_t{1} << (cpu & 63);
   std::atomic<int>& count = node_online_count_[cpu_node_[cpu]];
   // The count moves only on a real flip, so repeating a transition is harmless.
@@ -409,7 +407,8 @@ bool read_allowed_cpus(CpuMask* out) {
   // A fixed mask: CPU_ALLOC would malloc. The kernel refuses (EINVAL) if it
   // has more CPU ids than fit, which is the right answer for kMaxCpus too.
   unsigned long mask[kMaxCpus / kLongBits] = {};
-  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0) return false;
+  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0)
+    return false;
   for (int c = 0; c < kMaxCpus; ++c)
     if ((mask[c / kLongBits] >> (c % kLongBits)) & 1) out->set(c);
   return true;
