@@ -183,10 +183,11 @@ void check_cache(Checker& ck, Cache* c) {
     t.user_state = t.cached_state - t.in_arrays;
   }
   const std::uint64_t total = t.slabs * c->geo.num;
-  if (t.user_state + t.in_arrays + t.free_in_slabs != total)
+  if (t.user_state + t.in_arrays + t.free_in_slabs != total) {
     ck.fail("conservation: user %llu + arrays %llu + free %llu != %llu objects in slabs",
             (unsigned long long)t.user_state, (unsigned long long)t.in_arrays,
             (unsigned long long)t.free_in_slabs, (unsigned long long)total);
+  }
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ void services_retry_slow() {
   g_services_retries.fetch_add(1, std::memory_order_relaxed);
   if (try_start_services() && options().verbose)
     warn("background services started after %llu attempts",
-         static_cast<unsigned long long>(g_services_failures.load() + 1));
+         static_cast<unsigned long long>(g_services_failures.load()) + 1);
 }
 
 bool services_pending() { return g_services_pending.load(std::memory_order_acquire); }

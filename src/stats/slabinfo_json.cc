@@ -29,11 +29,11 @@ void json_node(BufWriter& w, Cache* c, int n) {
       "\"node_allocs\":%llu,\"node_fallbacks\":%llu,\"max_freeable\":%llu,"
       "\"bytes\":%llu}",
       n, U(nl->partial.count), U(nl->full.count), U(nl->free.count),
-      U(nl->full.count * c->geo.num + partial_inuse), U(nl->free_objects), U(nl->free_limit),
+      U(nl->full.count) * c->geo.num + U(partial_inuse), U(nl->free_objects), U(nl->free_limit),
       sh ? "true" : "false", sh ? sh->avail : 0u, sh ? sh->limit : 0u, al ? "true" : "false",
       U(nl->stats.grown), U(nl->stats.reaped), U(nl->stats.list_allocs), U(nl->stats.high_mark),
       U(nl->stats.node_allocs), U(nl->stats.node_fallbacks), U(nl->stats.max_freeable),
-      U((nl->partial.count + nl->full.count + nl->free.count) * (kPageSize << c->geo.order)));
+      U(nl->partial.count + nl->full.count + nl->free.count) * (kPageSize << c->geo.order));
 }
 
 void json_cpu(BufWriter& w, Cache* c, int cpu) {
@@ -72,7 +72,7 @@ std::size_t slabinfo_json(char* buf, std::size_t len, const ServicesStatus& st) 
   for (int n = 0; n < t.num_nodes(); ++n) {
     PageAllocatorStats ps = page_allocator_stats(n);
     w.printf("%s{\"node\":%d,\"in_use\":%llu,\"free\":%llu,\"segments\":%llu,\"huge\":%llu}",
-             n ? "," : "", n, U(ps.pages_in_use * kPageSize), U(ps.pages_free * kPageSize),
+             n ? "," : "", n, U(ps.pages_in_use) * kPageSize, U(ps.pages_free) * kPageSize,
              U(ps.segments), U(ps.huge_bytes));
   }
   w.printf("],\"check\":\"%s\",\"cpu_cache_budget\":%llu,\"cpu_cache_bytes\":[",

@@ -263,10 +263,12 @@ bool build_map_nodes(const TopologySpec& spec, Layout* l, ErrSink e) {
   for (int c = 0; c < l->possible; ++c)
     if (c >= spec.map_cpus || spec.map_node[c] < 0)
       return fail(e, "bad topology: possible CPU %d is missing from the map", c);
-  for (int c = l->possible; c < spec.map_cpus; ++c)
-    if (spec.map_node[c] >= 0)
+  for (int c = l->possible; c < spec.map_cpus; ++c) {
+    if (spec.map_node[c] >= 0) {
       return fail(e, "bad topology: map names CPU %d, but only CPUs 0-%d are possible", c,
                   l->possible - 1);
+    }
+  }
   for (int c = 0; c < l->possible; ++c) {
     const int n = spec.map_node[c];
     if (n >= kMaxNodes) return fail(e, "bad topology: map puts CPU %d on node %d", c, n);
@@ -293,7 +295,10 @@ void format_spec_text(const TopologySpec& spec, char* buf, std::size_t cap) {
       if (spec.map_node[c] >= 0) w.printf(listed++ ? ",%d=%d" : "%d=%d", c, spec.map_node[c]);
   }
   // A clipped map must not read as a complete one.
-  if (w.truncated() && w.size() >= 3) std::memcpy(buf + w.size() - 3, "...", 3);
+  if (w.truncated() && w.size() >= 3) {
+    char* tail = buf + w.size() - 3;
+    tail[0] = tail[1] = tail[2] = '.';
+  }
 }
 
 }  // namespace
