@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Builds numaslab and runs the test suite.
-# Usage: scripts/test.sh [preset ...]   (default: release asan ubsan tsan, plus
-# the clang thread-safety analysis build, then the fuzzer for
+# Usage: scripts/test.sh [preset ...]   (default: the include-order check,
+# release asan ubsan tsan, plus clang-tidy with the clang thread-safety
+# analysis (preset tsa), then the fuzzer for
 # NUMASLAB_FUZZ_SECONDS, default 60). Presets are in CMakePresets.json.
 # The release preset also runs the cache, hotplug and stress tests again at
 # NUMASLAB_CHECK=full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+
+echo "=== numaslab: include order (src/README.md), formatting ==="
+scripts/check_layers.sh
+tests/layers/check_layers_test.sh .
+scripts/check_format.sh
 
 presets=("$@")
 fuzz=0
@@ -16,11 +22,14 @@ fuzz=0
 for p in "${presets[@]}"; do
   echo "=== numaslab: preset $p ==="
   cmake --preset "$p" >/dev/null
-  cmake --build --preset "$p"
   if [[ "$p" == tsa ]]; then
+    # One clang pass over the library: clang-tidy, with -Wthread-safety
+    # -Werror=thread-safety from the preset's flags.
+    scripts/tidy.sh "build/$p"
     echo "clang -Wthread-safety: clean"
     continue
   fi
+  cmake --build --preset "$p"
   ctest --preset "$p"
   if [[ "$p" == release ]]; then
     echo "=== numaslab: preset release at NUMASLAB_CHECK=full (cache, hotplug, stress) ==="

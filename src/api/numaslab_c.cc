@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "base/check.h"
 #include "base/fork_gate.h"
+#include "base/check.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cache/tune.h"
@@ -16,7 +16,7 @@
 #include "page/page_map.h"
 #include "platform/options.h"
 #include "reap/reaper.h"
-#include "stats/publish.h"
+#include "runtime/runtime.h"
 #include "stats/slabinfo.h"
 
 using namespace numaslab;
@@ -38,7 +38,7 @@ int numaslab_init(const char* spec) {
   char err[200];
   if (!spec || !*spec) {
     // No preference: whatever is running is fine.
-    if (runtime_ready()) return 0;
+    if (booted()) return 0;
     spec = options().topology;
   }
   int rc = runtime_init(spec, err, sizeof err);
@@ -49,6 +49,7 @@ int numaslab_init(const char* spec) {
 numaslab_cache* numaslab_cache_create(const char* name, size_t size, size_t align, unsigned flags,
                                       void (*ctor)(void*)) {
   GateSection gate;
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
   return static_cast<numaslab_cache*>(cache_create(name, size, align, flags, ctor));
 }
 
@@ -59,10 +60,11 @@ int numaslab_cache_destroy(numaslab_cache* c) {
 }
 
 // numaslab_cache_alloc, numaslab_cache_free, numaslab_kmalloc and
-// numaslab_kfree are the fast paths themselves (cache/fast_path_x86_64.S).
+// numaslab_kfree are the fast paths themselves (fast_path_x86_64.S).
 
 void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
   GateSection gate;
+  services_retry();
   return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
 }
 
@@ -76,6 +78,7 @@ size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->objec
 
 void* numaslab_kmalloc_node(size_t size, int node) {
   GateSection gate;
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
   return kmalloc_node(size, node);
 }
 void* numaslab_kzalloc(size_t size) {
@@ -91,34 +94,34 @@ size_t numaslab_ksize(const void* p) {
 
 int numaslab_num_nodes(void) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return topology().num_nodes();
 }
 int numaslab_num_possible_cpus(void) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return topology().possible_cpus();
 }
 int numaslab_cpu_to_node(int cpu) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_to_node(cpu);
 }
 int numaslab_cpu_online(int cpu) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (cpu < 0 || cpu >= topology().possible_cpus()) return -EINVAL;
   return topology().cpu_online(cpu) ? 1 : 0;
 }
 int numaslab_current_cpu(void) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return current_cpu();
 }
 int numaslab_current_node(void) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return local_node();
 }
 int numaslab_node_of(const void* obj) {
@@ -131,34 +134,34 @@ int numaslab_node_of(const void* obj) {
 }
 int numaslab_bind_thread_to_cpu(int cpu) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return bind_thread_to_cpu(cpu);
 }
 const char* numaslab_topology_mode(void) {
-  ensure_init();
+  ensure_started();
   return topology().mode_name();
 }
 
 const char* numaslab_slots_policy(void) {
-  ensure_init();
+  ensure_started();
   return slots_policy_name();
 }
 
 int numaslab_cpu_up(int cpu) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return hotplug_cpu_up(cpu);
 }
 int numaslab_cpu_down(int cpu) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return hotplug_cpu_down(cpu);
 }
 
 void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
   GateSection gate;
   if (!out) return;
-  ensure_init();
+  ensure_started();
   HotplugStats s = hotplug_stats();
   out->ups = s.ups;
   out->downs = s.downs;
@@ -169,7 +172,7 @@ void numaslab_get_hotplug_stats(struct numaslab_hotplug_stats* out) {
 
 size_t numaslab_node_bytes(int node) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (node < 0 || node >= topology().num_nodes()) return 0;
   PageAllocatorStats s = page_allocator_stats(node);
   return s.pages_in_use * kPageSize + s.huge_bytes;
@@ -177,53 +180,55 @@ size_t numaslab_node_bytes(int node) {
 
 int numaslab_watch_poll(void) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return watch_poll();
 }
 
 size_t numaslab_slabinfo(char* buf, size_t len) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (!buf) len = 0;  // as snprintf(NULL, 0): only the length
   return slabinfo_text(buf, len);
 }
 
 int numaslab_tune(const char* name, long limit, long batchcount, long shared) {
   GateSection gate;
+  ensure_started();
   return tune_by_name(name, limit, batchcount, shared);
 }
 
 int numaslab_slabinfo_write(const char* line) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   return tune_line(line);
 }
 
 size_t numaslab_reap(void) {
   GateSection gate;
+  ensure_started();
   return reap_now();
 }
 
 size_t numaslab_slabinfo_json(char* buf, size_t len) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (!buf) len = 0;
-  return slabinfo_json(buf, len);
+  return slabinfo_json(buf, len, services_status());
 }
 
 int numaslab_publish(int on) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   if (!on) {
-    publish_stop();
+    publication_stop();
     return 0;
   }
-  return publish_start();
+  return publication_start();
 }
 
 int numaslab_verify(char* buf, size_t len) {
   GateSection gate;
-  ensure_init();
+  ensure_started();
   char scratch[1];
   if (!buf || len == 0) {
     buf = scratch;

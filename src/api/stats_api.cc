@@ -5,6 +5,7 @@
 #include "base/fork_gate.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
+#include "runtime/runtime.h"
 #include "stats/totals.h"
 
 using namespace numaslab::detail;
@@ -19,7 +20,7 @@ const char* numaslab_version(void) { return NUMASLAB_VERSION; }
 int numaslab_cache_stats(const numaslab_cache* c, struct numaslab_cache_stats* out) {
   GateSection gate;
   if (!c || !out) return -EINVAL;
-  ensure_init();
+  ensure_started();
   cache_stats(const_cast<numaslab_cache*>(c), out);
   return 0;
 }
@@ -27,7 +28,7 @@ int numaslab_cache_stats(const numaslab_cache* c, struct numaslab_cache_stats* o
 int numaslab_stats(struct numaslab_stats* out) {
   GateSection gate;
   if (!out) return -EINVAL;
-  ensure_init();
+  ensure_started();
   process_stats(out);
   return 0;
 }

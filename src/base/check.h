@@ -32,24 +32,23 @@ extern std::atomic<bool> g_expensive_checks;
 #define NS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-#define NS_CHECK(cond, ...)                                  \
-  do {                                                       \
+#define NS_CHECK(cond, ...)                                           \
+  do {                                                                \
     if (NS_UNLIKELY(!(cond))) ::numaslab::detail::fatal(__VA_ARGS__); \
   } while (0)
 
-#define NS_ASSERT(cond)                                                         \
-  do {                                                                          \
-    if constexpr (::numaslab::kDebug) {                                         \
-      if (NS_UNLIKELY(!(cond)))                                                 \
-        ::numaslab::detail::assert_failed(#cond, __FILE__, __LINE__);           \
-    }                                                                           \
+#define NS_ASSERT(cond)                                                                       \
+  do {                                                                                        \
+    if constexpr (::numaslab::kDebug) {                                                       \
+      if (NS_UNLIKELY(!(cond))) ::numaslab::detail::assert_failed(#cond, __FILE__, __LINE__); \
+    }                                                                                         \
   } while (0)
 
-#define NS_EXPENSIVE(cond)                                                      \
-  do {                                                                          \
-    if constexpr (::numaslab::kDebug) {                                         \
-      if (::numaslab::detail::g_expensive_checks.load(std::memory_order_relaxed) \
-          && NS_UNLIKELY(!(cond)))                                              \
-        ::numaslab::detail::assert_failed(#cond, __FILE__, __LINE__);           \
-    }                                                                           \
+#define NS_EXPENSIVE(cond)                                                          \
+  do {                                                                              \
+    if constexpr (::numaslab::kDebug) {                                             \
+      if (::numaslab::detail::g_expensive_checks.load(std::memory_order_relaxed) && \
+          NS_UNLIKELY(!(cond)))                                                     \
+        ::numaslab::detail::assert_failed(#cond, __FILE__, __LINE__);               \
+    }                                                                               \
   } while (0)

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+
 namespace numaslab::detail {
 
 GateStripe g_gate_stripes[kGateStripes];

@@ -86,18 +86,24 @@ void BufWriter::vprintf(const char* fmt, va_list ap) {
     bool left = false;
     char pad = ' ';
     for (;; ++p) {
-      if (*p == '-') left = true;
-      else if (*p == '0') pad = '0';
-      else break;
+      if (*p == '-')
+        left = true;
+      else if (*p == '0')
+        pad = '0';
+      else
+        break;
     }
     int width = 0;
     while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
     int longs = 0;
     bool size_t_mod = false;
     for (;; ++p) {
-      if (*p == 'l') ++longs;
-      else if (*p == 'z') size_t_mod = true;
-      else break;
+      if (*p == 'l')
+        ++longs;
+      else if (*p == 'z')
+        size_t_mod = true;
+      else
+        break;
     }
     auto get_unsigned = [&]() -> std::uint64_t {
       if (size_t_mod) return va_arg(ap, std::size_t);

@@ -54,8 +54,7 @@ void validator_acquire(const void* lock, LockRank rank, const LockName* name) {
       BufWriter wb(b, sizeof b);
       describe(wa, name, rank);
       describe(wb, h.name, h.rank);
-      if (h.lock == lock)
-        fatal("lock validator: recursive acquisition of %s", a);
+      if (h.lock == lock) fatal("lock validator: recursive acquisition of %s", a);
       fatal("lock validator: order violation: acquiring %s while holding %s", a, b);
     }
   }

@@ -34,9 +34,11 @@ void free_entries(void** entries) {
 AlienArray** alloc_alien_set(int node, std::uint32_t limit) {
   const int nodes = topology().num_nodes();
   if (nodes < 2) return nullptr;  // nothing is ever alien on one node
-  auto** set = static_cast<AlienArray**>(kmalloc_node(sizeof(AlienArray*) * nodes, node));
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, one per node
+  const std::size_t bytes = sizeof(AlienArray*) * nodes;
+  auto** set = static_cast<AlienArray**>(kmalloc_node(bytes, node));
   if (!set) return nullptr;
-  std::memset(static_cast<void*>(set), 0, sizeof(AlienArray*) * nodes);
+  std::memset(static_cast<void*>(set), 0, bytes);
   for (int i = 0; i < nodes; ++i) {
     if (i == node) continue;
     void* mem = kmalloc_node(AlienArray::bytes_for(limit), node);

@@ -1,5 +1,5 @@
-// Start-up: topology, page allocator, the cache of caches and kmalloc caches,
-// then the switch to self-hosted metadata.
+// Start-up of the core: topology, page allocator, the cache of caches and
+// kmalloc caches, then the switch to self-hosted metadata.
 //
 // Order (the kernel's kmem_cache_init, simplified):
 //  1. "kmem_cache" (the cache of caches) lives in static storage with static
@@ -15,13 +15,7 @@
 // Start-up is transactional: if any step fails (out of memory), everything
 // built so far is dropped — the caches are forgotten and every segment is
 // unmapped, since nothing has been handed out yet — and a later call starts
-// from scratch. A background service that cannot start (its thread could not
-// be created) does not fail start-up: it is retried, at most once a second,
-// from the slow paths (numaslab_init, cache creation, slab growth) and
-// reported by services_status(), the verbose line and the JSON statistics.
-#include <time.h>
-#include <unistd.h>
-
+// from scratch. The background services are runtime/'s.
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,11 +27,8 @@
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cpu/rseq_slots.h"
-#include "hotplug/watcher.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
-#include "reap/reaper.h"
-#include "stats/publish.h"
 
 namespace numaslab::detail {
 
@@ -57,8 +48,7 @@ int kernel_possible_cpus() {
 }
 Cache* g_cache_cache = nullptr;
 
-alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() +
-                                               sizeof(CpuSlot) * kMaxCpus];
+alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() + sizeof(CpuSlot) * kMaxCpus];
 
 // Static node lists for the bootstrap caches: [0] is the cache of caches,
 // [1 + cls] the kmalloc class cls (only classes up to the NodeLists class).
@@ -110,8 +100,8 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
   SlabGeometry geo;
   NS_CHECK(compute_geometry(desc_size, kCacheLine, 0, &geo),
            "numaslab: cannot size the cache of caches (%zu bytes)", desc_size);
-  g_cache_cache = cache_construct(g_cache_cache_storage, "kmem_cache", desc_size, kCacheLine, 0,
-                                  nullptr, geo);
+  g_cache_cache =
+      cache_construct(g_cache_cache_storage, "kmem_cache", desc_size, kCacheLine, 0, nullptr, geo);
   install_boot_lists(g_cache_cache, 0);
   registry_link(g_cache_cache);
 
@@ -137,7 +127,6 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
     }
     registry_link(c);
   }
-  registry().state.store(static_cast<int>(BootState::kPartial), std::memory_order_release);
 
   // 3. Self-hosted node lists for the bootstrap caches.
   if (!self_host_lists(g_cache_cache)) return -ENOMEM;
@@ -173,23 +162,24 @@ Registry& registry() { return g_registry; }
 std::uint32_t slot_count() { return g_slot_count; }
 Cache* cache_cache() { return g_cache_cache; }
 
-namespace {
+const char* slots_reason() { return g_slots_why; }
 
-// Builds everything under the registry mutex; 1 if this call did the work.
-int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::size_t errlen) {
+int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t errlen) {
   LockGuard<Mutex> g(registry().mutex);
-  if (runtime_ready()) {
+  if (booted()) {
     if (spec == nullptr || spec[0] == '\0') return 0;
     if (std::strcmp(spec, topology().spec_text()) == 0) return 0;
-    if (err) format(err, errlen, "already initialised with topology \"%s\"", topology().spec_text());
+    if (err)
+      format(err, errlen, "already initialised with topology \"%s\"", topology().spec_text());
     return -EBUSY;
   }
   if (options().lockcheck) set_lock_validation(true);
   if (!topology().init(parsed, options().sysfs_root, err, errlen)) return -EINVAL;
   const int kernel_cpus = kernel_possible_cpus();
   if (kernel_cpus > kMaxCpus) {
-    if (err) format(err, errlen, "the kernel reports %d possible CPUs; numaslab supports %d",
-                    kernel_cpus, kMaxCpus);
+    if (err)
+      format(err, errlen, "the kernel reports %d possible CPUs; numaslab supports %d", kernel_cpus,
+             kMaxCpus);
     return -EINVAL;
   }
   g_slot_count = static_cast<std::uint32_t>(
@@ -209,141 +199,4 @@ int init_locked(const TopologySpec& parsed, const char* spec, char* err, std::si
   return 1;
 }
 
-std::atomic<bool> g_services_pending{false};
-std::atomic<std::uint64_t> g_services_next_try_ms{0};
-std::atomic<std::uint64_t> g_services_failures{0};
-std::atomic<std::uint64_t> g_services_retries{0};
-
-std::uint64_t monotonic_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
-
-// Starts whatever is not running yet; true when nothing is missing.
-bool try_start_services() {
-  bool ok = watcher_start();
-  ok = reaper_start() && ok;
-  if (!ok) {
-    g_services_failures.fetch_add(1, std::memory_order_relaxed);
-    g_services_next_try_ms.store(monotonic_ms() + 1000, std::memory_order_relaxed);
-  }
-  g_services_pending.store(!ok, std::memory_order_release);
-  return ok;
-}
-
-// "on", "off" (not wanted), or "not started (<error>), retrying".
-const char* service_state(bool wanted, bool running, int error, char* buf, std::size_t len) {
-  if (running) return "on";
-  if (!wanted || error == 0) return "off";
-  format(buf, len, "not started (%s), retrying",
-         strerrorname_np(error) ? strerrorname_np(error) : "error");
-  return buf;
-}
-
-// Background services start after the registry mutex is released: the
-// publisher's lock ranks before it, and the threads take it themselves.
-void start_services() {
-  try_start_services();
-  if (options().publish) publish_start();
-  if (options().verbose) {
-    char line[384], r[64], w[64];
-    ServicesStatus st = services_status();
-    std::size_t n = format(
-        line, sizeof line,
-        "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
-        "slots %s (%s), check %s, cpu cache budget %llu bytes, reaper %s/%d ms, watcher %s, "
-        "lockcheck %s\n",
-        topology().spec_text(), topology().num_nodes(), topology().possible_cpus(),
-        topology().online_cpus(), slots_policy_name(), g_slots_why,
-        check_full() ? "full" : "fast", static_cast<unsigned long long>(cpu_cache_budget()),
-        service_state(options().reap, st.reaper_running, st.reaper_error, r, sizeof r),
-        options().reap_ms, service_state(true, st.watcher_running, st.watcher_error, w, sizeof w),
-        lock_validation_enabled() ? "on" : "off");
-    write_all(2, line, n < sizeof line ? n : sizeof line - 1);
-  }
-  report_option_problems(options_problem());
-}
-
-}  // namespace
-
-void services_retry_slow() {
-  if (!runtime_ready() || g_registry.mutex.held_by_me()) return;
-  if (monotonic_ms() < g_services_next_try_ms.load(std::memory_order_relaxed)) return;
-  g_services_retries.fetch_add(1, std::memory_order_relaxed);
-  if (try_start_services() && options().verbose)
-    warn("background services started after %llu attempts",
-         static_cast<unsigned long long>(g_services_failures.load() + 1));
-}
-
-bool services_pending() { return g_services_pending.load(std::memory_order_acquire); }
-
-ServicesStatus services_status() {
-  ServicesStatus s;
-  s.reaper_running = reaper_running();
-  s.reaper_error = s.reaper_running ? 0 : reaper_start_error();
-  s.watcher_running = watcher_running();
-  s.watcher_error = s.watcher_running ? 0 : watcher_start_error();
-  s.start_failures = g_services_failures.load(std::memory_order_relaxed);
-  s.retries = g_services_retries.load(std::memory_order_relaxed);
-  s.pending = services_pending();
-  return s;
-}
-
-int runtime_init(const char* spec, char* err, std::size_t errlen) {
-  if (err && errlen) err[0] = '\0';
-  TopologySpec parsed;
-  if (!parse_topology_spec(spec, &parsed, err, errlen)) return -EINVAL;
-  int rc = init_locked(parsed, spec, err, errlen);
-  if (rc < 0) return rc;
-  if (rc == 1) start_services();
-  else
-    services_retry();
-  return 0;
-}
-
-bool ensure_init_slow() {
-  // The bootstrapping thread itself allocates metadata through the public
-  // paths; let it through.
-  if (g_registry.mutex.held_by_me()) return true;
-  const char* spec = options().topology;
-  char err[160];
-  int rc = runtime_init(spec, err, sizeof err);
-  // Out of memory: the caller fails with ENOMEM and a later call tries again.
-  if (rc == -ENOMEM) {
-    errno = ENOMEM;
-    return false;
-  }
-  if (rc != 0 && rc != -EBUSY) fatal("cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s", spec ? spec : "", err);
-  return runtime_ready();
-}
-
-}  // namespace numaslab::detail
-
-namespace numaslab::detail {
-namespace {
-
-// Start-up check, when the program (or the library) is loaded: every bad
-// NUMASLAB_* value is reported now, and a topology that cannot be parsed
-// stops the program here with its reason instead of at its first allocation.
-// It parses into a copy: options() still reads the environment at first use.
-__attribute__((constructor)) void check_environment_at_load() {
-  Options parsed;
-  char problems[1024];
-  parse_options(&parsed, problems, sizeof problems);
-  report_option_problems(problems);
-  TopologySpec spec;
-  char err[160];
-  if (!parse_topology_spec(parsed.topology, &spec, err, sizeof err)) {
-    char line[320];
-    std::size_t n =
-        format(line, sizeof line, "numaslab: cannot start: NUMASLAB_TOPOLOGY=\"%s\": %s\n",
-               parsed.topology, err);
-    write_all(2, line, n < sizeof line ? n : sizeof line - 1);
-    _exit(1);
-  }
-}
-
-}  // namespace
 }  // namespace numaslab::detail

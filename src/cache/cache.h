@@ -1,7 +1,7 @@
 // numaslab — Cache: one object type (the kernel's struct kmem_cache), and the
 // object paths: ____cache_alloc / cache_alloc_refill (cache_alloc.cc),
 // __cache_free / cache_flusharray (cache_free.cc), and their hand-written
-// fast paths (fast_path_x86_64.S).
+// fast paths (api/fast_path_x86_64.S).
 //
 // Contract:
 //  * alloc: pop from the current CPU's array — the fast path, one restartable
@@ -115,7 +115,7 @@ inline bool check_full() { return g_check_full; }
 std::uint32_t slot_count();
 
 // ---- object paths (cache_alloc.cc, cache_free.cc) ----
-// The entry points are the C API's (fast_path_x86_64.S); these forward.
+// The entry points are the C API's (api/fast_path_x86_64.S); these forward.
 void* cache_alloc(Cache* c);
 void cache_free(Cache* c, void* obj);  // checks obj belongs to c
 void* cache_alloc_node(Cache* c, int node);

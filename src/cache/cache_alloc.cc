@@ -2,7 +2,6 @@
 // slots policies), node-direct allocation, alloc_node.
 #include <cerrno>
 
-#include "base/fork_gate.h"
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
@@ -175,17 +174,3 @@ void* cache_alloc_node(Cache* c, int node) {
 }
 
 }  // namespace numaslab::detail
-
-// Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
-// array cannot serve the call, or after an aborted critical section.
-extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_slow(
-    numaslab::detail::Cache* c) {
-  numaslab::detail::GateSection gate;
-  return numaslab::detail::cache_alloc_slow(c);
-}
-extern "C" __attribute__((visibility("hidden"))) void* ns_cache_alloc_abort(
-    numaslab::detail::Cache* c) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::rseq_count_abort();
-  return numaslab::detail::cache_alloc_slow(c);
-}

@@ -1,6 +1,5 @@
 // Free paths behind the fast path: validation by check level,
 // cache_flusharray (one, for both slots policies), alien routing, node returns.
-#include "base/fork_gate.h"
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
@@ -169,18 +168,3 @@ void cache_free_slow(Cache* c, void* obj, const char* api) {
 }
 
 }  // namespace numaslab::detail
-
-// Entered from the fast paths (fast_path_x86_64.S) when the current CPU's
-// array cannot take the object, the pointer needs the full checks, or after
-// an aborted critical section.
-extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_slow(numaslab::detail::Cache* c,
-                                                                         void* obj) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
-}
-extern "C" __attribute__((visibility("hidden"))) void ns_cache_free_abort(
-    numaslab::detail::Cache* c, void* obj) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::rseq_count_abort();
-  numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
-}

@@ -370,8 +370,7 @@ int cache_populate(Cache* c) {
 
 Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
                     CtorFn ctor) {
-  if (!ensure_init()) return nullptr;  // errno ENOMEM
-  services_retry();
+  NS_ASSERT(booted());
   std::size_t len = name ? strnlen(name, kCacheNameMax) : 0;
   bool bad_name = len == 0 || len >= kCacheNameMax;
   for (std::size_t i = 0; !bad_name && i < len; ++i)

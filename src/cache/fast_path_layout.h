@@ -14,16 +14,16 @@
 #define NS_SLOT_TOP 0
 #define NS_SLOT_BASE 8
 #define NS_SLOT_CAP 16
-#define NS_SLOT_NODE 24      /* u16 node, u8 stopped, u8 zero: one 32-bit compare */
+#define NS_SLOT_NODE 24 /* u16 node, u8 stopped, u8 zero: one 32-bit compare */
 #define NS_SLOT_STOPPED 26
 #define NS_SLOT_HITS 32
 
 /* Segments and page descriptors. */
 #define NS_SEGMENT_SHIFT 22
-#define NS_SEGMENT_MASK (-0x400000)     /* ~(kSegmentSize - 1) */
-#define NS_SEGMENT_MAP_LAST 0x1ffffff   /* last index of ns_segment_map */
-#define NS_PAGES_OFF 48                 /* offsetof(SegmentHeader, pages) */
-#define NS_DESC_SHIFT 7                 /* (p >> 7) & mask == page index * 32 */
+#define NS_SEGMENT_MASK (-0x400000)   /* ~(kSegmentSize - 1) */
+#define NS_SEGMENT_MAP_LAST 0x1ffffff /* last index of ns_segment_map */
+#define NS_PAGES_OFF 48               /* offsetof(SegmentHeader, pages) */
+#define NS_DESC_SHIFT 7               /* (p >> 7) & mask == page index * 32 */
 #define NS_DESC_MASK 0x7fe0
 #define NS_DESC_KIND 0
 #define NS_DESC_NODE 2

@@ -10,7 +10,6 @@
 namespace numaslab::detail {
 
 bool cache_grow(Cache* c, int node) {
-  services_retry();  // a reaper that could not start is wanted most when memory grows
   NodeLists* nl = c->node(node);
   if (!nl) {
     errno = ENOMEM;

@@ -1,10 +1,10 @@
 // kmalloc size classes and the large-object path.
-#include "base/fork_gate.h"
 #include "cache/kmalloc.h"
 
 #include <cerrno>
 #include <cstring>
 
+#include "base/fork_gate.h"
 #include "base/check.h"
 #include "cache/misuse.h"
 #include "cache/registry.h"
@@ -149,14 +149,14 @@ void kmalloc_publish_table() {
 void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }
 
 void* kmalloc_slow(std::size_t size) {
-  if (NS_UNLIKELY(!ensure_init())) return nullptr;  // errno ENOMEM
+  NS_ASSERT(booted() || registry().mutex.held_by_me());  // the bootstrap allocates too
   int cls = size_class(size);
   if (NS_LIKELY(cls >= 0)) return cache_alloc_slow(g_kmalloc_caches[cls]);
   return large_alloc(size, local_node());
 }
 
 void* kmalloc_node(std::size_t size, int node) {
-  if (NS_UNLIKELY(!ensure_init())) return nullptr;
+  NS_ASSERT(booted() || registry().mutex.held_by_me());  // the bootstrap allocates too
   if (node < 0 || node >= topology().num_nodes()) {
     errno = EINVAL;
     return nullptr;
@@ -169,8 +169,8 @@ void* kmalloc_node(std::size_t size, int node) {
 
 void* kmalloc_aligned(std::size_t size, std::size_t align) {
   if (align <= 16 && (align <= 8 || size > 8)) return numaslab_kmalloc(size);
+  NS_ASSERT(booted());  // the caller has started numaslab
   GateSection gate;
-  if (NS_UNLIKELY(!ensure_init())) return nullptr;
   if (align <= kPageSize) {
     int cls = size_class(size > align ? size : align);
     while (cls >= 0 && cls < kNumKmallocClasses && class_align(cls) < align) ++cls;
@@ -278,23 +278,3 @@ std::size_t ksize(const void* p) {
 }
 
 }  // namespace numaslab::detail
-
-// Entered from the fast paths (fast_path_x86_64.S).
-extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_slow(std::size_t size) {
-  numaslab::detail::GateSection gate;
-  return numaslab::detail::kmalloc_slow(size);
-}
-extern "C" __attribute__((visibility("hidden"))) void* ns_kmalloc_abort(std::size_t size) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::rseq_count_abort();
-  return numaslab::detail::kmalloc_slow(size);
-}
-extern "C" __attribute__((visibility("hidden"))) void ns_kfree_slow(void* p) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::kfree_slow(p);
-}
-extern "C" __attribute__((visibility("hidden"))) void ns_kfree_abort(void* p) {
-  numaslab::detail::GateSection gate;
-  numaslab::detail::rseq_count_abort();
-  numaslab::detail::kfree_slow(p);
-}

@@ -5,8 +5,8 @@
 //    (160 … 32768): at most 4 classes per doubling, waste below 25%.
 //    size_class() is O(1) (two byte tables); the fast path maps a size to its
 //    cache with one load: indexed by the size itself up to 1 KiB, by
-//    (size + 127) >> 7 up to 32 KiB. Until start-up fills it, every entry is an empty stand-in cache
-//    whose slots send every fast path to the slow path. Class caches are named
+//    (size + 127) >> 7 up to 32 KiB. Until start-up fills it, every entry is an empty stand-in
+//    cache whose slots send every fast path to the slow path. Class caches are named
 //    "kmalloc-<size>"; their objects are naturally aligned: to the largest
 //    power of two dividing the class size, at most a page (class_align), so
 //    every object is 16-byte aligned except in the 8-byte class, and a
@@ -34,11 +34,11 @@ inline constexpr std::size_t kKmallocMaxCached = 32768;
 inline constexpr std::size_t kMaxKmallocSize = std::size_t{1} << 40;
 inline constexpr int kNumKmallocClasses = 41;
 
-int size_class(std::size_t size);            // -1 if size > kKmallocMaxCached
+int size_class(std::size_t size);  // -1 if size > kKmallocMaxCached
 std::size_t class_size(int cls);
 std::size_t class_align(int cls);  // alignment of every object of the class
 Cache* kmalloc_cache(int cls);
-void kmalloc_set_cache(int cls, Cache* c);   // bootstrap only
+void kmalloc_set_cache(int cls, Cache* c);  // bootstrap only
 // Points the fast path's size table at the class caches (end of bootstrap).
 void kmalloc_publish_table();
 
@@ -57,6 +57,9 @@ void* krealloc(void* p, std::size_t size);
 // True if p's block is a mapping of its own that nobody wrote since it was
 // mapped (it reads as zeros): calloc need not clear it.
 bool kmalloc_fresh_zero(const void* p);
+// The paths behind the entry points' fast paths (api/slow_path_entry.cc).
+void* kmalloc_slow(std::size_t size);
+void kfree_slow(void* p);
 std::size_t ksize(const void* p);  // 0 for nullptr; fatal for foreign pointers
 
 }  // namespace numaslab::detail

@@ -1,13 +1,14 @@
 // numaslab — the registry of caches (the kernel's cache_chain and
-// cache_chain_mutex), start-up, and the self-hosted metadata allocators.
+// cache_chain_mutex), the bootstrap, and the self-hosted metadata allocators.
 //
 // Contract:
-//  * runtime_init(spec) builds the topology, the page allocator, the cache of
-//    caches and the kmalloc caches, then switches the bootstrap caches from
-//    static node lists to node lists allocated from the kmalloc caches, then
-//    gives every cache its per-CPU, shared and alien arrays. Idempotent: a
-//    second call with the same (or no) spec succeeds, with a different spec
-//    fails with -EBUSY. ensure_init() runs it lazily from NUMASLAB_TOPOLOGY.
+//  * boot(spec) builds the topology, the page allocator, the cache of caches
+//    and the kmalloc caches, then switches the bootstrap caches from static
+//    node lists to node lists allocated from the kmalloc caches, then gives
+//    every cache its per-CPU, shared and alien arrays (the kernel's
+//    kmem_cache_init). It starts no thread: the services and the lazy start
+//    on first use belong to the layer above (runtime/). Every function below
+//    other than boot() expects booted().
 //  * The registry mutex serialises create, destroy, shrink, tune, hotplug and
 //    verify, and guards the cache list. Node lists and per-CPU arrays of a
 //    cache change only under it. There is no per-cache lock.
@@ -23,10 +24,11 @@
 
 #include "base/lock.h"
 #include "cache/cache.h"
+#include "topology/topology.h"
 
 namespace numaslab::detail {
 
-enum class BootState : int { kNone = 0, kPartial = 1, kFull = 2 };
+enum class BootState : int { kNone = 0, kFull = 2 };
 
 struct Registry {
   Mutex mutex{LockRank::kRegistry, LockName{"registry_mutex", nullptr, -1}};
@@ -35,39 +37,17 @@ struct Registry {
 };
 
 Registry& registry();
-inline bool runtime_ready() {
+inline bool booted() {
   return registry().state.load(std::memory_order_acquire) == static_cast<int>(BootState::kFull);
 }
 
-// Returns 0, -EINVAL (bad spec; reason in err), -EBUSY (already initialised
-// with another spec), -ENOMEM (nothing is left of the attempt: a later call
-// starts afresh).
-int runtime_init(const char* spec, char* err, std::size_t errlen);
-// Initialises from NUMASLAB_TOPOLOGY on first use; a bad value is fatal, out
-// of memory returns false with errno ENOMEM (callers fail the call).
-bool ensure_init_slow();
-inline bool ensure_init() {
-  if (__builtin_expect(!runtime_ready(), 0)) return ensure_init_slow();
-  return true;
-}
-
-// Background services (reaper, watcher) that could not start are retried
-// from slow paths, at most once a second.
-bool services_pending();
-void services_retry_slow();
-inline void services_retry() {
-  if (__builtin_expect(services_pending(), 0)) services_retry_slow();
-}
-struct ServicesStatus {
-  bool reaper_running = false;
-  int reaper_error = 0;  // errno of the last failed start, 0 if none
-  bool watcher_running = false;
-  int watcher_error = 0;
-  bool pending = false;  // a wanted service is not running and will be retried
-  std::uint64_t start_failures = 0;
-  std::uint64_t retries = 0;
-};
-ServicesStatus services_status();
+// Under the registry mutex (taken here). Returns 1 if this call built
+// everything, 0 if it was already built with the same (or no) spec, -EINVAL
+// (bad topology; reason in err), -EBUSY (already built with another spec),
+// -ENOMEM (nothing is left of the attempt: a later call starts afresh).
+int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t errlen);
+// Why the slots policy was chosen ("glibc rseq area, ...").
+const char* slots_reason();
 
 Cache* cache_cache();
 
@@ -75,8 +55,8 @@ Cache* cache_cache();
 // EINVAL (bad arguments), EEXIST (name taken) or ENOMEM.
 Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
                     CtorFn ctor);
-int cache_destroy(Cache* c);       // 0 or -EBUSY (objects in use; cache unchanged)
-int cache_shrink(Cache* c);        // 0 if no slab remains, else 1
+int cache_destroy(Cache* c);  // 0 or -EBUSY (objects in use; cache unchanged)
+int cache_shrink(Cache* c);   // 0 if no slab remains, else 1
 Cache* cache_find(const char* name) NS_REQUIRES(registry().mutex);
 
 // Per-cache steps of a CPU event, called by hotplug with the registry mutex

@@ -107,7 +107,6 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
 }
 
 int tune_by_name(const char* name, long limit, long batch, long shared) {
-  ensure_init();
   if (!name) return -EINVAL;
   LockGuard<Mutex> g(registry().mutex);
   Cache* c = cache_find(name);

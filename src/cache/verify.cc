@@ -144,7 +144,7 @@ void check_cache(Checker& ck, Cache* c) {
                     t);
     }
   }
-  const bool full = runtime_ready();
+  const bool full = booted();
   for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
     CpuSlot& s = c->slot(static_cast<int>(cpu));
     const bool in_topology = static_cast<int>(cpu) < topo.possible_cpus();
@@ -183,10 +183,11 @@ void check_cache(Checker& ck, Cache* c) {
     t.user_state = t.cached_state - t.in_arrays;
   }
   const std::uint64_t total = t.slabs * c->geo.num;
-  if (t.user_state + t.in_arrays + t.free_in_slabs != total)
+  if (t.user_state + t.in_arrays + t.free_in_slabs != total) {
     ck.fail("conservation: user %llu + arrays %llu + free %llu != %llu objects in slabs",
             (unsigned long long)t.user_state, (unsigned long long)t.in_arrays,
             (unsigned long long)t.free_in_slabs, (unsigned long long)total);
+  }
 }
 
 }  // namespace

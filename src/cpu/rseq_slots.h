@@ -7,7 +7,7 @@
 //    slot's `stopped` flag, works on the real bounds (base/cap, which are
 //    nullptr for a CPU without an array), and commits with a single store of
 //    the slot's `top`. These are the slow paths' and NUMASLAB_CHECK=full's
-//    operations; the fast paths are cache/fast_path_x86_64.S. Preemption, migration, a signal or a
+//    operations; the fast paths are api/fast_path_x86_64.S. Preemption, migration, a signal or a
 //    membarrier fence before the commit aborts the CS; the C++ caller retries.
 //  * Results: kRseqOk; kRseqFallback — the slot cannot be used now (bad
 //    cpu_id, stopped, no array, empty/full, wrong node): take the slow path;

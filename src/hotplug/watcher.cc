@@ -1,5 +1,4 @@
 #include "hotplug/watcher.h"
-#include "base/fork_gate.h"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -11,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/fork_gate.h"
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
 #include "platform/options.h"

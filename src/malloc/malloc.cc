@@ -177,7 +177,7 @@ NS_EXPORT struct mallinfo2 mallinfo2() {
   using namespace numaslab;
   using namespace numaslab::detail;
   struct mallinfo2 mi = {};
-  if (!runtime_ready()) return mi;
+  if (!booted()) return mi;
   for (int n = 0; n < topology().num_nodes(); ++n) {
     const PageAllocatorStats ps = page_allocator_stats(n);
     mi.arena += ps.segments * kSegmentSize;

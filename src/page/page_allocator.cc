@@ -12,12 +12,12 @@
 // trimmed segment is unlinked first, then unmapped.
 #include "page/page_allocator.h"
 
+#include <time.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <utility>
-
-#include <time.h>
 
 #include "base/check.h"
 #include "base/lock.h"
@@ -280,8 +280,8 @@ void* alloc_pages(int node, unsigned order) {
   LockGuard<SpinLock> guard(n.lock);
   add_segment(n, seg);
   PageDesc* d = take_block(n, order);
-  NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment",
-           node, order);
+  NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment", node,
+           order);
   return page_address(d);
 }
 
@@ -297,8 +297,8 @@ void free_pages(void* p, unsigned order) {
     why = "it is not a numaslab page";
   else if (segment_of(d)->huge)
     why = "it is in a huge allocation (use free_huge)";
-  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
-           p, order, why);
+  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s", p,
+           order, why);
 
   SegmentHeader* seg = segment_of(d);
   // The node copy in a segment's descriptors is written once, before the
@@ -309,8 +309,8 @@ void free_pages(void* p, unsigned order) {
   LockGuard<SpinLock> guard(n.lock);
   // Validate under the lock: a double free races with the block's reuse.
   why = free_pages_problem(d, order);
-  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
-           p, order, why);
+  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s", p,
+           order, why);
 
   std::uint32_t count = 1u << order;
   seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
@@ -340,8 +340,8 @@ void* alloc_huge(std::size_t bytes, int node) {
   // data page is kHuge, the rest (up to the mapping's end) kTail, so an
   // interior pointer there is recognised as such.
   std::size_t mapped_pages = len >> kPageShift;
-  std::uint32_t desc_end = static_cast<std::uint32_t>(
-      mapped_pages < kPagesPerSegment ? mapped_pages : kPagesPerSegment);
+  std::uint32_t desc_end =
+      static_cast<std::uint32_t>(mapped_pages < kPagesPerSegment ? mapped_pages : kPagesPerSegment);
   PageDesc& head = seg->pages[kHeaderPages];
   head.kind = PageKind::kHuge;
   head.size = bytes;
@@ -359,9 +359,9 @@ void* alloc_huge(std::size_t bytes, int node) {
 
 void free_huge(void* p) {
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p &&
-               segment_of(d)->huge,
-           "free_huge: %p is not a huge allocation", p);
+  NS_CHECK(
+      d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p && segment_of(d)->huge,
+      "free_huge: %p is not a huge allocation", p);
   SegmentHeader* seg = segment_of(d);
   std::size_t len = seg->mapped_bytes;
   int node = static_cast<int>(seg->node);
@@ -482,7 +482,8 @@ std::uint64_t coarse_now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   // +1 so that a stamp is never 0 (0 means "released").
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
 }
 
 std::size_t release_idle(int node, std::uint64_t min_age_ms) {

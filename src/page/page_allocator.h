@@ -35,11 +35,11 @@
 namespace numaslab::detail {
 
 struct PageAllocatorStats {
-  std::size_t segments = 0;        // mapped segments (not huge)
-  std::size_t pages_in_use = 0;    // pages handed out (runs), excluding headers
-  std::size_t pages_free = 0;      // pages in free buddy blocks
+  std::size_t segments = 0;      // mapped segments (not huge)
+  std::size_t pages_in_use = 0;  // pages handed out (runs), excluding headers
+  std::size_t pages_free = 0;    // pages in free buddy blocks
   std::size_t huge_mappings = 0;
-  std::size_t huge_bytes = 0;      // bytes mapped for huge allocations (incl. headers)
+  std::size_t huge_bytes = 0;  // bytes mapped for huge allocations (incl. headers)
 };
 
 // Must be called once before use. bind: mbind new segments to their node.

@@ -38,22 +38,23 @@ inline constexpr std::size_t kPagesPerSegment = kSegmentSize >> kPageShift;  // 
 inline constexpr unsigned kMaxRunOrder = 9;
 
 enum class PageKind : std::uint8_t {
-  kUnused = 0,   // never set up
-  kHeader,       // segment header pages
-  kFree,         // head page of a free buddy block (order = block order)
-  kFreeTail,     // other pages of a free buddy block
-  kAllocated,    // head of an allocated run whose user has not claimed it yet
-  kTail,         // non-head page of an allocated run (any user)
-  kSlab,         // page of a slab (owner = cache, slab = slab descriptor)
-  kLargeHead,    // head page of a large kmalloc run (owner = nullptr)
-  kHuge,         // first data page of a huge (own-segment) allocation
+  kUnused = 0,  // never set up
+  kHeader,      // segment header pages
+  kFree,        // head page of a free buddy block (order = block order)
+  kFreeTail,    // other pages of a free buddy block
+  kAllocated,   // head of an allocated run whose user has not claimed it yet
+  kTail,        // non-head page of an allocated run (any user)
+  kSlab,        // page of a slab (owner = cache, slab = slab descriptor)
+  kLargeHead,   // head page of a large kmalloc run (owner = nullptr)
+  kHuge,        // first data page of a huge (own-segment) allocation
 };
 
 struct PageDesc {
   PageKind kind;
-  std::uint8_t order;    // run order for kFree / kAllocated / kTail / kLargeHead; slab order for kSlab
-  std::uint16_t node;    // node of the segment (copy, for speed)
-  std::uint32_t index;   // page index within the segment
+  std::uint8_t
+      order;  // run order for kFree / kAllocated / kTail / kLargeHead; slab order for kSlab
+  std::uint16_t node;   // node of the segment (copy, for speed)
+  std::uint32_t index;  // page index within the segment
   union {
     struct {
       void* owner;  // kSlab: the cache
@@ -69,12 +70,12 @@ struct PageDesc {
 static_assert(sizeof(PageDesc) == 32, "PageDesc must stay 32 bytes");
 
 struct SegmentHeader {
-  std::uint64_t magic;         // kSegmentMagic
+  std::uint64_t magic;  // kSegmentMagic
   std::uint32_t node;
   std::uint32_t header_pages;  // pages [0, header_pages) hold this header
   std::size_t mapped_bytes;    // kSegmentSize, or the huge mapping's length
   bool huge;
-  SegmentHeader* next_in_node;  // guarded by: node page allocator lock
+  SegmentHeader* next_in_node;            // guarded by: node page allocator lock
   std::atomic<std::uint32_t> used_pages;  // pages allocated (not free, not header); 0 for huge
   PageDesc pages[kPagesPerSegment];
 };

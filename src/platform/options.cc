@@ -45,6 +45,7 @@ class Parser {
   Parser(char* problems, std::size_t len) : w_(problems, len) {}
 
   const char* get(const char* name) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read once, at start-up
     const char* v = std::getenv(name);
     return v && *v ? v : default_of(name);
   }

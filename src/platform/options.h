@@ -14,19 +14,19 @@
 namespace numaslab::detail {
 
 struct Options {
-  const char* topology;     // NUMASLAB_TOPOLOGY
-  const char* sysfs_root;   // NUMASLAB_SYSFS_ROOT
-  int watch_ms;             // NUMASLAB_WATCH_MS
-  bool reap;                // NUMASLAB_REAP
-  int reap_ms;              // NUMASLAB_REAP_MS
-  int release_delay_ms;     // NUMASLAB_RELEASE_DELAY_MS
-  bool publish;             // NUMASLAB_PUBLISH
-  bool lockcheck;           // NUMASLAB_LOCKCHECK
-  bool verbose;             // NUMASLAB_VERBOSE
-  bool rseq;                // NUMASLAB_RSEQ
-  bool check_full;          // NUMASLAB_CHECK=full
-  long cpu_cache_bytes;     // NUMASLAB_CPU_CACHE_BYTES
-  bool stats;               // NUMASLAB_STATS
+  const char* topology;    // NUMASLAB_TOPOLOGY
+  const char* sysfs_root;  // NUMASLAB_SYSFS_ROOT
+  int watch_ms;            // NUMASLAB_WATCH_MS
+  bool reap;               // NUMASLAB_REAP
+  int reap_ms;             // NUMASLAB_REAP_MS
+  int release_delay_ms;    // NUMASLAB_RELEASE_DELAY_MS
+  bool publish;            // NUMASLAB_PUBLISH
+  bool lockcheck;          // NUMASLAB_LOCKCHECK
+  bool verbose;            // NUMASLAB_VERBOSE
+  bool rseq;               // NUMASLAB_RSEQ
+  bool check_full;         // NUMASLAB_CHECK=full
+  long cpu_cache_bytes;    // NUMASLAB_CPU_CACHE_BYTES
+  bool stats;              // NUMASLAB_STATS
 };
 
 struct OptionInfo {

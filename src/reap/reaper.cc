@@ -1,16 +1,15 @@
 #include "reap/reaper.h"
-#include "base/fork_gate.h"
 
 #include <pthread.h>
 #include <time.h>
 
 #include <atomic>
 
+#include "base/fork_gate.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
 #include "platform/platform.h"
-#include "stats/publish.h"
 
 namespace numaslab::detail {
 
@@ -130,9 +129,10 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
       nl->free_touched = false;
     } else {
       nl->free_touched = false;
-      std::uint32_t tofree = force ? ~0u
-                                   : static_cast<std::uint32_t>(
-                                         (nl->free_limit + 5 * c->geo.num - 1) / (5 * c->geo.num));
+      std::uint32_t tofree =
+          force ? ~0u
+                : static_cast<std::uint32_t>((nl->free_limit + 5 * std::uint64_t{c->geo.num} - 1) /
+                                             (5 * std::uint64_t{c->geo.num}));
       nl->stats.reaped += nl->unlink_free_slabs(c->geo, tofree, &dead);
     }
   }
@@ -179,7 +179,6 @@ void* reaper_main(void*) {
     }
     bool wrapped = cpu == t.online_mask().first();
     reap_cpu(cpu, false);
-    publish_now();
     if (wrapped) {
       LockGuard<Mutex> g(g_reap_mutex);
       // Nodes nobody visits: no online CPU.
@@ -229,7 +228,6 @@ void reap_node(int node, bool force) {
 
 std::size_t reap_now() {
   GateSection gate;
-  ensure_init();
   const std::uint64_t before = g_stats.bytes_released.load();
   {
     // Forced: take the registry mutex for real (we are not the background thread).

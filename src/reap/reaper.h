@@ -55,7 +55,7 @@ struct ReaperStats {
   std::uint64_t objects_drained = 0;  // from CPU and shared arrays
   std::uint64_t alien_drains = 0;
   std::uint64_t slabs_destroyed = 0;
-  std::uint64_t bytes_released = 0;   // madvise'd or unmapped
+  std::uint64_t bytes_released = 0;  // madvise'd or unmapped
 };
 ReaperStats reaper_stats();
 

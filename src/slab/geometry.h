@@ -25,8 +25,8 @@
 namespace numaslab::detail {
 
 // Cache creation flags (public values in numaslab.h mirror these).
-inline constexpr unsigned kHwCacheAlign = 0x2000;       // SLAB_HWCACHE_ALIGN
-inline constexpr unsigned kReclaimAccount = 0x20000;    // SLAB_RECLAIM_ACCOUNT
+inline constexpr unsigned kHwCacheAlign = 0x2000;     // SLAB_HWCACHE_ALIGN
+inline constexpr unsigned kReclaimAccount = 0x20000;  // SLAB_RECLAIM_ACCOUNT
 
 inline constexpr unsigned kBreakOrder = 1;  // slab_break_gfp_order on a > 32 MB machine
 inline constexpr std::size_t kWord = sizeof(void*);
@@ -35,17 +35,17 @@ inline constexpr std::size_t kBufctlSize = 4;
 // 2.6.16's offslab_limit on 64-bit: (256 - sizeof(struct slab)) / sizeof(bufctl),
 // from the largest on-slab general cache (size-256).
 inline constexpr std::uint32_t kOffSlabLimit = (256 - kSlabDescSize) / kBufctlSize;  // 52
-inline constexpr std::size_t kMaxObjectSize = kPageSize << kMaxSlabOrder;          // 128 KiB
+inline constexpr std::size_t kMaxObjectSize = kPageSize << kMaxSlabOrder;            // 128 KiB
 
 struct SlabGeometry {
   std::uint32_t buffer_size = 0;  // object stride
   std::uint32_t align = 0;
-  std::uint32_t num = 0;          // objects per slab
-  std::uint32_t order = 0;        // slab = 2^order pages
-  std::uint32_t colour = 0;       // number of colours
-  std::uint32_t colour_off = 0;   // colour step in bytes
-  std::uint32_t slab_size = 0;    // descriptor + bufctl bytes (aligned if on-slab)
-  std::uint32_t left_over = 0;    // unused bytes per slab after management
+  std::uint32_t num = 0;         // objects per slab
+  std::uint32_t order = 0;       // slab = 2^order pages
+  std::uint32_t colour = 0;      // number of colours
+  std::uint32_t colour_off = 0;  // colour step in bytes
+  std::uint32_t slab_size = 0;   // descriptor + bufctl bytes (aligned if on-slab)
+  std::uint32_t left_over = 0;   // unused bytes per slab after management
   bool off_slab = false;
   // Division by buffer_size as a multiply and shift (obj index from offset).
   std::uint64_t reciprocal = 0;

@@ -25,9 +25,12 @@ namespace {
 
 SlabQueue& queue_for(NodeLists& nl, SlabList id) NS_NO_THREAD_SAFETY_ANALYSIS {
   switch (id) {
-    case SlabList::kPartial: return nl.partial;
-    case SlabList::kFull: return nl.full;
-    default: return nl.free;
+    case SlabList::kPartial:
+      return nl.partial;
+    case SlabList::kFull:
+      return nl.full;
+    default:
+      return nl.free;
   }
 }
 
@@ -39,8 +42,10 @@ void unlink(NodeLists& nl, Slab* s) {
 
 void link(NodeLists& nl, Slab* s, SlabList id, bool front) {
   SlabQueue& q = queue_for(nl, id);
-  if (front) q.push_front(s);
-  else q.push_back(s);
+  if (front)
+    q.push_front(s);
+  else
+    q.push_back(s);
   s->list_id = id;
 }
 

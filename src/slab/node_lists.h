@@ -28,15 +28,15 @@
 namespace numaslab::detail {
 
 struct NodeStats {
-  std::uint64_t list_allocs = 0;   // objects taken out of slabs (num_allocations)
-  std::uint64_t active = 0;        // objects out of slabs now (num_active)
-  std::uint64_t high_mark = 0;     // max of active
-  std::uint64_t grown = 0;         // slabs created
-  std::uint64_t reaped = 0;        // slabs destroyed by the reaper/shrink
-  std::uint64_t destroyed = 0;     // slabs destroyed for any reason
-  std::uint64_t node_allocs = 0;   // objects allocated through alloc_node on this node
+  std::uint64_t list_allocs = 0;     // objects taken out of slabs (num_allocations)
+  std::uint64_t active = 0;          // objects out of slabs now (num_active)
+  std::uint64_t high_mark = 0;       // max of active
+  std::uint64_t grown = 0;           // slabs created
+  std::uint64_t reaped = 0;          // slabs destroyed by the reaper/shrink
+  std::uint64_t destroyed = 0;       // slabs destroyed for any reason
+  std::uint64_t node_allocs = 0;     // objects allocated through alloc_node on this node
   std::uint64_t node_fallbacks = 0;  // alloc_node requests for this node served elsewhere
-  std::uint64_t max_freeable = 0;  // max free slabs seen at a flush
+  std::uint64_t max_freeable = 0;    // max free slabs seen at a flush
   std::uint64_t errors = 0;
 };
 

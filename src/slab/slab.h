@@ -70,24 +70,32 @@ struct SlabQueue {
   void push_front(Slab* s) {
     s->prev = nullptr;
     s->next = head;
-    if (head) head->prev = s;
-    else tail = s;
+    if (head)
+      head->prev = s;
+    else
+      tail = s;
     head = s;
     ++count;
   }
   void push_back(Slab* s) {
     s->next = nullptr;
     s->prev = tail;
-    if (tail) tail->next = s;
-    else head = s;
+    if (tail)
+      tail->next = s;
+    else
+      head = s;
     tail = s;
     ++count;
   }
   void remove(Slab* s) {
-    if (s->prev) s->prev->next = s->next;
-    else head = s->next;
-    if (s->next) s->next->prev = s->prev;
-    else tail = s->prev;
+    if (s->prev)
+      s->prev->next = s->next;
+    else
+      head = s->next;
+    if (s->next)
+      s->next->prev = s->prev;
+    else
+      tail = s->prev;
     s->next = s->prev = nullptr;
     --count;
   }

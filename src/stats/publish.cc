@@ -1,5 +1,4 @@
 #include "stats/publish.h"
-#include "base/fork_gate.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,9 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/fork_gate.h"
 #include "base/format.h"
 #include "base/lock.h"
-#include "stats/slabinfo.h"
 
 namespace numaslab::detail {
 
@@ -28,10 +27,9 @@ char g_path[64];
 std::uint64_t realtime_ms() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
 }
-
-void remove_file_at_exit() { publish_stop(); }
 
 // A process killed by a signal cannot remove its file: when a process starts
 // publishing it removes the files of processes that no longer exist. Reads
@@ -96,14 +94,8 @@ int publish_start() {
     h->length = 0;
     h->capacity = kPublishBytes - sizeof(PublishHeader);
     g_header = h;
-    static bool registered = false;
-    if (!registered) {
-      registered = true;
-      std::atexit(remove_file_at_exit);
-    }
     g_on.store(true, std::memory_order_release);
   }
-  publish_now();
   return 0;
 }
 
@@ -119,7 +111,7 @@ void publish_stop() {
 
 bool publishing() { return g_on.load(std::memory_order_acquire); }
 
-void publish_now() {
+void publish_now(const ServicesStatus& services) {
   GateSection gate;
   if (!publishing()) return;
   LockGuard<Mutex> g(g_publish_mutex);
@@ -127,7 +119,7 @@ void publish_now() {
   if (!h) return;
   char* text = reinterpret_cast<char*>(h + 1);
   h->seq.fetch_add(1, std::memory_order_acq_rel);  // odd: writing
-  std::size_t n = slabinfo_json(text, h->capacity);
+  std::size_t n = slabinfo_json(text, h->capacity, services);
   h->length = n < h->capacity ? n : h->capacity - 1;
   h->updated_ms = realtime_ms();
   h->seq.fetch_add(1, std::memory_order_release);  // even: stable

@@ -1,12 +1,13 @@
 // numaslab — live statistics for other processes (numaslab-top, numaslab-slabinfo).
 //
-// Contract: when publishing is on (NUMASLAB_PUBLISH=1 or publish_start()),
-// the JSON slabinfo (stats/slabinfo.h) is written into a shared-memory file
-// /dev/shm/numaslab.<pid>, refreshed by the reaper (or publish_now()). Layout:
+// Contract: when publishing is on (publish_start()), the JSON slabinfo
+// (stats/slabinfo.h) is written into a shared-memory file
+// /dev/shm/numaslab.<pid> by publish_now(); runtime/ starts it for
+// NUMASLAB_PUBLISH=1 and refreshes it on its own tick. Layout:
 // a PublishHeader, then `length` bytes of JSON. Writers bump `seq` to odd
 // before writing and to even after (a seqlock): a reader copies the text,
 // then re-reads seq and retries if it changed or is odd. The file is removed
-// at exit (atexit) and by publish_stop(); publish_start() removes the files
+// by publish_stop() (runtime/ calls it at exit); publish_start() removes the files
 // left by processes that no longer exist (killed by a signal).
 // Locks: a private mutex serialises writers; it is taken before the registry.
 #pragma once
@@ -14,6 +15,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+
+#include "stats/slabinfo.h"
 
 namespace numaslab::detail {
 
@@ -30,12 +33,12 @@ struct PublishHeader {
   std::uint64_t capacity;    // bytes available after the header
 };
 
-// Creates the file and publishes once. 0, or -errno.
+// Creates the file (empty until the first publish_now()). 0, or -errno.
 int publish_start();
 void publish_stop();
 bool publishing();
 // Refreshes the published text (no-op when not publishing).
-void publish_now();
+void publish_now(const ServicesStatus& services);
 // Path of the file for a pid ("/dev/shm/numaslab.<pid>").
 void publish_path(int pid, char* buf, std::size_t len);
 

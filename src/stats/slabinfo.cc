@@ -45,12 +45,13 @@ CacheTotals cache_totals(Cache* c) {
 std::size_t slabinfo_text(char* buf, std::size_t len) {
   BufWriter w(buf, len);
   w.put("slabinfo - version: 2.1 (statistics)\n");
-  w.put("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
-        " : tunables <limit> <batchcount> <sharedfactor>"
-        " : slabdata <active_slabs> <num_slabs> <sharedavail>"
-        " : globalstat <listallocs> <maxobjs> <grown> <reaped> <error> <maxfreeable>"
-        " <nodeallocs> <remotefrees> <alienoverflow>"
-        " : cpustat <allochit> <allocmiss> <freehit> <freemiss>\n");
+  w.put(
+      "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
+      " : tunables <limit> <batchcount> <sharedfactor>"
+      " : slabdata <active_slabs> <num_slabs> <sharedavail>"
+      " : globalstat <listallocs> <maxobjs> <grown> <reaped> <error> <maxfreeable>"
+      " <nodeallocs> <remotefrees> <alienoverflow>"
+      " : cpustat <allochit> <allocmiss> <freehit> <freemiss>\n");
   LockGuard<Mutex> g(registry().mutex);
   for (Cache* c = registry().head; c; c = c->next) {
     CacheTotals t = cache_totals(c);

@@ -35,10 +35,22 @@ CacheTotals cache_totals(Cache* c);
 
 std::size_t slabinfo_text(char* buf, std::size_t len);
 
+// The state of the background services, as the layer that starts them
+// (runtime/) reports it.
+struct ServicesStatus {
+  bool reaper_running = false;
+  int reaper_error = 0;  // errno of the last failed start, 0 if none
+  bool watcher_running = false;
+  int watcher_error = 0;
+  bool pending = false;  // a wanted service is not running and will be retried
+  std::uint64_t start_failures = 0;
+  std::uint64_t retries = 0;
+};
+
 // The same data as JSON, plus per-node lists and per-CPU arrays, the
-// topology, page-allocator bytes per node and reaper counters. Cache names
-// need no escaping: cache_create accepts only printable ASCII without spaces,
-// quotes or backslashes.
-std::size_t slabinfo_json(char* buf, std::size_t len);
+// topology, page-allocator bytes per node, the services and reaper counters.
+// Cache names need no escaping: cache_create accepts only printable ASCII
+// without spaces, quotes or backslashes.
+std::size_t slabinfo_json(char* buf, std::size_t len, const ServicesStatus& services);
 
 }  // namespace numaslab::detail

@@ -1,12 +1,12 @@
 // slabinfo as JSON: the same numbers as the text form, plus per-node and
 // per-CPU detail.
+#include <unistd.h>
+
 #include "base/format.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "reap/reaper.h"
 #include "stats/slabinfo.h"
-
-#include <unistd.h>
 
 namespace numaslab::detail {
 
@@ -21,45 +21,47 @@ void json_node(BufWriter& w, Cache* c, int n) {
   AlienArray** al = nl->alien.load(std::memory_order_relaxed);
   std::uint64_t partial_inuse = 0;
   for (Slab* s = nl->partial.head; s; s = s->next) partial_inuse += s->inuse;
-  w.printf("{\"node\":%d,\"partial_slabs\":%llu,\"full_slabs\":%llu,\"free_slabs\":%llu,"
-           "\"active_objs\":%llu,\"free_objects\":%llu,\"free_limit\":%llu,"
-           "\"shared\":%s,\"shared_avail\":%u,\"shared_limit\":%u,\"alien\":%s,"
-           "\"grown\":%llu,\"reaped\":%llu,\"list_allocs\":%llu,\"high_mark\":%llu,"
-           "\"node_allocs\":%llu,\"node_fallbacks\":%llu,\"max_freeable\":%llu,"
-           "\"bytes\":%llu}",
-           n, U(nl->partial.count), U(nl->full.count), U(nl->free.count),
-           U(nl->full.count * c->geo.num + partial_inuse), U(nl->free_objects),
-           U(nl->free_limit), sh ? "true" : "false", sh ? sh->avail : 0u, sh ? sh->limit : 0u,
-           al ? "true" : "false", U(nl->stats.grown), U(nl->stats.reaped),
-           U(nl->stats.list_allocs), U(nl->stats.high_mark), U(nl->stats.node_allocs),
-           U(nl->stats.node_fallbacks), U(nl->stats.max_freeable),
-           U((nl->partial.count + nl->full.count + nl->free.count) * (kPageSize << c->geo.order)));
+  w.printf(
+      "{\"node\":%d,\"partial_slabs\":%llu,\"full_slabs\":%llu,\"free_slabs\":%llu,"
+      "\"active_objs\":%llu,\"free_objects\":%llu,\"free_limit\":%llu,"
+      "\"shared\":%s,\"shared_avail\":%u,\"shared_limit\":%u,\"alien\":%s,"
+      "\"grown\":%llu,\"reaped\":%llu,\"list_allocs\":%llu,\"high_mark\":%llu,"
+      "\"node_allocs\":%llu,\"node_fallbacks\":%llu,\"max_freeable\":%llu,"
+      "\"bytes\":%llu}",
+      n, U(nl->partial.count), U(nl->full.count), U(nl->free.count),
+      U(nl->full.count) * c->geo.num + U(partial_inuse), U(nl->free_objects), U(nl->free_limit),
+      sh ? "true" : "false", sh ? sh->avail : 0u, sh ? sh->limit : 0u, al ? "true" : "false",
+      U(nl->stats.grown), U(nl->stats.reaped), U(nl->stats.list_allocs), U(nl->stats.high_mark),
+      U(nl->stats.node_allocs), U(nl->stats.node_fallbacks), U(nl->stats.max_freeable),
+      U(nl->partial.count + nl->full.count + nl->free.count) * (kPageSize << c->geo.order));
 }
 
 void json_cpu(BufWriter& w, Cache* c, int cpu) {
   CpuSlot& s = c->slot(cpu);
   LockGuard<SpinLock> g(s.lock);
   const bool has = s.base != nullptr;
-  w.printf("{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"capacity\":%u,\"limit\":%u,"
-           "\"batchcount\":%u,\"touched\":%u,"
-           "\"alloc_hit\":%llu,\"alloc_miss\":%llu,\"free_hit\":%llu,\"free_miss\":%llu,"
-           "\"remote_frees\":%llu,\"alien_overflows\":%llu}",
-           cpu, has ? "true" : "false", s.avail(), s.capacity(), s.size(), s.batchcount(),
-           has && !s.idle_hint() ? 1u : 0u, U(s.slot_read_hits()),
-           U(slot_read(&s.stats.alloc_miss)), U(s.free_hits()), U(slot_read(&s.stats.free_miss)),
-           U(slot_read(&s.stats.remote_frees)), U(slot_read(&s.stats.alien_overflows)));
+  w.printf(
+      "{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"capacity\":%u,\"limit\":%u,"
+      "\"batchcount\":%u,\"touched\":%u,"
+      "\"alloc_hit\":%llu,\"alloc_miss\":%llu,\"free_hit\":%llu,\"free_miss\":%llu,"
+      "\"remote_frees\":%llu,\"alien_overflows\":%llu}",
+      cpu, has ? "true" : "false", s.avail(), s.capacity(), s.size(), s.batchcount(),
+      has && !s.idle_hint() ? 1u : 0u, U(s.slot_read_hits()), U(slot_read(&s.stats.alloc_miss)),
+      U(s.free_hits()), U(slot_read(&s.stats.free_miss)), U(slot_read(&s.stats.remote_frees)),
+      U(slot_read(&s.stats.alien_overflows)));
 }
 
 }  // namespace
 
-std::size_t slabinfo_json(char* buf, std::size_t len) {
+std::size_t slabinfo_json(char* buf, std::size_t len, const ServicesStatus& st) {
   BufWriter w(buf, len);
   Topology& t = topology();
   ReaperStats rs = reaper_stats();
-  w.printf("{\"version\":1,\"pid\":%d,\"topology\":\"%s\",\"mode\":\"%s\",\"slots\":\"%s\","
-           "\"nodes\":%d,\"possible_cpus\":%d,\"online\":[",
-           static_cast<int>(::getpid()), t.spec_text(), t.mode_name(), slots_policy_name(),
-           t.num_nodes(), t.possible_cpus());
+  w.printf(
+      "{\"version\":1,\"pid\":%d,\"topology\":\"%s\",\"mode\":\"%s\",\"slots\":\"%s\","
+      "\"nodes\":%d,\"possible_cpus\":%d,\"online\":[",
+      static_cast<int>(::getpid()), t.spec_text(), t.mode_name(), slots_policy_name(),
+      t.num_nodes(), t.possible_cpus());
   bool first = true;
   for (int c = 0; c < t.possible_cpus(); ++c) {
     if (!t.cpu_online(c)) continue;
@@ -70,14 +72,13 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
   for (int n = 0; n < t.num_nodes(); ++n) {
     PageAllocatorStats ps = page_allocator_stats(n);
     w.printf("%s{\"node\":%d,\"in_use\":%llu,\"free\":%llu,\"segments\":%llu,\"huge\":%llu}",
-             n ? "," : "", n, U(ps.pages_in_use * kPageSize), U(ps.pages_free * kPageSize),
+             n ? "," : "", n, U(ps.pages_in_use) * kPageSize, U(ps.pages_free) * kPageSize,
              U(ps.segments), U(ps.huge_bytes));
   }
   w.printf("],\"check\":\"%s\",\"cpu_cache_budget\":%llu,\"cpu_cache_bytes\":[",
            check_full() ? "full" : "fast", U(cpu_cache_budget()));
   for (int c = 0; c < t.possible_cpus(); ++c)
     w.printf("%s%llu", c ? "," : "", U(cpu_cache_bytes(c)));
-  ServicesStatus st = services_status();
   w.printf(
       "],\"services\":{\"reaper\":\"%s\",\"reaper_error\":\"%s\",\"watcher\":\"%s\","
       "\"watcher_error\":\"%s\",\"pending\":%s,\"start_failures\":%llu,\"retries\":%llu}",
@@ -99,22 +100,21 @@ std::size_t slabinfo_json(char* buf, std::size_t len) {
   LockGuard<Mutex> g(registry().mutex);
   for (Cache* c = registry().head; c; c = c->next) {
     CacheTotals s = cache_totals(c);
-    w.printf("%s{\"name\":\"%s\",\"active_objs\":%llu,\"num_objs\":%llu,\"objsize\":%u,"
-             "\"objperslab\":%u,\"pagesperslab\":%u,\"limit\":%u,\"batchcount\":%u,\"shared\":%u,"
-             "\"active_slabs\":%llu,\"num_slabs\":%llu,\"shared_avail\":%llu,"
-             "\"listallocs\":%llu,\"maxobjs\":%llu,\"grown\":%llu,\"reaped\":%llu,\"error\":%llu,"
-             "\"maxfreeable\":%llu,\"nodeallocs\":%llu,\"remotefrees\":%llu,"
-             "\"alienoverflow\":%llu,\"allochit\":%llu,\"allocmiss\":%llu,\"freehit\":%llu,"
-             "\"freemiss\":%llu,\"node_fallbacks\":%llu,\"per_node\":[",
-             c == registry().head ? "" : ",", c->name, U(s.active_objs), U(s.num_objs),
-             c->geo.buffer_size, c->geo.num, 1u << c->geo.order,
-             c->limit.load(std::memory_order_relaxed),
-             c->batchcount.load(std::memory_order_relaxed),
-             c->shared.load(std::memory_order_relaxed), U(s.active_slabs), U(s.num_slabs),
-             U(s.shared_avail), U(s.list_allocs), U(s.high_mark), U(s.grown), U(s.reaped),
-             U(s.errors), U(s.max_freeable), U(s.node_allocs), U(s.remote_frees),
-             U(s.alien_overflows), U(s.alloc_hit), U(s.alloc_miss), U(s.free_hit),
-             U(s.free_miss), U(s.node_fallbacks));
+    w.printf(
+        "%s{\"name\":\"%s\",\"active_objs\":%llu,\"num_objs\":%llu,\"objsize\":%u,"
+        "\"objperslab\":%u,\"pagesperslab\":%u,\"limit\":%u,\"batchcount\":%u,\"shared\":%u,"
+        "\"active_slabs\":%llu,\"num_slabs\":%llu,\"shared_avail\":%llu,"
+        "\"listallocs\":%llu,\"maxobjs\":%llu,\"grown\":%llu,\"reaped\":%llu,\"error\":%llu,"
+        "\"maxfreeable\":%llu,\"nodeallocs\":%llu,\"remotefrees\":%llu,"
+        "\"alienoverflow\":%llu,\"allochit\":%llu,\"allocmiss\":%llu,\"freehit\":%llu,"
+        "\"freemiss\":%llu,\"node_fallbacks\":%llu,\"per_node\":[",
+        c == registry().head ? "" : ",", c->name, U(s.active_objs), U(s.num_objs),
+        c->geo.buffer_size, c->geo.num, 1u << c->geo.order,
+        c->limit.load(std::memory_order_relaxed), c->batchcount.load(std::memory_order_relaxed),
+        c->shared.load(std::memory_order_relaxed), U(s.active_slabs), U(s.num_slabs),
+        U(s.shared_avail), U(s.list_allocs), U(s.high_mark), U(s.grown), U(s.reaped), U(s.errors),
+        U(s.max_freeable), U(s.node_allocs), U(s.remote_frees), U(s.alien_overflows),
+        U(s.alloc_hit), U(s.alloc_miss), U(s.free_hit), U(s.free_miss), U(s.node_fallbacks));
     bool firstn = true;
     for (int n = 0; n < t.num_nodes(); ++n) {
       if (!c->node(n)) continue;

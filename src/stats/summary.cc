@@ -9,7 +9,6 @@
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
 #include "numaslab/numaslab.h"
-#include "platform/options.h"
 #include "stats/slabinfo.h"
 #include "stats/totals.h"
 
@@ -56,7 +55,7 @@ void write_slabinfo(int fd) {
 void write_summary(int fd) {
   char line[512];
   std::size_t n;
-  if (!runtime_ready()) {
+  if (!booted()) {
     n = format(line, sizeof line, "numaslab: statistics (pid %d): never started\n",
                static_cast<int>(getpid()));
     put(fd, line, n, sizeof line);
@@ -86,12 +85,4 @@ void write_summary(int fd) {
   write_slabinfo(fd);
 }
 
-namespace {
-
-// NUMASLAB_STATS=1: the summary on stderr when the program exits.
-__attribute__((destructor)) void summary_at_exit() {
-  if (options().stats) write_summary(2);
-}
-
-}  // namespace
 }  // namespace numaslab::detail

@@ -1,5 +1,5 @@
-// numaslab — the statistics summary NUMASLAB_STATS=1 prints at exit (and
-// malloc_stats() prints on demand): process totals, the page allocator, the
+// numaslab — the statistics summary NUMASLAB_STATS=1 prints at exit
+// (runtime/process.cc; malloc_stats() prints it on demand): process totals, the page allocator, the
 // per-CPU array counters, the reaper, hotplug events, then slabinfo's line
 // of every cache that ever grew.
 //

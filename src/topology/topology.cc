@@ -40,8 +40,8 @@ __attribute__((format(printf, 2, 3))) bool fail(ErrSink e, const char* fmt, ...)
 
 // `bad topology "<spec>": <reason>`, with a long spec clipped so the reason
 // survives truncation of err.
-__attribute__((format(printf, 3, 4))) bool spec_fail(ErrSink e, const char* spec,
-                                                     const char* fmt, ...) {
+__attribute__((format(printf, 3, 4))) bool spec_fail(ErrSink e, const char* spec, const char* fmt,
+                                                     ...) {
   BufWriter w(e.buf, e.len);
   w.put("bad topology \"");
   std::size_t n = std::strlen(spec);
@@ -207,8 +207,7 @@ bool read_cpus(const char* root, Layout* l, ErrSink e) {
     return fail(e, "topology: %s/devices/system/cpu/possible is not a range 0..n-1", root);
   if (!read_cpu_list(root, "devices/system/cpu/online", &online, e)) return false;
   l->possible = last + 1;
-  for (int c = online.first(); c >= 0 && c < l->possible; c = online.next(c + 1))
-    l->online.set(c);
+  for (int c = online.first(); c >= 0 && c < l->possible; c = online.next(c + 1)) l->online.set(c);
   if (l->online.empty()) return fail(e, "topology: no possible CPU is online under %s", root);
   return true;
 }
@@ -264,10 +263,12 @@ bool build_map_nodes(const TopologySpec& spec, Layout* l, ErrSink e) {
   for (int c = 0; c < l->possible; ++c)
     if (c >= spec.map_cpus || spec.map_node[c] < 0)
       return fail(e, "bad topology: possible CPU %d is missing from the map", c);
-  for (int c = l->possible; c < spec.map_cpus; ++c)
-    if (spec.map_node[c] >= 0)
+  for (int c = l->possible; c < spec.map_cpus; ++c) {
+    if (spec.map_node[c] >= 0) {
       return fail(e, "bad topology: map names CPU %d, but only CPUs 0-%d are possible", c,
                   l->possible - 1);
+    }
+  }
   for (int c = 0; c < l->possible; ++c) {
     const int n = spec.map_node[c];
     if (n >= kMaxNodes) return fail(e, "bad topology: map puts CPU %d on node %d", c, n);
@@ -276,8 +277,7 @@ bool build_map_nodes(const TopologySpec& spec, Layout* l, ErrSink e) {
     if (n + 1 > l->nodes) l->nodes = n + 1;
   }
   for (int n = 0; n < l->nodes; ++n) {
-    if (l->node_cpus[n].empty())
-      return fail(e, "bad topology: map leaves node %d without CPUs", n);
+    if (l->node_cpus[n].empty()) return fail(e, "bad topology: map leaves node %d without CPUs", n);
     l->memory.set(n);
   }
   return true;
@@ -295,7 +295,10 @@ void format_spec_text(const TopologySpec& spec, char* buf, std::size_t cap) {
       if (spec.map_node[c] >= 0) w.printf(listed++ ? ",%d=%d" : "%d=%d", c, spec.map_node[c]);
   }
   // A clipped map must not read as a complete one.
-  if (w.truncated() && w.size() >= 3) std::memcpy(buf + w.size() - 3, "...", 3);
+  if (w.truncated() && w.size() >= 3) {
+    char* tail = buf + w.size() - 3;
+    tail[0] = tail[1] = tail[2] = '.';
+  }
 }
 
 }  // namespace
@@ -368,8 +371,8 @@ bool Topology::cpu_online(int cpu) const {
 }
 
 void Topology::set_cpu_online(int cpu, bool online) {
-  NS_CHECK(cpu >= 0 && cpu < possible_cpus_, "set_cpu_online: CPU %d is not possible (0..%d)",
-           cpu, possible_cpus_ - 1);
+  NS_CHECK(cpu >= 0 && cpu < possible_cpus_, "set_cpu_online: CPU %d is not possible (0..%d)", cpu,
+           possible_cpus_ - 1);
   const std::uint64_t bit = std::uint64_t{1} << (cpu & 63);
   std::atomic<int>& count = node_online_count_[cpu_node_[cpu]];
   // The count moves only on a real flip, so repeating a transition is harmless.
@@ -409,7 +412,8 @@ bool read_allowed_cpus(CpuMask* out) {
   // A fixed mask: CPU_ALLOC would malloc. The kernel refuses (EINVAL) if it
   // has more CPU ids than fit, which is the right answer for kMaxCpus too.
   unsigned long mask[kMaxCpus / kLongBits] = {};
-  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0) return false;
+  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0)
+    return false;
   for (int c = 0; c < kMaxCpus; ++c)
     if ((mask[c / kLongBits] >> (c % kLongBits)) & 1) out->set(c);
   return true;

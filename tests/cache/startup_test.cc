@@ -13,6 +13,7 @@
 #include "fakes/fake_platform.h"
 #include "platform/os_memory.h"
 #include "reap/reaper.h"
+#include "runtime/runtime.h"
 
 namespace numaslab::detail {
 namespace {
@@ -63,13 +64,13 @@ TEST(Startup, FailsAtEveryMappingAndCanBeRetried) {
       break;
     }
     ASSERT_EQ(rc, -ENOMEM);
-    ASSERT_FALSE(runtime_ready());
+    ASSERT_FALSE(booted());
     EXPECT_EQ(registry().head, nullptr);
     EXPECT_EQ(os_mapped_bytes(), mapped0) << "a failed start-up left memory mapped";
     ASSERT_LT(n, 10000u);
   }
   EXPECT_GE(n, 1u) << "start-up made no mapping";
-  EXPECT_TRUE(runtime_ready());
+  EXPECT_TRUE(booted());
   ASSERT_NO_FATAL_FAILURE(exercise());
   FakePlatform::uninstall();
 }
@@ -105,7 +106,7 @@ TEST(Startup, LazyStartupOutOfMemoryFailsTheCall) {
     errno = 0;
     EXPECT_EQ(numaslab_cache_create("lazy", 64, 0, 0, nullptr), nullptr);
     EXPECT_EQ(errno, ENOMEM);
-    EXPECT_FALSE(runtime_ready());
+    EXPECT_FALSE(booted());
   }
   void* p = numaslab_kmalloc(100);
   ASSERT_NE(p, nullptr);

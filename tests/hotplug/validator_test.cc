@@ -3,14 +3,25 @@
 // cache's list_lock — is stopped with a message naming the lock; the
 // post-patch ordering (detach under the lock, free after unlocking) passes.
 #include "base/lock.h"
-#include "cache/testing.h"
 #include "hotplug_test_util.h"
 
 namespace numaslab::hotplug_test {
 namespace {
 
-// The class holding a limit-120 per-CPU array, which the hook frees.
+// The class holding a limit-120 per-CPU array.
 Cache* array_holder() { return kmalloc_cache_for(ArrayCache::bytes_for(120)); }
+
+// The pre-patch CPU_DEAD ordering: frees a metadata array into the kmalloc
+// cache that holds it while holding that cache's list_lock on `node`. With
+// the lock validator on this aborts, naming the list_lock; without it, it can
+// self-deadlock — exactly the bug.
+void free_metadata_under_list_lock(int node) {
+  ArrayCache* a = detail::alloc_array(node, 120, 60);
+  NodeLists* nl = array_holder()->node(node);
+  nl->list_lock.lock();
+  detail::free_array(a);  // re-enters the allocator under the list_lock
+  nl->list_lock.unlock();
+}
 
 TEST(HotplugValidatorDeathTest, PrePatchOrderingIsStoppedNamingTheLock) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -19,7 +30,7 @@ TEST(HotplugValidatorDeathTest, PrePatchOrderingIsStoppedNamingTheLock) {
   EXPECT_DEATH(
       {
         numaslab::detail::set_lock_validation(true);
-        numaslab::detail::test_free_metadata_under_list_lock(0);
+        free_metadata_under_list_lock(0);
       },
       "lock validator: .*list_lock\\(kmalloc-1024, #0\\)");
 }
@@ -32,7 +43,7 @@ TEST(HotplugValidatorDeathTest, MessageNamesBothLocksAndTheOrder) {
   EXPECT_DEATH(
       {
         numaslab::detail::set_lock_validation(true);
-        numaslab::detail::test_free_metadata_under_list_lock(1);
+        free_metadata_under_list_lock(1);
       },
       "lock validator: order violation: acquiring cpu_slot\\(kmalloc-1024, #0\\) rank 20 "
       "while holding list_lock\\(kmalloc-1024, #1\\) rank 40");

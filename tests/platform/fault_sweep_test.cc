@@ -17,6 +17,7 @@
 #include "page/page_allocator.h"
 #include "page/page_map.h"
 #include "reap/reaper.h"
+#include "runtime/runtime.h"
 
 namespace numaslab::detail {
 namespace {

@@ -7,8 +7,7 @@
  * full array, a remote operation in progress, a foreign or wrong-cache
  * pointer, an object of another node, NUMASLAB_CHECK=full, LockedSlots,
  * kmalloc before start-up, an aborted critical section — is a tail jump to
- * the C++ slow path with the arguments untouched (cache_alloc.cc,
- * cache_free.cc, kmalloc.cc).
+ * the C++ slow path with the arguments untouched (slow_path_entry.cc).
  *
  * Each critical section (CS) reads cpu_id inside the CS (a preemption or
  * migration before the commit aborts the CS), indexes the cache's slots with

@@ -1,0 +1,15 @@
+// numaslab — process-wide handlers: what happens at exit (and, for the
+// malloc replacement, around fork).
+//
+// Contract: process_handlers_install() registers them once, after the first
+// successful start-up and outside every numaslab lock (atexit may allocate,
+// and with the malloc replacement that allocation comes back to numaslab).
+// At exit, NUMASLAB_STATS=1 prints the statistics summary (stats/summary.h)
+// to stderr, and publication stops, which removes /dev/shm/numaslab.<pid>.
+#pragma once
+
+namespace numaslab::detail {
+
+void process_handlers_install();
+
+}  // namespace numaslab::detail

@@ -1,0 +1,12 @@
+// numaslab — runtime/ internals shared by start-up and the services.
+#pragma once
+
+namespace numaslab::detail {
+
+// Starts whatever wanted service is not running yet; true when none is
+// missing. A failure schedules the next retry a second later.
+bool try_start_services();
+// The NUMASLAB_VERBOSE start-up line.
+void print_verbose_line();
+
+}  // namespace numaslab::detail
