@@ -95,6 +95,12 @@ class NS_CAPABILITY("mutex") SpinLock {
     if (detail::lock_validation_enabled()) detail::validator_release(this);
   }
   bool is_locked() const { return word_.load(std::memory_order_relaxed) != 0; }
+  // For the fork handlers only, which take every lock at once, many of one
+  // rank: no validator bookkeeping.
+  void fork_lock() NS_ACQUIRE() {
+    if (word_.exchange(1, std::memory_order_acquire) != 0) lock_slow();
+  }
+  void fork_unlock() NS_RELEASE() { word_.store(0, std::memory_order_release); }
   void set_name(detail::LockName name) { name_ = name; }
   const detail::LockName& name() const { return name_; }
 
@@ -127,6 +133,14 @@ class NS_CAPABILITY("mutex") Mutex {
     owner_.store(pthread_t{}, std::memory_order_relaxed);
     pthread_mutex_unlock(&m_);
     if (detail::lock_validation_enabled()) detail::validator_release(this);
+  }
+  void fork_lock() NS_ACQUIRE() {
+    pthread_mutex_lock(&m_);
+    owner_.store(pthread_self(), std::memory_order_relaxed);
+  }
+  void fork_unlock() NS_RELEASE() {
+    owner_.store(pthread_t{}, std::memory_order_relaxed);
+    pthread_mutex_unlock(&m_);
   }
   bool held_by_me() const {
     return pthread_equal(owner_.load(std::memory_order_relaxed), pthread_self());

@@ -193,4 +193,11 @@ void update_free_limit(Cache* c, int n);
 // Node of the calling thread's CPU, and a node that has memory to serve it.
 int local_node();
 
+// ---- fork (fork_locks.cc) ----
+// Takes the registry mutex and every slot, alien and list lock of every
+// cache, in rank order, without the validator; the fork handlers call it
+// once no operation is under way (base/fork_gate.h), and release them all.
+void caches_lock_for_fork();
+void caches_unlock_after_fork();
+
 }  // namespace numaslab::detail

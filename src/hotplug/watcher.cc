@@ -22,6 +22,7 @@ namespace numaslab::detail {
 namespace {
 
 std::atomic<bool> g_started{false};
+std::atomic<int> g_uevent_fd{-1};
 int g_interval_ms = 100;
 
 const char* sysfs_root() { return options().sysfs_root; }
@@ -54,6 +55,7 @@ bool drain_uevents(int fd) {
 
 void* watcher_main(void*) {
   int fd = open_uevent_socket();
+  g_uevent_fd.store(fd);
   for (;;) {
     if (fd >= 0) {
       pollfd p{fd, POLLIN, 0};
@@ -110,5 +112,11 @@ bool watcher_start() {
 int watcher_start_error() { return g_watcher_start_error.load(); }
 
 bool watcher_running() { return g_started.load(); }
+
+void watcher_forget_in_child() {
+  const int fd = g_uevent_fd.exchange(-1);
+  if (fd >= 0) ::close(fd);
+  g_started.store(false);
+}
 
 }  // namespace numaslab::detail

@@ -22,5 +22,8 @@ int watch_poll();
 bool watcher_start();
 int watcher_start_error();
 bool watcher_running();
+// In a fork child: the watcher thread is gone; its socket is closed and a
+// new watcher starts with the child's services.
+void watcher_forget_in_child();
 
 }  // namespace numaslab::detail

@@ -33,6 +33,7 @@
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
+#include "runtime/runtime.h"
 #include "stats/summary.h"
 #include "topology/topology.h"
 #include "numaslab/numaslab.h"
@@ -47,6 +48,12 @@ namespace {
 
 bool power_of_two(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
+// kmalloc_aligned for align > 16, after the start-up every entry point makes.
+void* aligned(std::size_t size, std::size_t align) {
+  if (__builtin_expect(!numaslab::detail::ensure_started(), 0)) return nullptr;  // ENOMEM
+  return kmalloc_aligned(size, align);
+}
+
 void* ns_memalign(std::size_t align, std::size_t size) {
   if (align <= 16) return numaslab_kmalloc(size);
   if (align > SIZE_MAX / 2 + 1) {
@@ -54,7 +61,7 @@ void* ns_memalign(std::size_t align, std::size_t size) {
     return nullptr;
   }
   if (!power_of_two(align)) align = std::size_t{1} << (64 - __builtin_clzll(align));
-  return kmalloc_aligned(size, align);
+  return aligned(size, align);
 }
 
 std::size_t page_size() {
@@ -98,7 +105,7 @@ NS_EXPORT void* reallocarray(void* p, std::size_t n, std::size_t size) {
 NS_EXPORT int posix_memalign(void** out, std::size_t align, std::size_t size) {
   if (!power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
   const int saved = errno;
-  void* p = align <= 16 ? numaslab_kmalloc(size) : kmalloc_aligned(size, align);
+  void* p = align <= 16 ? numaslab_kmalloc(size) : aligned(size, align);
   if (!p) {
     const int err = errno == 0 ? ENOMEM : errno;
     errno = saved;

@@ -13,15 +13,21 @@
 #include <new>
 
 #include "cache/kmalloc.h"
+#include "runtime/runtime.h"
 #include "numaslab/numaslab.h"
 
 #define NS_EXPORT __attribute__((visibility("default")))
 
 namespace {
 
+void* aligned(std::size_t size, std::size_t align) {
+  if (__builtin_expect(!numaslab::detail::ensure_started(), 0)) return nullptr;
+  return numaslab::detail::kmalloc_aligned(size, align);
+}
+
 void* alloc_or_handle(std::size_t size, std::size_t align, bool nothrow) {
   for (;;) {
-    void* p = align ? numaslab::detail::kmalloc_aligned(size, align) : numaslab_kmalloc(size);
+    void* p = align > 16 ? aligned(size, align) : numaslab_kmalloc(size);
     if (p) return p;
     std::new_handler h = std::get_new_handler();
     if (!h) {

@@ -546,4 +546,14 @@ PageAllocatorStats page_allocator_stats(int node) {
   return s;
 }
 
+void page_allocator_lock_for_fork() NS_NO_THREAD_SAFETY_ANALYSIS {
+  for (NodeState& n : g_table.nodes) n.lock.fork_lock();
+  segment_registry_lock_for_fork();
+}
+
+void page_allocator_unlock_after_fork() NS_NO_THREAD_SAFETY_ANALYSIS {
+  segment_registry_unlock_after_fork();
+  for (NodeState& n : g_table.nodes) n.lock.fork_unlock();
+}
+
 }  // namespace numaslab::detail

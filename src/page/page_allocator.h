@@ -75,4 +75,9 @@ std::uint64_t coarse_now_ms();
 
 PageAllocatorStats page_allocator_stats(int node);
 
+// Every node lock, then the segment registry lock, for the fork handlers
+// (no validator bookkeeping); and their release.
+void page_allocator_lock_for_fork();
+void page_allocator_unlock_after_fork();
+
 }  // namespace numaslab::detail

@@ -59,4 +59,9 @@ void* page_address(const PageDesc* d) {
   return reinterpret_cast<void*>(base + std::uintptr_t{d->index} * kPageSize);
 }
 
+void segment_registry_lock_for_fork() NS_NO_THREAD_SAFETY_ANALYSIS { g_registry_lock.fork_lock(); }
+void segment_registry_unlock_after_fork() NS_NO_THREAD_SAFETY_ANALYSIS {
+  g_registry_lock.fork_unlock();
+}
+
 }  // namespace numaslab::detail

@@ -152,4 +152,8 @@ inline SegmentHeader* segment_of(const PageDesc* d) {
 void segment_register(SegmentHeader* seg);
 void segment_unregister(SegmentHeader* seg);
 
+// The registry lock, for the fork handlers (page_allocator_lock_for_fork).
+void segment_registry_lock_for_fork();
+void segment_registry_unlock_after_fork();
+
 }  // namespace numaslab::detail

@@ -283,4 +283,11 @@ ReaperStats reaper_stats() {
   return s;
 }
 
+void reaper_lock_for_fork() NS_NO_THREAD_SAFETY_ANALYSIS { g_reap_mutex.fork_lock(); }
+void reaper_unlock_after_fork() NS_NO_THREAD_SAFETY_ANALYSIS { g_reap_mutex.fork_unlock(); }
+void reaper_forget_in_child() {
+  g_running.store(false);
+  g_stop.store(false);
+}
+
 }  // namespace numaslab::detail

@@ -39,6 +39,12 @@ bool reaper_start();
 int reaper_start_error();
 void reaper_stop();
 bool reaper_running();
+// Fork: the reaper mutex is held across fork (lock_for_fork/unlock_after_fork,
+// no validator); the child has no reaper thread, so it forgets it (the
+// runtime starts a new one when the child next allocates).
+void reaper_lock_for_fork();
+void reaper_unlock_after_fork();
+void reaper_forget_in_child();
 
 // Visits one CPU (as the background thread does). Returns false if the
 // registry was busy and the visit was skipped.

@@ -4,7 +4,9 @@
 // Contract: process_handlers_install() registers them once, after the first
 // successful start-up and outside every numaslab lock (atexit may allocate,
 // and with the malloc replacement that allocation comes back to numaslab).
-// At exit, NUMASLAB_STATS=1 prints the statistics summary (stats/summary.h)
+// Fork handlers are registered when the library is loaded (before any
+// start-up, so a fork during the first one is covered): see process.cc for
+// what prepare, parent and child do. At exit, NUMASLAB_STATS=1 prints the statistics summary (stats/summary.h)
 // to stderr, and publication stops, which removes /dev/shm/numaslab.<pid>.
 #pragma once
 

@@ -37,6 +37,7 @@ std::uint64_t monotonic_ms() {
 // ---- the publication tick ----
 
 std::atomic<bool> g_ticker_running{false};
+std::atomic<bool> g_republish{false};  // a fork child whose parent published
 
 void sleep_ms(std::uint64_t ms) {
   timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};
@@ -93,6 +94,7 @@ const char* service_state(bool wanted, bool running, int error, char* buf, std::
 }  // namespace
 
 bool try_start_services() {
+  if (g_republish.exchange(false) && publish_start() != 0) g_republish.store(true);
   bool ok = watcher_start();
   ok = reaper_start() && ok;
   ok = ticker_start() && ok;
@@ -100,8 +102,16 @@ bool try_start_services() {
     g_services_failures.fetch_add(1, std::memory_order_relaxed);
     g_services_next_try_ms.store(monotonic_ms() + 1000, std::memory_order_relaxed);
   }
+  ok = ok && !g_republish.load();
   g_services_pending.store(!ok, std::memory_order_release);
   return ok;
+}
+
+void services_forget_in_child(bool republish) {
+  g_ticker_running.store(false);
+  g_republish.store(republish);
+  g_services_next_try_ms.store(0, std::memory_order_relaxed);
+  g_services_pending.store(true, std::memory_order_release);
 }
 
 void print_verbose_line() {

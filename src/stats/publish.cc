@@ -125,4 +125,16 @@ void publish_now(const ServicesStatus& services) {
   h->seq.fetch_add(1, std::memory_order_release);  // even: stable
 }
 
+void publish_lock_for_fork() NS_NO_THREAD_SAFETY_ANALYSIS { g_publish_mutex.fork_lock(); }
+void publish_unlock_after_fork() NS_NO_THREAD_SAFETY_ANALYSIS { g_publish_mutex.fork_unlock(); }
+
+void publish_forget_in_child() NS_NO_THREAD_SAFETY_ANALYSIS {
+  // Single-threaded: the child's only thread runs its fork handler.
+  if (!g_header) return;
+  g_on.store(false, std::memory_order_release);
+  ::munmap(g_header, kPublishBytes);
+  g_header = nullptr;
+  g_path[0] = '\0';
+}
+
 }  // namespace numaslab::detail

@@ -37,6 +37,12 @@ struct PublishHeader {
 int publish_start();
 void publish_stop();
 bool publishing();
+// Fork: the publication mutex is held across fork. The child drops its copy
+// of the parent's mapping without touching the parent's file, so its exit
+// handler and numaslab_publish() deal with a file of its own (its pid).
+void publish_lock_for_fork();
+void publish_unlock_after_fork();
+void publish_forget_in_child();
 // Refreshes the published text (no-op when not publishing).
 void publish_now(const ServicesStatus& services);
 // Path of the file for a pid ("/dev/shm/numaslab.<pid>").
