@@ -21,34 +21,22 @@
 // Performance is never a ctest test: this is a program to run by hand.
 #include "peer_bench.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "numaslab/numaslab.h"
-
-extern char** environ;
 
 namespace peer_bench {
 
@@ -58,177 +46,7 @@ const AllocatorInfo* find_allocator(const std::string& name) {
   return nullptr;
 }
 
-std::string find_in_linker_cache(const std::string& soname) {
-#if defined(__x86_64__)
-  const std::string abi = "x86-64";
-#elif defined(__aarch64__)
-  const std::string abi = "AArch64";
-#else
-  const std::string abi;
-#endif
-  static std::map<std::string, std::string> found;
-  if (auto it = found.find(soname); it != found.end()) return it->second;
-  std::string path;
-  // Lines: "\tlibjemalloc.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libjemalloc.so.2"
-  if (FILE* f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "r")) {
-    char line[1024];
-    while (path.empty() && std::fgets(line, sizeof line, f)) {
-      std::istringstream in(line);
-      std::string name, tag, arrow, target;
-      if (!(in >> name >> tag >> arrow >> target) || name != soname || arrow != "=>") continue;
-      if (abi.empty() || tag.find(abi) != std::string::npos) path = target;
-    }
-    pclose(f);
-  }
-  found[soname] = path;
-  return path;
-}
-
 namespace {
-
-constexpr int kResultFd = 3;  // the pipe's write end in a child
-
-std::string self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("/proc/self/exe") : p.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string loadavg() {
-  std::string s = read_file("/proc/loadavg");
-  auto parts = split(s, ' ');
-  if (parts.size() < 3) return "?";
-  return parts[0] + " " + parts[1] + " " + parts[2];
-}
-
-double load1() {
-  std::string s = read_file("/proc/loadavg");
-  return s.empty() ? 0.0 : std::atof(s.c_str());
-}
-
-// A 1-minute load above half the CPUs means other work competes with the
-// measurement: say so, on stderr and in the report's notes.
-void warn_about_load(const char* when, std::vector<std::string>* notes) {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  const double load = load1();
-  if (cpus <= 0 || load <= 0.5 * static_cast<double>(cpus)) return;
-  char msg[256];
-  std::snprintf(msg, sizeof msg,
-                "load average %s on %ld CPUs %s the run: other work competes for the CPUs, "
-                "the figures are unreliable (--max-load waits for a quieter machine)",
-                loadavg().c_str(), cpus, when);
-  std::fprintf(stderr, "numaslab-bench: warning: %s\n", msg);
-  if (notes) notes->push_back(msg);
-}
-
-// ---------------------------------------------------------------------------
-// Running a child.
-
-struct ChildResult {
-  std::vector<std::string> lines;  // from the result pipe
-  int status = 0;                  // waitpid status
-  bool timed_out = false;
-  std::string spawn_error;
-  bool ok() const {
-    return spawn_error.empty() && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  std::string describe() const {
-    if (!spawn_error.empty()) return spawn_error;
-    if (timed_out) return "timed out (killed)";
-    if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
-    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-    return "?";
-  }
-};
-
-// env: "NAME=value" sets, "NAME" (no '=') removes.
-std::vector<std::string> make_env(const std::vector<std::string>& changes) {
-  std::vector<std::string> env;
-  auto name_of = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  std::set<std::string> touched;
-  for (const auto& c : changes) touched.insert(name_of(c));
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    if (!touched.count(name_of(kv))) env.push_back(kv);
-  }
-  for (const auto& c : changes)
-    if (c.find('=') != std::string::npos) env.push_back(c);
-  return env;
-}
-
-ChildResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                        int timeout_s, bool quiet_stderr) {
-  ChildResult r;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    r.spawn_error = std::string("pipe: ") + std::strerror(errno);
-    return r;
-  }
-  std::vector<char*> av, ev;
-  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
-  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-  ev.push_back(nullptr);
-
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    r.spawn_error = std::string("fork: ") + std::strerror(errno);
-    close(fds[0]);
-    close(fds[1]);
-    return r;
-  }
-  if (pid == 0) {
-    // dup2 clears close-on-exec on the copy: only fd 3 reaches the child.
-    if (dup2(fds[1], kResultFd) < 0) _exit(127);
-    if (quiet_stderr) {
-      int dn = open("/dev/null", O_WRONLY);
-      if (dn >= 0) dup2(dn, 2);
-    }
-    execvpe(av[0], av.data(), ev.data());
-    _exit(127);
-  }
-  close(fds[1]);
-
-  std::string buf;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(std::min<long long>(left, INT_MAX)));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (n == 0) continue;
-    char chunk[4096];
-    ssize_t got = read(fds[0], chunk, sizeof chunk);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // EOF: the child (and anything it started) closed the pipe
-    buf.append(chunk, static_cast<std::size_t>(got));
-  }
-  close(fds[0]);
-  while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
-  for (auto& line : split(buf, '\n'))
-    if (!line.empty()) r.lines.push_back(line);
-  return r;
-}
 
 // ---------------------------------------------------------------------------
 // The timed run.
@@ -255,12 +73,6 @@ struct Options {
   long callgrind_pairs = 100000;
   double max_load = 0;  // 0: no wait; else wait (up to 10 min) until load1 <= this
 };
-
-std::string basename_real(const std::string& path) {
-  std::error_code ec;
-  auto p = std::filesystem::canonical(path, ec);
-  return (ec ? std::filesystem::path(path) : p).filename().string();
-}
 
 void absorb(const Job& job, const ChildResult& cr, Results& res, std::set<std::string>& notes) {
   for (const std::string& line : cr.lines) {
@@ -442,24 +254,6 @@ CallgrindResults run_callgrind(const Options& o, const std::string& exe) {
   }
   rmdir(dir);
   return out;
-}
-
-bool write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  f.close();
-  if (!f) {
-    std::fprintf(stderr, "numaslab-bench: cannot write %s\n", path.c_str());
-    return false;
-  }
-  return true;
-}
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
-  return buf;
 }
 
 }  // namespace
