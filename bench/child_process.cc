@@ -181,6 +181,7 @@ int launch_main(int argc, char** argv) {
   if (pid == 0) {
     // A launcher killed for a timeout takes the program with it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != launcher) _exit(127);
+    if (dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(127);
     if (*preload)
       setenv("LD_PRELOAD", preload, 1);
     else

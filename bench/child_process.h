@@ -51,7 +51,9 @@ std::string basename_real(const std::string& path);
 // forked the child (a child's peak starts at its parent's resident size,
 // kept across exec), so the program is forked from this small, freshly
 // started process and not from the parent that has run the whole suite.
-// PROGRAM inherits stdout; it dies with the launcher (PR_SET_PDEATHSIG).
+// PROGRAM's stdout is the launcher's and so is its stderr (so what it says
+// when it fails reaches the parent with its other lines); it dies with the
+// launcher (PR_SET_PDEATHSIG).
 inline constexpr const char* kLaunchFlag = "--launch";
 int launch_main(int argc, char** argv);
 

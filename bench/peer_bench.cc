@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "numaslab/numaslab.h"
+#include "workload_suite.h"
 
 namespace peer_bench {
 
@@ -138,7 +139,7 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
       const Job& job = jobs[(k + static_cast<std::size_t>(round)) % jobs.size()];
       std::fprintf(stderr, " %s", job.key.c_str());
       std::vector<std::string> argv = {exe,           "--child",     job.allocator,
-                                       "--topology",  job.topology,  "--workloads",
+                                       "--topology",  job.topology,  "--child-workloads",
                                        job.workloads, "--result-fd", std::to_string(kResultFd)};
       if (o.quick) argv.push_back("--quick");
       ChildResult cr = run_process(argv, make_env(job.env), timeout_s, false);
@@ -256,11 +257,25 @@ CallgrindResults run_callgrind(const Options& o, const std::string& exe) {
   return out;
 }
 
+// The chart's path as the markdown report links it: relative to the report.
+std::string plot_link_for(const std::string& plot, const std::string& md_out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path base =
+      md_out.empty() ? fs::current_path(ec) : fs::absolute(md_out, ec).parent_path();
+  const std::string link = fs::absolute(plot, ec).lexically_relative(base).string();
+  return link.empty() ? plot : link;
+}
+
 }  // namespace
 }  // namespace peer_bench
 
 int main(int argc, char** argv) {
   using namespace peer_bench;
+  // First, before anything else allocates: the launcher's peak RSS is what
+  // its program's starts from.
+  if (argc >= 2 && std::strcmp(argv[1], kLaunchFlag) == 0) return launch_main(argc, argv);
+
   std::string command;
   for (int i = 0; i < argc; ++i) {
     if (i) command += ' ';
@@ -269,11 +284,20 @@ int main(int argc, char** argv) {
 
   Options o;
   ChildConfig child;
-  std::string allocators;
+  SuiteOptions suite;
+  bool workloads = false;
+  std::string allocators, only;
+#ifdef NUMASLAB_BENCH_MALLOC_SHIM
+  suite.shim = NUMASLAB_BENCH_MALLOC_SHIM;
+  suite.shim_origin = "built with this program";
+#endif
   CLI::App app{
       "numaslab-bench: numaslab's object caches and kmalloc next to glibc, jemalloc, mimalloc, "
       "tcmalloc and TBB malloc, in one run (each allocator in its own child process). Values are "
-      "medians over rounds; ratio = ns/op divided by the fastest peer's ns/op."};
+      "medians over rounds; ratio = ns/op divided by the fastest peer's ns/op. With --workloads: "
+      "the classic allocator workloads (larson, cfrac, xmalloc, ...) under every allocator and "
+      "numaslab's malloc shim, wall time and peak RSS, ratios to the best peer; a checksum that "
+      "differs between allocators, or a crash, makes the exit status 1."};
   app.set_version_flag("--version", std::string("numaslab-bench ") + numaslab_version());
   app.add_flag("--quick", o.quick, "fewer rounds and iterations (under a minute)");
   app.add_option("--format", o.format, "stdout format")
@@ -287,10 +311,12 @@ int main(int argc, char** argv) {
   app.add_option("--crossnode-topology", o.crossnode_topology,
                  "numaslab topology of the crossnode workload")
       ->capture_default_str();
-  app.add_option("--rounds", o.rounds, "rounds (default 9, --quick 3)")->check(CLI::Range(1, 1000));
+  app.add_option("--rounds", o.rounds, "rounds (default 9, with --workloads 5; --quick 3)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--allocators", allocators,
                  "comma-separated subset of: glibc,jemalloc,mimalloc,tcmalloc,tbb,numaslab-cache,"
-                 "numaslab-kmalloc");
+                 "numaslab-kmalloc (with --workloads: glibc,jemalloc,mimalloc,tcmalloc,tbb,"
+                 "numaslab)");
   app.add_flag("--callgrind", o.callgrind,
                "also count instructions per pair/64 with valgrind --tool=callgrind");
   app.add_flag("--callgrind-only", o.callgrind_only, "only the callgrind measurement");
@@ -299,9 +325,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-load", o.max_load,
                  "wait (up to 10 minutes) until the 1-minute load average is at most this");
+  auto* wl_group = "Workload suite (--workloads)";
+  app.add_flag("--workloads", workloads,
+               "run the classic allocator workloads instead of the microbenchmarks")
+      ->group(wl_group);
+  app.add_option("--only", only, "comma-separated subset of the workloads")->group(wl_group);
+  app.add_option("--scale", suite.scale, "work per workload (default 1, --quick 0.1)")
+      ->check(CLI::Range(0.001, 1000.0))
+      ->group(wl_group);
+  app.add_option("--shim", suite.shim,
+                 "numaslab's malloc shim to preload (default: libnumaslab-malloc.so of this build, "
+                 "when the build has one)")
+      ->group(wl_group);
+  app.add_option("--workload-dir", suite.workload_dir,
+                 "where the wl-* programs are (default: workloads/ beside this program)")
+      ->group(wl_group);
   // Hidden: the child side.
   app.add_option("--child", child.allocator)->group("");
-  app.add_option("--workloads", child.workloads)->group("");
+  app.add_option("--child-workloads", child.workloads)->group("");
   app.add_option("--result-fd", child.result_fd)->group("");
   app.add_option("--pairs", child.pairs_only)->group("");
   CLI11_PARSE(app, argc, argv);
@@ -313,15 +354,37 @@ int main(int argc, char** argv) {
     return run_child(child);
   }
 
+  if (app.count("--shim")) {
+    suite.shim_origin = "--shim";
+    if (access(suite.shim.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "numaslab-bench: --shim %s: %s\n", suite.shim.c_str(),
+                   std::strerror(errno));
+      return 2;
+    }
+  }
   if (!allocators.empty()) {
     o.allocators = split(allocators, ',');
+    const std::vector<std::string> known = suite_allocator_names();
     for (const auto& a : o.allocators)
-      if (!find_allocator(a)) {
+      if (workloads ? std::find(known.begin(), known.end(), a) == known.end()
+                    : !find_allocator(a)) {
         std::fprintf(stderr, "numaslab-bench: unknown allocator '%s'\n", a.c_str());
         return 2;
       }
   }
+  if (!only.empty()) {
+    suite.workloads = split(only, ',');
+    for (const auto& w : suite.workloads)
+      if (!find_workload(w)) {
+        std::fprintf(stderr, "numaslab-bench: unknown workload '%s'\n", w.c_str());
+        return 2;
+      }
+  }
   if (o.callgrind_only) o.callgrind = true;
+  if (workloads && o.callgrind) {
+    std::fprintf(stderr, "numaslab-bench: --callgrind does not apply to --workloads\n");
+    return 2;
+  }
 
   if (o.max_load > 0) {
     for (int waited = 0; load1() > o.max_load && waited < 600; waited += 10) {
@@ -336,45 +399,50 @@ int main(int argc, char** argv) {
   std::vector<std::string> load_notes;
   warn_about_load("before", &load_notes);
   Results res;
-  if (!o.callgrind_only) {
+  SuiteResults suite_res;
+  CallgrindResults cg;
+  if (workloads) {
+    suite.quick = o.quick;
+    suite.rounds = o.rounds;
+    suite.allocators = o.allocators;
+    suite_res = run_suite(suite, command);
+  } else if (!o.callgrind_only) {
     res = run_timed(o, exe, command);
   } else {
     res.command = command;
     res.topology = o.topology;
     res.crossnode_topology = o.crossnode_topology;
   }
-  res.started_at = started_at;
-  res.load_before = load_before;
-  CallgrindResults cg;
   if (o.callgrind) cg = run_callgrind(o, exe);
-  res.load_after = loadavg();
+  RunInfo& info = workloads ? static_cast<RunInfo&>(suite_res) : res;
+  info.started_at = started_at;
+  info.load_before = load_before;
+  info.load_after = loadavg();
   warn_about_load("after", &load_notes);
-  res.notes.insert(res.notes.end(), load_notes.begin(), load_notes.end());
+  info.notes.insert(info.notes.end(), load_notes.begin(), load_notes.end());
+  const bool timed = workloads || !o.callgrind_only;
+  if (!o.plot.empty() && timed) info.plot_link = plot_link_for(o.plot, o.md_out);
 
-  if (!o.callgrind_only) {
-    std::string text = o.format == "csv"  ? format_csv(res)
-                       : o.format == "md" ? format_markdown(res, o.callgrind ? &cg : nullptr)
+  auto markdown = [&] {
+    return workloads ? format_suite_markdown(suite_res)
+                     : format_markdown(res, o.callgrind ? &cg : nullptr);
+  };
+  auto csv = [&] { return workloads ? format_suite_csv(suite_res) : format_csv(res); };
+  if (timed) {
+    std::string text = o.format == "csv"  ? csv()
+                       : o.format == "md" ? markdown()
+                       : workloads        ? format_suite_table(suite_res)
                                           : format_table(res);
     std::fputs(text.c_str(), stdout);
   }
   if (o.callgrind && o.format != "md") std::fputs(format_callgrind(cg).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!o.plot.empty() && !o.callgrind_only) {
-    // The markdown report shows the chart: a path relative to the report.
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::path base =
-        o.md_out.empty() ? fs::current_path(ec) : fs::absolute(o.md_out, ec).parent_path();
-    res.plot_link = fs::absolute(o.plot, ec).lexically_relative(base).string();
-    if (res.plot_link.empty()) res.plot_link = o.plot;
-  }
-  int rc = 0;
-  if (!o.csv_out.empty() && !write_text(o.csv_out, format_csv(res))) rc = 1;
-  if (!o.md_out.empty() && !write_text(o.md_out, format_markdown(res, o.callgrind ? &cg : nullptr)))
-    rc = 1;
-  if (!o.plot.empty() && !o.callgrind_only) {
-    std::string err = plot_ratios(res, o.plot);
+  int rc = workloads && !suite_res.failures.empty() ? 1 : 0;
+  if (!o.csv_out.empty() && !write_text(o.csv_out, csv())) rc = 1;
+  if (!o.md_out.empty() && !write_text(o.md_out, markdown())) rc = 1;
+  if (!o.plot.empty() && timed) {
+    std::string err = workloads ? plot_suite(suite_res, o.plot) : plot_ratios(res, o.plot);
     if (!err.empty()) {
       std::fprintf(stderr, "numaslab-bench: plot: %s\n", err.c_str());
       rc = 1;
