@@ -175,12 +175,11 @@ std::string format_callgrind(const CallgrindResults& cg) {
 
 std::string format_markdown(const Results& r, const CallgrindResults* cg) {
   std::ostringstream o;
-  o << markdown_preamble("numaslab-bench: numaslab next to other allocators", r);
-  o << "- " << policy_line(r) << "\n";
-  o << "- " << statistic_line(r) << "\n";
-  o << "- Peers are preloaded (`LD_PRELOAD`) into a child that calls malloc/free; numaslab "
-       "children call `numaslab_cache_alloc/free` (numaslab-cache) or "
-       "`numaslab_kmalloc/kfree` (numaslab-kmalloc).\n";
+  o << markdown_preamble("numaslab-bench: numaslab next to other allocators", r,
+                         {policy_line(r), statistic_line(r),
+                          "Peers are preloaded (`LD_PRELOAD`) into a child that calls "
+                          "malloc/free; numaslab children call `numaslab_cache_alloc/free` "
+                          "(numaslab-cache) or `numaslab_kmalloc/kfree` (numaslab-kmalloc)."});
 
   const auto benches = benches_present(r);
   if (!r.plot_link.empty()) o << "\n![ratios to the fastest peer](" << r.plot_link << ")\n";

@@ -104,7 +104,8 @@ std::string machine_description() {
   return "nproc " + std::to_string(nproc) + ", " + model + mem + ", kernel " + u.release;
 }
 
-std::string markdown_preamble(const std::string& title, const RunInfo& info) {
+std::string markdown_preamble(const std::string& title, const RunInfo& info,
+                              const std::vector<std::string>& more) {
   std::ostringstream o;
   o << "# " << title << "\n\n";
   o << "- Command: `" << info.command << "`\n";
@@ -113,6 +114,7 @@ std::string markdown_preamble(const std::string& title, const RunInfo& info) {
   o << "- Load average (1, 5, 15 min): " << info.load_before << " before, " << info.load_after
     << " after\n";
   if (info.seconds > 0) o << "- Timed part took " << fmt("%.0f", info.seconds) << " s\n";
+  for (const auto& line : more) o << "- " << line << "\n";
   return o.str();
 }
 
@@ -174,24 +176,26 @@ bool write_text(const std::string& path, const std::string& text) {
 
 namespace {
 
-std::string quote(const std::string& s) {
-  std::string q = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') q += '\\';
-    q += ch;
-  }
-  return q + "\"";
+// A gnuplot string: between single quotes everything is literal but '' for '.
+std::string gp_string(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return q + "'";
 }
+
+// A column header or x label in a data file: group and series names are
+// plain words, double quotes keep them one column.
+std::string column(const std::string& s) { return '"' + s + '"'; }
 
 // The panel's data file; returns the range of its values (1 included).
 std::pair<double, double> write_panel_data(const RatioPanel& p, const std::string& path) {
   double lo = 1, hi = 1;
   std::ofstream d(path);
   d << "group";
-  for (const auto& s : p.series) d << " " << quote(s);
+  for (const auto& s : p.series) d << " " << column(s);
   d << "\n";
   for (std::size_t g = 0; g < p.groups.size(); ++g) {
-    d << quote(p.groups[g]);
+    d << column(p.groups[g]);
     for (std::size_t s = 0; s < p.series.size(); ++s) {
       const double v = g < p.values.size() && s < p.values[g].size() ? p.values[g][s] : NAN;
       if (std::isnan(v) || v <= 0) {
@@ -220,7 +224,7 @@ std::string plot_ratio_panels(const std::vector<RatioPanel>& panels, const std::
     std::ofstream g(script);
     g << "set terminal pngcairo size 1500," << 650 * panels.size()
       << " enhanced font 'DejaVu Sans,10'\n"
-      << "set output " << quote(png) << "\n"
+      << "set output " << gp_string(png) << "\n"
       << "set datafile missing '?'\n"
       << "set style data histograms\n"
       << "set style histogram clustered gap 1\n"
@@ -245,15 +249,15 @@ std::string plot_ratio_panels(const std::vector<RatioPanel>& panels, const std::
       // Whole powers of two around the data, so 0.5x and 2x look alike.
       const double ymin = std::pow(2.0, std::floor(std::log2(lo)) - (lo == 1 ? 1 : 0));
       const double ymax = std::pow(2.0, std::ceil(std::log2(hi * 1.05)));
-      g << "set title " << quote(p.title) << "\n"
-        << "set ylabel " << quote(p.ylabel) << "\n"
+      g << "set title " << gp_string(p.title) << "\n"
+        << "set ylabel " << gp_string(p.ylabel) << "\n"
         << "set yrange [" << ymin << ":" << ymax << "]\n"
-        << "plot for [i=2:" << p.series.size() + 1 << "] " << quote(files.back())
+        << "plot for [i=2:" << p.series.size() + 1 << "] " << gp_string(files.back())
         << " using i:xtic(1) title columnheader(i)\n";
     }
     if (panels.size() > 1) g << "unset multiplot\n";
   }
-  const std::string cmd = "gnuplot " + quote(script) + " 2>&1";
+  const std::string cmd = "gnuplot " + gp_string(script) + " 2>&1";
   std::string err;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[512];

@@ -38,9 +38,10 @@ double geomean(const std::vector<double>& v);  // NAN when empty
 // when no peer was measured; *who names that peer.
 double best_peer(const std::map<std::string, Series>& row, std::string* who);
 
-// "# <title>" and the bullet list of RunInfo: command, date, machine, load,
-// duration.
-std::string markdown_preamble(const std::string& title, const RunInfo& info);
+// "# <title>" and a bullet list: RunInfo's command, date, machine, load and
+// duration, then one bullet per line of `more`.
+std::string markdown_preamble(const std::string& title, const RunInfo& info,
+                              const std::vector<std::string>& more);
 
 // The machine's load: /proc/loadavg's three figures, the 1-minute one; a
 // warning (stderr and notes) when it is above half the CPUs.

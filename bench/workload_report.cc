@@ -204,13 +204,13 @@ std::string format_suite_csv(const SuiteResults& r) {
 
 std::string format_suite_markdown(const SuiteResults& r) {
   std::ostringstream o;
-  o << markdown_preamble("numaslab-bench --workloads: classic allocator workloads", r);
-  o << "- " << statistic_line(r) << "\n";
-  o << "- " << shim_line(r) << "\n";
-  o << "- Every workload is a program of its own that calls only malloc/free/realloc/calloc and "
+  o << markdown_preamble(
+      "numaslab-bench --workloads: classic allocator workloads", r,
+      {statistic_line(r), shim_line(r),
+       "Every workload is a program of its own that calls only malloc/free/realloc/calloc and "
        "new/delete, run with the allocator's library in `LD_PRELOAD` (glibc: nothing); time is "
-       "the program's wall time, peak RSS its `ru_maxrss`.\n";
-  o << "- " << checksum_line(r) << "\n";
+       "the program's wall time, peak RSS its `ru_maxrss`.",
+       checksum_line(r)});
   if (!r.plot_link.empty()) o << "\n![ratios to the best peer](" << r.plot_link << ")\n";
   for (const Metric& m : metrics(r)) {
     o << "\n## " << m.title << " (ratio to the best peer)\n\n";
