@@ -18,7 +18,12 @@
 // --callgrind counts instructions per pair/64 under valgrind instead of
 // timing it: Ir(2N pairs) - Ir(N pairs), divided by N.
 //
-// Performance is never a ctest test: this is a program to run by hand.
+// --workloads runs the other suite instead: the classic allocator programs
+// of workloads/ under every peer and numaslab's malloc shim, timed and
+// measured through the hidden --launch helper (workload_suite.h).
+//
+// Performance is never a ctest test: this is a program to run by hand. (The
+// bench_workloads test runs --workloads for its checksums, not its times.)
 #include "peer_bench.h"
 
 #include <unistd.h>
