@@ -18,7 +18,7 @@ using namespace workload;
 
 constexpr int kThreads = 2;
 constexpr std::size_t kSlots = 8192;
-constexpr long kOpsPerRange = 500'000;
+constexpr long kOpsPerRange = 1'500'000;
 
 struct Range {
   std::size_t lo, hi;

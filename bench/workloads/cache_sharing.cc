@@ -29,7 +29,7 @@ using namespace workload;
 constexpr int kThreads = 4;
 constexpr std::size_t kObjSize = 8;
 constexpr int kWrites = 1000;
-constexpr long kIterations = 30'000;
+constexpr long kIterations = 150'000;
 
 // Writes every byte of p kWrites times; returns the bytes' sum.
 std::uint64_t hammer(char* p) {

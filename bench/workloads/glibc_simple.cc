@@ -15,7 +15,7 @@ using namespace workload;
 
 constexpr std::size_t kCounts[] = {25, 100, 400, 1600};
 constexpr std::size_t kSizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
-constexpr long kAllocsPerCase = 20'000;
+constexpr long kAllocsPerCase = 40'000;
 
 std::uint64_t run_setting(std::uint64_t setting, long allocs) {
   std::vector<Block> blocks(kCounts[std::size(kCounts) - 1]);

@@ -14,7 +14,7 @@ namespace {
 using namespace workload;
 
 constexpr std::size_t kSlots = 1024;
-constexpr long kOpsPerThread = 2'000'000;
+constexpr long kOpsPerThread = 6'000'000;
 constexpr double kMinSize = 8, kMaxSize = 32768;
 
 // Inverse transform of the CDF of p(s) ~ 1/s² on [kMinSize, kMaxSize].

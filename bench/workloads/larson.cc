@@ -20,7 +20,7 @@ using namespace workload;
 
 constexpr int kThreads = 4;
 constexpr std::size_t kSlots = 3000;
-constexpr long kOpsPerRound = 25'000;
+constexpr long kOpsPerRound = 50'000;
 constexpr std::size_t kMinSize = 8, kMaxSize = 1000;
 
 struct Obj {
@@ -48,7 +48,7 @@ std::uint64_t release(Obj& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long rounds = scaled(40, parse_scale(argc, argv));
+  const long rounds = scaled(80, parse_scale(argc, argv));
   std::array<std::vector<Obj>, kThreads> arrays;
   Rng main_rng(seed_of(1, 0));
   for (auto& arr : arrays) {

@@ -93,7 +93,7 @@ std::uint64_t work(std::vector<void*>& slots, std::atomic<void*>* transfer, Rng&
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long rounds = scaled(25, parse_scale(argc, argv));
+  const long rounds = scaled(60, parse_scale(argc, argv));
   std::vector<std::vector<void*>> sets(kThreads, std::vector<void*>(kRetained, nullptr));
   auto transfer = std::make_unique<std::atomic<void*>[]>(kTransfer);
   for (std::size_t i = 0; i < kTransfer; ++i) transfer[i].store(nullptr);

@@ -21,7 +21,7 @@ using namespace workload;
 
 constexpr int kThreads = 4;
 constexpr std::size_t kWindow = 2048;
-constexpr long kSteps = 400'000;
+constexpr long kSteps = 1'600'000;
 constexpr long kDrainEvery = 128;
 
 // A block: tag at 0, its size at 8, the inbox link at 16, ~tag in the last 8.

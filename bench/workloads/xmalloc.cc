@@ -2,7 +2,7 @@
 // of xmalloc-test): every object is freed by a thread other than the one that
 // allocated it, the case thread-local caches find hardest.
 //
-// Four producers each allocate SCALE x 12 000 batches of kBatch objects (mostly
+// Four producers each allocate SCALE x 36 000 batches of kBatch objects (mostly
 // small, some up to 8 KiB), stamp them and pass the batches through a bounded
 // queue (a mutex and two condition variables) to four consumers, which check
 // and free them. Which consumer gets which batch is up to the scheduler; the
@@ -76,7 +76,7 @@ std::uint32_t object_size(Rng& rng) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long batches = scaled(12'000, parse_scale(argc, argv));  // per producer
+  const long batches = scaled(36'000, parse_scale(argc, argv));  // per producer
   Queue queue;
   std::atomic<std::uint64_t> sum{0};
   std::vector<std::thread> threads;
