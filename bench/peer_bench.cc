@@ -18,37 +18,31 @@
 // --callgrind counts instructions per pair/64 under valgrind instead of
 // timing it: Ir(2N pairs) - Ir(N pairs), divided by N.
 //
-// Performance is never a ctest test: this is a program to run by hand.
+// --workloads runs the other suite instead: the classic allocator programs
+// of workloads/ under every peer and numaslab's malloc shim, timed and
+// measured through the hidden --launch helper (workload_suite.h).
+//
+// Performance is never a ctest test: this is a program to run by hand. (The
+// bench_workloads test runs --workloads for its checksums, not its times.)
 #include "peer_bench.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "numaslab/numaslab.h"
-
-extern char** environ;
+#include "workload_suite.h"
 
 namespace peer_bench {
 
@@ -58,177 +52,7 @@ const AllocatorInfo* find_allocator(const std::string& name) {
   return nullptr;
 }
 
-std::string find_in_linker_cache(const std::string& soname) {
-#if defined(__x86_64__)
-  const std::string abi = "x86-64";
-#elif defined(__aarch64__)
-  const std::string abi = "AArch64";
-#else
-  const std::string abi;
-#endif
-  static std::map<std::string, std::string> found;
-  if (auto it = found.find(soname); it != found.end()) return it->second;
-  std::string path;
-  // Lines: "\tlibjemalloc.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libjemalloc.so.2"
-  if (FILE* f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "r")) {
-    char line[1024];
-    while (path.empty() && std::fgets(line, sizeof line, f)) {
-      std::istringstream in(line);
-      std::string name, tag, arrow, target;
-      if (!(in >> name >> tag >> arrow >> target) || name != soname || arrow != "=>") continue;
-      if (abi.empty() || tag.find(abi) != std::string::npos) path = target;
-    }
-    pclose(f);
-  }
-  found[soname] = path;
-  return path;
-}
-
 namespace {
-
-constexpr int kResultFd = 3;  // the pipe's write end in a child
-
-std::string self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("/proc/self/exe") : p.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string loadavg() {
-  std::string s = read_file("/proc/loadavg");
-  auto parts = split(s, ' ');
-  if (parts.size() < 3) return "?";
-  return parts[0] + " " + parts[1] + " " + parts[2];
-}
-
-double load1() {
-  std::string s = read_file("/proc/loadavg");
-  return s.empty() ? 0.0 : std::atof(s.c_str());
-}
-
-// A 1-minute load above half the CPUs means other work competes with the
-// measurement: say so, on stderr and in the report's notes.
-void warn_about_load(const char* when, std::vector<std::string>* notes) {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  const double load = load1();
-  if (cpus <= 0 || load <= 0.5 * static_cast<double>(cpus)) return;
-  char msg[256];
-  std::snprintf(msg, sizeof msg,
-                "load average %s on %ld CPUs %s the run: other work competes for the CPUs, "
-                "the figures are unreliable (--max-load waits for a quieter machine)",
-                loadavg().c_str(), cpus, when);
-  std::fprintf(stderr, "numaslab-bench: warning: %s\n", msg);
-  if (notes) notes->push_back(msg);
-}
-
-// ---------------------------------------------------------------------------
-// Running a child.
-
-struct ChildResult {
-  std::vector<std::string> lines;  // from the result pipe
-  int status = 0;                  // waitpid status
-  bool timed_out = false;
-  std::string spawn_error;
-  bool ok() const {
-    return spawn_error.empty() && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  std::string describe() const {
-    if (!spawn_error.empty()) return spawn_error;
-    if (timed_out) return "timed out (killed)";
-    if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
-    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-    return "?";
-  }
-};
-
-// env: "NAME=value" sets, "NAME" (no '=') removes.
-std::vector<std::string> make_env(const std::vector<std::string>& changes) {
-  std::vector<std::string> env;
-  auto name_of = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  std::set<std::string> touched;
-  for (const auto& c : changes) touched.insert(name_of(c));
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    if (!touched.count(name_of(kv))) env.push_back(kv);
-  }
-  for (const auto& c : changes)
-    if (c.find('=') != std::string::npos) env.push_back(c);
-  return env;
-}
-
-ChildResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                        int timeout_s, bool quiet_stderr) {
-  ChildResult r;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    r.spawn_error = std::string("pipe: ") + std::strerror(errno);
-    return r;
-  }
-  std::vector<char*> av, ev;
-  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
-  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-  ev.push_back(nullptr);
-
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    r.spawn_error = std::string("fork: ") + std::strerror(errno);
-    close(fds[0]);
-    close(fds[1]);
-    return r;
-  }
-  if (pid == 0) {
-    // dup2 clears close-on-exec on the copy: only fd 3 reaches the child.
-    if (dup2(fds[1], kResultFd) < 0) _exit(127);
-    if (quiet_stderr) {
-      int dn = open("/dev/null", O_WRONLY);
-      if (dn >= 0) dup2(dn, 2);
-    }
-    execvpe(av[0], av.data(), ev.data());
-    _exit(127);
-  }
-  close(fds[1]);
-
-  std::string buf;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(std::min<long long>(left, INT_MAX)));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (n == 0) continue;
-    char chunk[4096];
-    ssize_t got = read(fds[0], chunk, sizeof chunk);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // EOF: the child (and anything it started) closed the pipe
-    buf.append(chunk, static_cast<std::size_t>(got));
-  }
-  close(fds[0]);
-  while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
-  for (auto& line : split(buf, '\n'))
-    if (!line.empty()) r.lines.push_back(line);
-  return r;
-}
 
 // ---------------------------------------------------------------------------
 // The timed run.
@@ -255,12 +79,6 @@ struct Options {
   long callgrind_pairs = 100000;
   double max_load = 0;  // 0: no wait; else wait (up to 10 min) until load1 <= this
 };
-
-std::string basename_real(const std::string& path) {
-  std::error_code ec;
-  auto p = std::filesystem::canonical(path, ec);
-  return (ec ? std::filesystem::path(path) : p).filename().string();
-}
 
 void absorb(const Job& job, const ChildResult& cr, Results& res, std::set<std::string>& notes) {
   for (const std::string& line : cr.lines) {
@@ -326,7 +144,7 @@ Results run_timed(const Options& o, const std::string& exe, const std::string& c
       const Job& job = jobs[(k + static_cast<std::size_t>(round)) % jobs.size()];
       std::fprintf(stderr, " %s", job.key.c_str());
       std::vector<std::string> argv = {exe,           "--child",     job.allocator,
-                                       "--topology",  job.topology,  "--workloads",
+                                       "--topology",  job.topology,  "--child-workloads",
                                        job.workloads, "--result-fd", std::to_string(kResultFd)};
       if (o.quick) argv.push_back("--quick");
       ChildResult cr = run_process(argv, make_env(job.env), timeout_s, false);
@@ -444,22 +262,14 @@ CallgrindResults run_callgrind(const Options& o, const std::string& exe) {
   return out;
 }
 
-bool write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  f.close();
-  if (!f) {
-    std::fprintf(stderr, "numaslab-bench: cannot write %s\n", path.c_str());
-    return false;
-  }
-  return true;
-}
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
-  return buf;
+// The chart's path as the markdown report links it: relative to the report.
+std::string plot_link_for(const std::string& plot, const std::string& md_out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path base =
+      md_out.empty() ? fs::current_path(ec) : fs::absolute(md_out, ec).parent_path();
+  const std::string link = fs::absolute(plot, ec).lexically_relative(base).string();
+  return link.empty() ? plot : link;
 }
 
 }  // namespace
@@ -467,6 +277,10 @@ std::string now_iso() {
 
 int main(int argc, char** argv) {
   using namespace peer_bench;
+  // First, before anything else allocates: the launcher's peak RSS is what
+  // its program's starts from.
+  if (argc >= 2 && std::strcmp(argv[1], kLaunchFlag) == 0) return launch_main(argc, argv);
+
   std::string command;
   for (int i = 0; i < argc; ++i) {
     if (i) command += ' ';
@@ -475,11 +289,20 @@ int main(int argc, char** argv) {
 
   Options o;
   ChildConfig child;
-  std::string allocators;
+  SuiteOptions suite;
+  bool workloads = false;
+  std::string allocators, only;
+#ifdef NUMASLAB_BENCH_MALLOC_SHIM
+  suite.shim = NUMASLAB_BENCH_MALLOC_SHIM;
+  suite.shim_origin = "built with this program";
+#endif
   CLI::App app{
       "numaslab-bench: numaslab's object caches and kmalloc next to glibc, jemalloc, mimalloc, "
       "tcmalloc and TBB malloc, in one run (each allocator in its own child process). Values are "
-      "medians over rounds; ratio = ns/op divided by the fastest peer's ns/op."};
+      "medians over rounds; ratio = ns/op divided by the fastest peer's ns/op. With --workloads: "
+      "the classic allocator workloads (larson, cfrac, xmalloc, ...) under every allocator and "
+      "numaslab's malloc shim, wall time and peak RSS, ratios to the best peer; a checksum that "
+      "differs between allocators, or a crash, makes the exit status 1."};
   app.set_version_flag("--version", std::string("numaslab-bench ") + numaslab_version());
   app.add_flag("--quick", o.quick, "fewer rounds and iterations (under a minute)");
   app.add_option("--format", o.format, "stdout format")
@@ -493,10 +316,12 @@ int main(int argc, char** argv) {
   app.add_option("--crossnode-topology", o.crossnode_topology,
                  "numaslab topology of the crossnode workload")
       ->capture_default_str();
-  app.add_option("--rounds", o.rounds, "rounds (default 9, --quick 3)")->check(CLI::Range(1, 1000));
+  app.add_option("--rounds", o.rounds, "rounds (default 9, with --workloads 5; --quick 3)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--allocators", allocators,
                  "comma-separated subset of: glibc,jemalloc,mimalloc,tcmalloc,tbb,numaslab-cache,"
-                 "numaslab-kmalloc");
+                 "numaslab-kmalloc (with --workloads: glibc,jemalloc,mimalloc,tcmalloc,tbb,"
+                 "numaslab)");
   app.add_flag("--callgrind", o.callgrind,
                "also count instructions per pair/64 with valgrind --tool=callgrind");
   app.add_flag("--callgrind-only", o.callgrind_only, "only the callgrind measurement");
@@ -505,9 +330,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-load", o.max_load,
                  "wait (up to 10 minutes) until the 1-minute load average is at most this");
+  auto* wl_group = "Workload suite (--workloads)";
+  app.add_flag("--workloads", workloads,
+               "run the classic allocator workloads instead of the microbenchmarks")
+      ->group(wl_group);
+  app.add_option("--only", only, "comma-separated subset of the workloads")->group(wl_group);
+  app.add_option("--scale", suite.scale, "work per workload (default 1, --quick 0.1)")
+      ->check(CLI::Range(0.001, 1000.0))
+      ->group(wl_group);
+  app.add_option("--shim", suite.shim,
+                 "numaslab's malloc shim to preload (default: libnumaslab-malloc.so of this build, "
+                 "when the build has one)")
+      ->group(wl_group);
+  app.add_option("--workload-dir", suite.workload_dir,
+                 "where the wl-* programs are (default: workloads/ beside this program)")
+      ->group(wl_group);
   // Hidden: the child side.
   app.add_option("--child", child.allocator)->group("");
-  app.add_option("--workloads", child.workloads)->group("");
+  app.add_option("--child-workloads", child.workloads)->group("");
   app.add_option("--result-fd", child.result_fd)->group("");
   app.add_option("--pairs", child.pairs_only)->group("");
   CLI11_PARSE(app, argc, argv);
@@ -519,15 +359,37 @@ int main(int argc, char** argv) {
     return run_child(child);
   }
 
+  if (app.count("--shim")) {
+    suite.shim_origin = "--shim";
+    if (access(suite.shim.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "numaslab-bench: --shim %s: %s\n", suite.shim.c_str(),
+                   std::strerror(errno));
+      return 2;
+    }
+  }
   if (!allocators.empty()) {
     o.allocators = split(allocators, ',');
+    const std::vector<std::string> known = suite_allocator_names();
     for (const auto& a : o.allocators)
-      if (!find_allocator(a)) {
+      if (workloads ? std::find(known.begin(), known.end(), a) == known.end()
+                    : !find_allocator(a)) {
         std::fprintf(stderr, "numaslab-bench: unknown allocator '%s'\n", a.c_str());
         return 2;
       }
   }
+  if (!only.empty()) {
+    suite.workloads = split(only, ',');
+    for (const auto& w : suite.workloads)
+      if (!find_workload(w)) {
+        std::fprintf(stderr, "numaslab-bench: unknown workload '%s'\n", w.c_str());
+        return 2;
+      }
+  }
   if (o.callgrind_only) o.callgrind = true;
+  if (workloads && o.callgrind) {
+    std::fprintf(stderr, "numaslab-bench: --callgrind does not apply to --workloads\n");
+    return 2;
+  }
 
   if (o.max_load > 0) {
     for (int waited = 0; load1() > o.max_load && waited < 600; waited += 10) {
@@ -542,45 +404,50 @@ int main(int argc, char** argv) {
   std::vector<std::string> load_notes;
   warn_about_load("before", &load_notes);
   Results res;
-  if (!o.callgrind_only) {
+  SuiteResults suite_res;
+  CallgrindResults cg;
+  if (workloads) {
+    suite.quick = o.quick;
+    suite.rounds = o.rounds;
+    suite.allocators = o.allocators;
+    suite_res = run_suite(suite, command);
+  } else if (!o.callgrind_only) {
     res = run_timed(o, exe, command);
   } else {
     res.command = command;
     res.topology = o.topology;
     res.crossnode_topology = o.crossnode_topology;
   }
-  res.started_at = started_at;
-  res.load_before = load_before;
-  CallgrindResults cg;
   if (o.callgrind) cg = run_callgrind(o, exe);
-  res.load_after = loadavg();
+  RunInfo& info = workloads ? static_cast<RunInfo&>(suite_res) : res;
+  info.started_at = started_at;
+  info.load_before = load_before;
+  info.load_after = loadavg();
   warn_about_load("after", &load_notes);
-  res.notes.insert(res.notes.end(), load_notes.begin(), load_notes.end());
+  info.notes.insert(info.notes.end(), load_notes.begin(), load_notes.end());
+  const bool timed = workloads || !o.callgrind_only;
+  if (!o.plot.empty() && timed) info.plot_link = plot_link_for(o.plot, o.md_out);
 
-  if (!o.callgrind_only) {
-    std::string text = o.format == "csv"  ? format_csv(res)
-                       : o.format == "md" ? format_markdown(res, o.callgrind ? &cg : nullptr)
+  auto markdown = [&] {
+    return workloads ? format_suite_markdown(suite_res)
+                     : format_markdown(res, o.callgrind ? &cg : nullptr);
+  };
+  auto csv = [&] { return workloads ? format_suite_csv(suite_res) : format_csv(res); };
+  if (timed) {
+    std::string text = o.format == "csv"  ? csv()
+                       : o.format == "md" ? markdown()
+                       : workloads        ? format_suite_table(suite_res)
                                           : format_table(res);
     std::fputs(text.c_str(), stdout);
   }
   if (o.callgrind && o.format != "md") std::fputs(format_callgrind(cg).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!o.plot.empty() && !o.callgrind_only) {
-    // The markdown report shows the chart: a path relative to the report.
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::path base =
-        o.md_out.empty() ? fs::current_path(ec) : fs::absolute(o.md_out, ec).parent_path();
-    res.plot_link = fs::absolute(o.plot, ec).lexically_relative(base).string();
-    if (res.plot_link.empty()) res.plot_link = o.plot;
-  }
-  int rc = 0;
-  if (!o.csv_out.empty() && !write_text(o.csv_out, format_csv(res))) rc = 1;
-  if (!o.md_out.empty() && !write_text(o.md_out, format_markdown(res, o.callgrind ? &cg : nullptr)))
-    rc = 1;
-  if (!o.plot.empty() && !o.callgrind_only) {
-    std::string err = plot_ratios(res, o.plot);
+  int rc = workloads && !suite_res.failures.empty() ? 1 : 0;
+  if (!o.csv_out.empty() && !write_text(o.csv_out, csv())) rc = 1;
+  if (!o.md_out.empty() && !write_text(o.md_out, markdown())) rc = 1;
+  if (!o.plot.empty() && timed) {
+    std::string err = workloads ? plot_suite(suite_res, o.plot) : plot_ratios(res, o.plot);
     if (!err.empty()) {
       std::fprintf(stderr, "numaslab-bench: plot: %s\n", err.c_str());
       rc = 1;

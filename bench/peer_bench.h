@@ -1,16 +1,23 @@
 // numaslab-bench: numaslab side by side with other allocators, in one run.
 //
-// Shared declarations of the three parts of the program:
+// Shared declarations of the parts of the program:
 //   peer_bench.cc      command line, the parent that re-runs the program once
 //                      per allocator (fork + exec of /proc/self/exe with
 //                      LD_PRELOAD set to the peer's library), callgrind mode;
 //   peer_workloads.cc  the child: the timed workloads, results to a pipe;
-//   peer_report.cc     tables (text, CSV, markdown) and the gnuplot chart.
+//   peer_report.cc     tables (text, CSV, markdown) and the gnuplot chart;
+//   workload_suite.h   --workloads: the classic allocator programs of
+//                      workloads/ under every allocator (its own header);
+//   child_process.h    spawning children, the --launch helper, peers' paths;
+//   report_common.h    what both suites' reports share.
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include "child_process.h"
+#include "report_common.h"
 
 namespace peer_bench {
 
@@ -35,10 +42,13 @@ inline constexpr AllocatorInfo kAllocators[] = {
 };
 
 const AllocatorInfo* find_allocator(const std::string& name);
-// The path the dynamic linker's cache (ldconfig -p) gives a soname for this
-// machine's ABI, or "" when the library is not installed.
-std::string find_in_linker_cache(const std::string& soname);
 inline bool is_numaslab(const std::string& name) { return name.rfind("numaslab", 0) == 0; }
+// A peer sets the baseline of ratios; unknown names (the workload suite's
+// "numaslab") are not peers.
+inline bool is_peer(const std::string& name) {
+  const AllocatorInfo* a = find_allocator(name);
+  return a && a->peer;
+}
 
 // Benchmarks in report order. The per-size pairs come first.
 inline constexpr std::size_t kPairSizes[] = {16, 64, 256, 1024, 4096};
@@ -66,28 +76,13 @@ int run_child(const ChildConfig& cfg);
 // ---------------------------------------------------------------------------
 // Parent side: what the children reported.
 
-struct Series {
-  std::vector<double> samples;  // one per round
-  double median() const;
-  double min() const;
-  double max() const;
-};
-
-struct Results {
+struct Results : RunInfo {
   // results[benchmark][allocator]
   std::map<std::string, std::map<std::string, Series>> by_bench;
   std::vector<std::string> allocators;      // measured, in report order
-  std::vector<std::string> notes;           // skipped peers, failures, remarks
   std::map<std::string, std::string> meta;  // "<allocator>/<key>" -> value
   std::string topology;                     // numaslab topology of the main run
   std::string crossnode_topology;
-  int rounds = 0;
-  bool quick = false;
-  std::string command;                  // the command line, for the markdown report
-  std::string started_at;               // local time, ISO 8601
-  double seconds = 0;                   // wall time of the whole run
-  std::string load_before, load_after;  // /proc/loadavg
-  std::string plot_link;                // the chart, relative to the markdown file ("" if none)
 };
 
 // Instruction counts from --callgrind.
@@ -112,9 +107,5 @@ std::string format_markdown(const Results& r, const CallgrindResults* cg);
 std::string format_callgrind(const CallgrindResults& cg);
 // Draws the ratios with gnuplot; returns "" or an error message.
 std::string plot_ratios(const Results& r, const std::string& png);
-
-// Helpers shared by the parts.
-std::vector<std::string> split(const std::string& s, char sep);
-std::string machine_description();  // nproc, CPU model, kernel
 
 }  // namespace peer_bench

@@ -1,14 +1,6 @@
 // numaslab-bench, reports: text tables, CSV, markdown, the gnuplot chart.
-#include <sched.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,39 +8,6 @@
 #include "peer_bench.h"
 
 namespace peer_bench {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : s) {
-    if (ch == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else if (ch != '\n' || sep == '\n') {
-      cur += ch;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
-double Series::median() const {
-  if (samples.empty()) return NAN;
-  std::vector<double> v = samples;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double Series::min() const {
-  if (samples.empty()) return NAN;
-  return *std::min_element(samples.begin(), samples.end());
-}
-
-double Series::max() const {
-  if (samples.empty()) return NAN;
-  return *std::max_element(samples.begin(), samples.end());
-}
 
 std::vector<std::string> benchmark_names() {
   std::vector<std::string> names;
@@ -76,32 +35,6 @@ std::string describe(const std::string& bench, const Results& r) {
            " (CPU 1 on node 1: every free is remote, alien path); peer rows repeat their "
            "prodcons numbers";
   return "";
-}
-
-bool is_peer(const std::string& a) {
-  const AllocatorInfo* info = find_allocator(a);
-  return info && info->peer;
-}
-
-// Fastest peer's median in a benchmark, NAN if no peer was measured.
-double fastest_peer(const std::map<std::string, Series>& row, std::string* who) {
-  double best = NAN;
-  for (const auto& [alloc, s] : row) {
-    if (!is_peer(alloc) || s.samples.empty()) continue;
-    const double m = s.median();
-    if (std::isnan(best) || m < best) {
-      best = m;
-      if (who) *who = alloc;
-    }
-  }
-  return best;
-}
-
-std::string fmt(const char* f, double v) {
-  if (std::isnan(v)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 std::string meta(const Results& r, const std::string& key) {
@@ -152,39 +85,13 @@ std::vector<std::string> benches_present(const Results& r) {
 
 }  // namespace
 
-std::string machine_description() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  int nproc = sched_getaffinity(0, sizeof set, &set) == 0
-                  ? CPU_COUNT(&set)
-                  : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  std::string model = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  std::string mem;
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);)
-    if (line.rfind("MemTotal:", 0) == 0) {
-      long kb = std::atol(line.c_str() + 9);
-      mem = ", " + fmt("%.1f", static_cast<double>(kb) / (1024.0 * 1024.0)) + " GiB RAM";
-      break;
-    }
-  utsname u{};
-  uname(&u);
-  return "nproc " + std::to_string(nproc) + ", " + model + mem + ", kernel " + u.release;
-}
-
 std::string format_table(const Results& r) {
   std::ostringstream o;
   o << policy_line(r) << "\n" << statistic_line(r) << "\n";
   for (const std::string& b : benches_present(r)) {
     const auto& row = r.by_bench.at(b);
     std::string best;
-    const double base = fastest_peer(row, &best);
+    const double base = best_peer(row, &best);
     o << "\n== " << b << ": " << describe(b, r) << "\n";
     char line[160];
     std::snprintf(line, sizeof line, "  %-18s %10s %10s %8s\n", "allocator", "ns/op", "min",
@@ -213,7 +120,7 @@ std::string format_table(const Results& r) {
   o << "\n";
   for (const std::string& b : benches_present(r)) {
     const auto& row = r.by_bench.at(b);
-    const double base = fastest_peer(row, nullptr);
+    const double base = best_peer(row, nullptr);
     std::snprintf(cell, sizeof cell, "  %-11s", b.c_str());
     o << cell;
     for (const std::string& a : r.allocators) {
@@ -233,7 +140,7 @@ std::string format_csv(const Results& r) {
   std::ostringstream o;
   o << "benchmark,allocator,min_ns,median_ns,max_ns,ratio\n";
   for (const std::string& b : benches_present(r)) {
-    const double base = fastest_peer(r.by_bench.at(b), nullptr);
+    const double base = best_peer(r.by_bench.at(b), nullptr);
     for (const std::string& a : r.allocators) {
       auto it = r.by_bench.at(b).find(a);
       if (it == r.by_bench.at(b).end() || it->second.samples.empty()) continue;
@@ -268,18 +175,11 @@ std::string format_callgrind(const CallgrindResults& cg) {
 
 std::string format_markdown(const Results& r, const CallgrindResults* cg) {
   std::ostringstream o;
-  o << "# numaslab-bench: numaslab next to other allocators\n\n";
-  o << "- Command: `" << r.command << "`\n";
-  o << "- Date: " << r.started_at << "\n";
-  o << "- Machine: " << machine_description() << "\n";
-  o << "- Load average (1, 5, 15 min): " << r.load_before << " before, " << r.load_after
-    << " after\n";
-  if (r.seconds > 0) o << "- Timed part took " << fmt("%.0f", r.seconds) << " s\n";
-  o << "- " << policy_line(r) << "\n";
-  o << "- " << statistic_line(r) << "\n";
-  o << "- Peers are preloaded (`LD_PRELOAD`) into a child that calls malloc/free; numaslab "
-       "children call `numaslab_cache_alloc/free` (numaslab-cache) or "
-       "`numaslab_kmalloc/kfree` (numaslab-kmalloc).\n";
+  o << markdown_preamble("numaslab-bench: numaslab next to other allocators", r,
+                         {policy_line(r), statistic_line(r),
+                          "Peers are preloaded (`LD_PRELOAD`) into a child that calls "
+                          "malloc/free; numaslab children call `numaslab_cache_alloc/free` "
+                          "(numaslab-cache) or `numaslab_kmalloc/kfree` (numaslab-kmalloc)."});
 
   const auto benches = benches_present(r);
   if (!r.plot_link.empty()) o << "\n![ratios to the fastest peer](" << r.plot_link << ")\n";
@@ -292,7 +192,7 @@ std::string format_markdown(const Results& r, const CallgrindResults* cg) {
     for (const auto& b : benches) {
       const auto& row = r.by_bench.at(b);
       std::string best;
-      const double base = fastest_peer(row, &best);
+      const double base = best_peer(row, &best);
       o << "| " << b << " |";
       for (const auto& a : r.allocators) {
         auto it = row.find(a);
@@ -313,7 +213,7 @@ std::string format_markdown(const Results& r, const CallgrindResults* cg) {
     for (const auto& b : benches) {
       const auto& row = r.by_bench.at(b);
       std::string best;
-      const double base = fastest_peer(row, &best);
+      const double base = best_peer(row, &best);
       o << "\n### " << b << "\n\n" << describe(b, r) << ".\n\n";
       o << "| allocator | ns/op (median) | min | ratio |\n|---|---:|---:|---:|\n";
       for (const auto& a : r.allocators) {
@@ -346,105 +246,23 @@ std::string format_markdown(const Results& r, const CallgrindResults* cg) {
 }
 
 std::string plot_ratios(const Results& r, const std::string& png) {
-  const auto benches = benches_present(r);
-  if (benches.empty()) return "nothing to plot";
-  char tmpl[] = "/tmp/numaslab-bench-plot.XXXXXX";
-  const char* dir = mkdtemp(tmpl);
-  if (!dir) return "mkdtemp failed";
-  const std::string data = std::string(dir) + "/ratios.dat";
-  const std::string script = std::string(dir) + "/ratios.gp";
-
-  double lo = 1, hi = 1;
-  {
-    std::ofstream d(data);
-    d << "benchmark";
-    for (const auto& a : r.allocators) d << " \"" << a << "\"";
-    d << "\n";
-    for (const auto& b : benches) {
-      const auto& row = r.by_bench.at(b);
-      const double base = fastest_peer(row, nullptr);
-      d << "\"" << b << "\"";
-      for (const auto& a : r.allocators) {
-        auto it = row.find(a);
-        double v = it == row.end() || it->second.samples.empty() ? NAN : it->second.median() / base;
-        if (std::isnan(v)) {
-          d << " ?";
-        } else {
-          lo = std::min(lo, v);
-          hi = std::max(hi, v);
-          d << " " << fmt("%.4f", v);
-        }
-      }
-      d << "\n";
+  RatioPanel p;
+  p.title = "numaslab-bench: ns/op relative to the fastest peer (lower is better; median of " +
+            std::to_string(r.rounds) + " rounds" + (r.quick ? ", --quick" : "") + ")";
+  p.ylabel = "ratio to the fastest peer (log scale)";
+  p.groups = benches_present(r);
+  p.series = r.allocators;
+  for (const auto& b : p.groups) {
+    const auto& row = r.by_bench.at(b);
+    const double base = best_peer(row, nullptr);
+    auto& values = p.values.emplace_back();
+    for (const auto& a : r.allocators) {
+      auto it = row.find(a);
+      values.push_back(it == row.end() || it->second.samples.empty() ? NAN
+                                                                     : it->second.median() / base);
     }
   }
-  // Log scale, whole powers of two around the data, so 0.5x and 2x look alike.
-  const double ymin = std::pow(2.0, std::floor(std::log2(lo)) - (lo == 1 ? 1 : 0));
-  const double ymax = std::pow(2.0, std::ceil(std::log2(hi * 1.05)));
-  auto quote = [](const std::string& s) {
-    std::string q = "\"";
-    for (char ch : s) {
-      if (ch == '"' || ch == '\\') q += '\\';
-      q += ch;
-    }
-    return q + "\"";
-  };
-  {
-    std::ofstream g(script);
-    g << "set terminal pngcairo size 1500,650 enhanced font 'DejaVu Sans,10'\n"
-      << "set output " << quote(png) << "\n"
-      << "set title "
-      << quote("numaslab-bench: ns/op relative to the fastest peer (lower is better; median of " +
-               std::to_string(r.rounds) + " rounds" + (r.quick ? ", --quick" : "") + ")")
-      << "\n"
-      << "set datafile missing '?'\n"
-      << "set style data histograms\n"
-      << "set style histogram clustered gap 1\n"
-      << "set style fill solid 0.85 border rgb 'black'\n"
-      << "set boxwidth 0.9\n"
-      << "set logscale y 2\n"
-      << "set yrange [" << ymin << ":" << ymax << "]\n"
-      << "set ytics format '%gx'\n"
-      << "set ylabel 'ratio to the fastest peer (log scale)'\n"
-      << "set grid ytics\n"
-      << "set key outside right top vertical\n"
-      << "set xtics nomirror rotate by -25 left\n"
-      << "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb 'black' "
-         "front\n"
-      << "set linetype 1 lc rgb '#4e79a7'\nset linetype 2 lc rgb '#f28e2b'\n"
-      << "set linetype 3 lc rgb '#59a14f'\nset linetype 4 lc rgb '#b07aa1'\n"
-      << "set linetype 5 lc rgb '#9c755f'\nset linetype 6 lc rgb '#e15759'\n"
-      << "set linetype 7 lc rgb '#76b7b2'\n"
-      << "plot for [i=2:" << r.allocators.size() + 1 << "] " << quote(data)
-      << " using i:xtic(1) title columnheader(i)\n";
-  }
-  const std::string cmd = "gnuplot " + quote(script) + " 2>&1";
-  std::string err;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) err += buf;
-    int st = pclose(p);
-    if (st != 0) {
-      err = "gnuplot failed (status " + std::to_string(st) + "): " + err;
-    } else {
-      if (!err.empty()) std::fprintf(stderr, "gnuplot: %s", err.c_str());  // warnings only
-      err.clear();
-    }
-  } else {
-    err = "cannot run gnuplot";
-  }
-  std::error_code ec;
-  if (err.empty() &&
-      (!std::filesystem::exists(png, ec) || std::filesystem::file_size(png, ec) == 0))
-    err = "gnuplot wrote no image";
-  if (err.empty()) {
-    std::remove(data.c_str());
-    std::remove(script.c_str());
-    rmdir(dir);
-  } else {
-    err += " (data and script kept in " + std::string(dir) + ")";
-  }
-  return err;
+  return plot_ratio_panels({p}, png);
 }
 
 }  // namespace peer_bench
