@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "base/fork_gate.h"
 #include "base/check.h"
+#include "base/fork_gate.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cache/tune.h"

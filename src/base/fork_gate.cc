@@ -2,7 +2,6 @@
 
 #include <sched.h>
 
-
 namespace numaslab::detail {
 
 GateStripe g_gate_stripes[kGateStripes];

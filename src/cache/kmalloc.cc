@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "base/fork_gate.h"
 #include "base/check.h"
+#include "base/fork_gate.h"
 #include "cache/misuse.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"

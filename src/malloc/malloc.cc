@@ -32,11 +32,11 @@
 
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
+#include "numaslab/numaslab.h"
 #include "page/page_allocator.h"
 #include "runtime/runtime.h"
 #include "stats/summary.h"
 #include "topology/topology.h"
-#include "numaslab/numaslab.h"
 
 #define NS_EXPORT extern "C" __attribute__((visibility("default")))
 

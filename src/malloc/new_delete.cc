@@ -13,8 +13,8 @@
 #include <new>
 
 #include "cache/kmalloc.h"
-#include "runtime/runtime.h"
 #include "numaslab/numaslab.h"
+#include "runtime/runtime.h"
 
 #define NS_EXPORT __attribute__((visibility("default")))
 

@@ -381,9 +381,9 @@ void free_huge(void* p) {
 
 void* resize_huge(void* p, std::size_t bytes) {
   PageDesc* d = page_lookup(p);
-  NS_CHECK(d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p &&
-               segment_of(d)->huge,
-           "resize_huge: %p is not a huge allocation", p);
+  NS_CHECK(
+      d != nullptr && d->kind == PageKind::kHuge && page_address(d) == p && segment_of(d)->huge,
+      "resize_huge: %p is not a huge allocation", p);
   SegmentHeader* seg = segment_of(d);
   if (bytes > kMaxHugeBytes) {
     errno = ENOMEM;

@@ -180,6 +180,7 @@ void* reaper_main(void*) {
     bool wrapped = cpu == t.online_mask().first();
     reap_cpu(cpu, false);
     if (wrapped) {
+      GateSection gate;  // before any lock: fork waits for sections, not for locks
       LockGuard<Mutex> g(g_reap_mutex);
       // Nodes nobody visits: no online CPU.
       for (int node = 0; node < t.num_nodes(); ++node)

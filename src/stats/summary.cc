@@ -77,8 +77,8 @@ void write_summary(int fd) {
              st.possible_cpus, st.caches, st.active_objs, st.num_objs, st.num_slabs,
              kib(st.slab_bytes), kib(st.bytes_in_use), kib(st.bytes_free), st.segments,
              st.alloc_hit, st.alloc_miss, st.free_hit, st.free_miss, st.remote_frees,
-             st.reaper_visits, st.reaper_slabs_destroyed, kib(st.reaper_bytes_released), static_cast<unsigned long long>(hp.ups),
-             static_cast<unsigned long long>(hp.downs),
+             st.reaper_visits, st.reaper_slabs_destroyed, kib(st.reaper_bytes_released),
+             static_cast<unsigned long long>(hp.ups), static_cast<unsigned long long>(hp.downs),
              static_cast<unsigned long long>(hp.canceled),
              static_cast<unsigned long long>(hp.last_cpu_of_node_downs));
   put(fd, line, n, sizeof line);
