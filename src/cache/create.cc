@@ -56,23 +56,25 @@ bool node_needs_lists(int node) {
 
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared) {
-  // The kernel's table, except that small objects may keep up to 1024 in an
-  // array (the kernel: 120): a burst of up to a thousand objects then comes
-  // back from the array instead of a refill every 60. The per-CPU byte budget
-  // bounds what all arrays hold together; refills and flushes still move 60.
+  // Larger arrays than the kernel's table (120/54/24 up to 256 B/1 KiB/a
+  // page): a burst of up to a thousand small objects, or a working set that
+  // moves between sizes, comes back from the array instead of a refill under
+  // the node's lock every batch. The per-CPU byte budget bounds what all
+  // arrays hold together, so the room is used only where a CPU cycles that
+  // many objects; refills and flushes move at most 60.
   std::uint32_t l;
   if (buffer_size > 131072)
     l = 1;
   else if (buffer_size > kPageSize)
     l = 8;
   else if (buffer_size > 1024)
-    l = 24;
+    l = 64;
   else if (buffer_size > 256)
-    l = 54;
+    l = 256;
   else
     l = kSmallObjectLimit;
   *limit = l;
-  *batch = l == kSmallObjectLimit ? kSmallObjectBatch : (l + 1) / 2;
+  *batch = (l + 1) / 2 < kSmallObjectBatch ? (l + 1) / 2 : kSmallObjectBatch;
   *shared = (buffer_size <= kPageSize && topology().possible_cpus() > 1) ? 8 : 0;
 }
 

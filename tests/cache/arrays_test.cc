@@ -44,10 +44,14 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
     // free_limit == (1 + online CPUs of the node) * batchcount + num.
     EXPECT_EQ(v.free_limit, 3u * 60u + k->geo.num);
   }
-  // Larger objects get smaller arrays (the kernel's enable_cpucache table).
+  // Larger objects get smaller arrays (the shape of the kernel's
+  // enable_cpucache table, with more room: create.cc).
+  numaslab_cache* mid = make_cache("tunables_mid", 500);
+  EXPECT_EQ(raw(mid)->limit.load(), 256u);
+  EXPECT_EQ(raw(mid)->batchcount.load(), 60u);
   numaslab_cache* big = make_cache("tunables_big", 2000);
-  EXPECT_EQ(raw(big)->limit.load(), 24u);
-  EXPECT_EQ(raw(big)->batchcount.load(), 12u);
+  EXPECT_EQ(raw(big)->limit.load(), 64u);
+  EXPECT_EQ(raw(big)->batchcount.load(), 32u);
   numaslab_cache* huge = make_cache("tunables_huge", 10000);
   EXPECT_EQ(raw(huge)->limit.load(), 8u);
   EXPECT_EQ(raw(huge)->shared.load(), 0u);

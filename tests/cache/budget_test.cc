@@ -43,7 +43,7 @@ TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
   init_sim("sim:8x16");
   ASSERT_EQ(numaslab_num_possible_cpus(), 128);
   // Caches whose default limits together want far more than the budget on
-  // every CPU: 120 x 256 B, 54 x 1 KiB, 24 x 4 KiB, 8 x 16 KiB ...
+  // every CPU: 1024 x 64 B, 256 x 256 B and 1 KiB, 64 x 4 KiB, 8 x 16 KiB.
   const std::size_t sizes[] = {64, 256, 1000, 4000, 16000};
   std::vector<numaslab_cache*> caches;
   std::uint64_t wanted = 0;
@@ -94,7 +94,8 @@ TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
 }
 
 TEST(Budget, IdleArraysGiveTheirCapacityBack) {
-  constexpr std::uint64_t kBudget = 64 * 1024;
+  // 1000-byte objects: a limit of 256 (256 KiB of 1 KiB buffers).
+  constexpr std::uint64_t kBudget = 384 * 1024;
   setenv("NUMASLAB_CPU_CACHE_BYTES", std::to_string(kBudget).c_str(), 1);
   init_sim("sim:1x2");
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
@@ -109,9 +110,9 @@ TEST(Budget, IdleArraysGiveTheirCapacityBack) {
   const std::uint64_t obj = raw(a)->geo.buffer_size;
   ASSERT_LE(quiet + limit * obj, kBudget) << "a's whole limit fits the budget";
   ASSERT_GT(quiet + 2 * limit * obj, kBudget) << "a and b together do not";
-  auto burst = [](numaslab_cache* c) {
+  auto burst = [limit](numaslab_cache* c) {
     std::vector<void*> v;
-    for (int i = 0; i < 100; ++i) v.push_back(numaslab_cache_alloc(c));
+    for (std::uint32_t i = 0; i < limit + 10; ++i) v.push_back(numaslab_cache_alloc(c));
     for (void* p : v) numaslab_cache_free(c, p);
   };
   burst(a);
