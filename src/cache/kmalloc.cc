@@ -107,7 +107,7 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   if (order < min_order) order = min_order;
   void* p;
   if (order > kMaxRunOrder) {
-    p = alloc_huge(size, node);
+    p = alloc_huge(size, node, kPageSize << min_order);
   } else {
     p = alloc_pages(node, order);
     if (!p) return nullptr;
@@ -168,7 +168,7 @@ void* kmalloc_node(std::size_t size, int node) {
 }
 
 void* kmalloc_aligned(std::size_t size, std::size_t align) {
-  if (align <= 16 && (align <= 8 || size > 8)) return numaslab_kmalloc(size);
+  if (kmalloc_aligns(size, align)) return numaslab_kmalloc(size);
   NS_ASSERT(booted());  // the caller has started numaslab
   GateSection gate;
   if (align <= kPageSize) {
@@ -196,8 +196,10 @@ void* krealloc(void* p, std::size_t size) {
       errno = ENOMEM;
       return nullptr;
     }
+    const int saved_errno = errno;
     if (void* q = resize_huge(p, size)) return q;
-    if (errno == ENOMEM && have >= size) return p;  // could not shrink: keep it
+    errno = saved_errno;         // the copy below may still succeed
+    if (have >= size) return p;  // could not shrink: keep it
   }
   void* q = numaslab_kmalloc(size);
   if (!q) return nullptr;

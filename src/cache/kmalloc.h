@@ -14,7 +14,9 @@
 //  * kmalloc_aligned(size, align) serves an alignment (a power of two) from
 //    the smallest class that fits and whose objects have that alignment, up
 //    to a page; above, from a page run of the alignment's order (up to
-//    2 MiB). A larger alignment fails with ENOMEM.
+//    2 MiB), or for a block larger than the largest run a mapping whose block
+//    starts at that alignment. A larger alignment fails with ENOMEM.
+//    kmalloc_aligns(size, align) says when kmalloc itself is aligned enough.
 //  * Above 32 KiB: a page run from the node's page allocator (up to 2 MiB),
 //    above that a mapping of its own. Such blocks are page aligned.
 //  * kmalloc(0) returns a unique minimal object. A size that cannot be
@@ -46,6 +48,10 @@ void* kmalloc(std::size_t size);
 void* kmalloc_node(std::size_t size, int node);
 // align: a power of two; nullptr with ENOMEM if it cannot be served.
 void* kmalloc_aligned(std::size_t size, std::size_t align);
+// kmalloc(size) is align-aligned: every class is 16-byte aligned but the 8-byte one.
+inline bool kmalloc_aligns(std::size_t size, std::size_t align) {
+  return align <= 8 || (align <= 16 && size > 8);
+}
 inline constexpr std::size_t kMaxKmallocAlign = kPageSize << kMaxRunOrder;  // 2 MiB
 void kfree(void* p);
 // realloc's semantics over kmalloc: p nullptr is kmalloc(size); otherwise the

@@ -8,7 +8,8 @@
 //    numaslab's. malloc and free are the kmalloc fast paths themselves (one
 //    jump).
 //  * glibc's semantics: objects of 16 bytes or more are 16-byte aligned (8 for
-//    the 8-byte class); malloc(0) is a unique pointer; every failure, every
+//    the 8-byte class; an explicit alignment of 16 is kept at every size,
+//    kmalloc_aligns); malloc(0) is a unique pointer; every failure, every
 //    size overflow (calloc, reallocarray, pvalloc) and every size above
 //    kMaxKmallocSize is NULL with errno ENOMEM; calloc skips clearing a fresh
 //    mapping; realloc(p, 0) frees p and returns NULL, as glibc's does;
@@ -41,6 +42,7 @@
 #define NS_EXPORT extern "C" __attribute__((visibility("default")))
 
 using numaslab::detail::kmalloc_aligned;
+using numaslab::detail::kmalloc_aligns;
 using numaslab::detail::kmalloc_fresh_zero;
 using numaslab::detail::krealloc;
 
@@ -48,14 +50,14 @@ namespace {
 
 bool power_of_two(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
-// kmalloc_aligned for align > 16, after the start-up every entry point makes.
+// kmalloc_aligned, after the start-up every entry point makes.
 void* aligned(std::size_t size, std::size_t align) {
   if (__builtin_expect(!numaslab::detail::ensure_started(), 0)) return nullptr;  // ENOMEM
   return kmalloc_aligned(size, align);
 }
 
 void* ns_memalign(std::size_t align, std::size_t size) {
-  if (align <= 16) return numaslab_kmalloc(size);
+  if (kmalloc_aligns(size, align)) return numaslab_kmalloc(size);
   if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return nullptr;
@@ -105,7 +107,7 @@ NS_EXPORT void* reallocarray(void* p, std::size_t n, std::size_t size) {
 NS_EXPORT int posix_memalign(void** out, std::size_t align, std::size_t size) {
   if (!power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
   const int saved = errno;
-  void* p = align <= 16 ? numaslab_kmalloc(size) : aligned(size, align);
+  void* p = kmalloc_aligns(size, align) ? numaslab_kmalloc(size) : aligned(size, align);
   if (!p) {
     const int err = errno == 0 ? ENOMEM : errno;
     errno = saved;

@@ -27,7 +27,8 @@ void* aligned(std::size_t size, std::size_t align) {
 
 void* alloc_or_handle(std::size_t size, std::size_t align, bool nothrow) {
   for (;;) {
-    void* p = align > 16 ? aligned(size, align) : numaslab_kmalloc(size);
+    void* p = numaslab::detail::kmalloc_aligns(size, align) ? numaslab_kmalloc(size)
+                                                            : aligned(size, align);
     if (p) return p;
     std::new_handler h = std::get_new_handler();
     if (!h) {

@@ -321,13 +321,19 @@ void free_pages(void* p, unsigned order) {
   insert_free(n, seg, d->index, order, coarse_now_ms());
 }
 
-void* alloc_huge(std::size_t bytes, int node) {
-  if (!valid_node(node) || bytes > kMaxHugeBytes) {
+void* alloc_huge(std::size_t bytes, int node, std::size_t align) {
+  if (!valid_node(node) || bytes > kMaxHugeBytes || align > kMaxHugeAlign) {
     errno = ENOMEM;
     return nullptr;
   }
+  // The mapping is segment-aligned: the block starts at the first page index
+  // past the header that is a multiple of the alignment (the pages skipped
+  // stay kUnused and are never touched).
+  const std::size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
+  const auto first =
+      static_cast<std::uint32_t>((kHeaderPages + align_pages - 1) & ~(align_pages - 1));
   std::size_t data = (bytes == 0 ? kPageSize : (bytes + kPageSize - 1) & ~(kPageSize - 1));
-  std::size_t len = std::size_t{kHeaderPages} * kPageSize + data;
+  std::size_t len = std::size_t{first} * kPageSize + data;
   void* mem = os_map_aligned(len, kSegmentSize);
   if (mem == nullptr) {
     errno = ENOMEM;
@@ -342,10 +348,10 @@ void* alloc_huge(std::size_t bytes, int node) {
   std::size_t mapped_pages = len >> kPageShift;
   std::uint32_t desc_end =
       static_cast<std::uint32_t>(mapped_pages < kPagesPerSegment ? mapped_pages : kPagesPerSegment);
-  PageDesc& head = seg->pages[kHeaderPages];
+  PageDesc& head = seg->pages[first];
   head.kind = PageKind::kHuge;
   head.size = bytes;
-  mark_pages(seg, kHeaderPages + 1, desc_end - kHeaderPages - 1, PageKind::kTail, 0);
+  mark_pages(seg, first + 1, desc_end - first - 1, PageKind::kTail, 0);
   segment_register(seg);
 
   NodeState& n = g_table.nodes[node];
@@ -390,8 +396,9 @@ void* resize_huge(void* p, std::size_t bytes) {
     return nullptr;
   }
   const std::size_t old_len = seg->mapped_bytes;
+  const std::uint32_t first = d->index;  // the block keeps its offset, so its alignment
   const std::size_t len =
-      std::size_t{kHeaderPages} * kPageSize + ((bytes + kPageSize - 1) & ~(kPageSize - 1));
+      std::size_t{first} * kPageSize + ((bytes + kPageSize - 1) & ~(kPageSize - 1));
   const auto desc_end = [](std::size_t l) {
     const std::size_t pages = l >> kPageShift;
     return static_cast<std::uint32_t>(pages < kPagesPerSegment ? pages : kPagesPerSegment);
@@ -416,7 +423,7 @@ void* resize_huge(void* p, std::size_t bytes) {
     n.huge_bytes += len;
     n.huge_bytes -= old_len;
   }
-  PageDesc& head = seg->pages[kHeaderPages];
+  PageDesc& head = seg->pages[first];
   head.size = bytes;
   return page_address(&head);
 }

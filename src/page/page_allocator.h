@@ -10,8 +10,9 @@
 //  * free_pages(p, order) returns a run from alloc_pages; buddies coalesce.
 //    Freeing a pointer that is not the head of an allocated run of that order
 //    is a fatal, named error.
-//  * alloc_huge(bytes, node) maps a segment of its own for `bytes` (> the
-//    largest run) and returns the page after its header pages (kind kHuge,
+//  * alloc_huge(bytes, node, align) maps a segment of its own for `bytes` (>
+//    the largest run) and returns its first page past the header pages that
+//    is `align`-aligned (a power of two, at most kMaxHugeAlign; kind kHuge,
 //    size = bytes), or nullptr with errno = ENOMEM; free_huge() unmaps it.
 //  * Free memory is kept (hysteresis); release_idle() madvises blocks that
 //    stayed free long enough, trim_node() unmaps whole free segments — both
@@ -52,11 +53,13 @@ void page_allocator_reset();
 void* alloc_pages(int node, unsigned order);
 void free_pages(void* p, unsigned order);
 
-void* alloc_huge(std::size_t bytes, int node);
+inline constexpr std::size_t kMaxHugeAlign = kSegmentSize / 2;
+void* alloc_huge(std::size_t bytes, int node, std::size_t align = kPageSize);
 void free_huge(void* p);
 // Resizes a huge allocation to `bytes` (> the largest run) by remapping: in
-// place when the address space allows, else moved without copying. Returns
-// the (possibly new) address, or nullptr with errno = ENOMEM (p unchanged).
+// place when the address space allows, else moved without copying (keeping
+// its alignment). Returns the (possibly new) address, or nullptr with
+// errno = ENOMEM (p unchanged).
 void* resize_huge(void* p, std::size_t bytes);
 
 // Unmaps completely free segments of `node` (keeping `keep` of them). With

@@ -43,6 +43,7 @@ void os_unmap(void* p, std::size_t size) {
 
 void* os_resize(void* p, std::size_t old_size, std::size_t new_size, std::size_t align) {
   const Platform& os = platform();
+  const int saved_errno = errno;  // a failed try in place must not show after a move
   void* q = os.remap(p, old_size, new_size, nullptr);
   if (q == nullptr && new_size > old_size) {
     void* to = os_map_aligned(new_size, align);
@@ -60,6 +61,7 @@ void* os_resize(void* p, std::size_t old_size, std::size_t new_size, std::size_t
     return nullptr;
   }
   g_mapped_bytes.fetch_add(new_size - old_size, std::memory_order_relaxed);
+  errno = saved_errno;
   return q;
 }
 

@@ -270,6 +270,36 @@ TEST_F(PageAllocatorTest, HugeAllocationsMapAndUnmap) {
   }
 }
 
+TEST_F(PageAllocatorTest, AlignedHugeAllocationsStartAtTheirAlignment) {
+  fresh_node(kNodeHuge);
+  for (std::size_t align = kPageSize; align <= kMaxHugeAlign; align <<= 1) {
+    const std::size_t bytes = (3 << 20) + 5;
+    char* p = static_cast<char*>(alloc_huge(bytes, kNodeHuge, align));
+    ASSERT_NE(p, nullptr) << align;
+    EXPECT_EQ(addr_of(p) % align, 0u) << align;
+    PageDesc* d = page_lookup(p);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->kind, PageKind::kHuge);
+    EXPECT_EQ(page_lookup(p + kPageSize)->kind, PageKind::kTail);
+    // The header's last page, or a page skipped to reach the alignment.
+    EXPECT_EQ(page_lookup(p - kPageSize)->kind,
+              align == kPageSize ? PageKind::kHeader : PageKind::kUnused);
+    p[0] = 1;
+    p[bytes - 1] = 2;
+    // A remap keeps the block's offset in its mapping, so its alignment.
+    char* q = static_cast<char*>(resize_huge(p, 40 << 20));
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(addr_of(q) % align, 0u) << align;
+    EXPECT_EQ(q[0], 1);
+    EXPECT_EQ(q[bytes - 1], 2);
+    free_huge(q);
+  }
+  errno = 0;
+  EXPECT_EQ(alloc_huge(3 << 20, kNodeHuge, 2 * kMaxHugeAlign), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(page_allocator_stats(kNodeHuge).huge_mappings, 0u);
+}
+
 TEST_F(PageAllocatorTest, MapFailureReturnsEnomemAndChangesNothing) {
   fresh_node(kNodeFault);
   const std::size_t mapped_before = os_mapped_bytes();
@@ -391,8 +421,7 @@ TEST_F(PageAllocatorTest, ConcurrentAllocFreeKeepsStatsConsistent) {
       const std::size_t bytes = kPageSize << r.order;
       PageDesc* d = page_lookup(r.p);
       if (d == nullptr || d->kind != PageKind::kAllocated || d->order != r.order ||
-          d->node != r.node ||
-          *reinterpret_cast<std::uint64_t*>(r.p) != r.tag ||
+          d->node != r.node || *reinterpret_cast<std::uint64_t*>(r.p) != r.tag ||
           *reinterpret_cast<std::uint64_t*>(r.p + bytes - 8) != ~r.tag)
         failures.fetch_add(1);
       free_pages(r.p, r.order);
