@@ -75,6 +75,11 @@ NUMASLAB_API size_t numaslab_cache_object_size(const numaslab_cache* c);
 
 NUMASLAB_API void* numaslab_kmalloc(size_t size);
 NUMASLAB_API void* numaslab_kmalloc_node(size_t size, int node);
+/* An align-aligned block (align a power of two, at most 2 MiB) from the
+ * smallest size class whose objects have that alignment, else a page run or
+ * mapping; node -1: the current node. NULL with EINVAL (align not a power of
+ * two, unknown node) or ENOMEM (too large an alignment, out of memory). */
+NUMASLAB_API void* numaslab_kmalloc_aligned(size_t size, size_t align, int node);
 NUMASLAB_API void* numaslab_kzalloc(size_t size);
 NUMASLAB_API void numaslab_kfree(void* p);
 NUMASLAB_API size_t numaslab_ksize(const void* p);

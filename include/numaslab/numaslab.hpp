@@ -160,10 +160,10 @@ class MemoryResource : public std::pmr::memory_resource {
 
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override {
-    if (align > 4096)
-      detail::raise<std::bad_alloc>("numaslab::MemoryResource: alignment above 4096");
-    if (align > 16 && bytes <= kLargeMin) bytes = kLargeMin + 1;
-    void* p = node_ < 0 ? numaslab_kmalloc(bytes) : numaslab_kmalloc_node(bytes, node_);
+    // Aligned requests come from a size class whose objects are aligned.
+    void* p = align > 8   ? numaslab_kmalloc_aligned(bytes, align, node_)
+              : node_ < 0 ? numaslab_kmalloc(bytes)
+                          : numaslab_kmalloc_node(bytes, node_);
     if (!p) detail::raise<std::bad_alloc>("numaslab::MemoryResource: out of memory");
     return p;
   }
@@ -177,7 +177,6 @@ class MemoryResource : public std::pmr::memory_resource {
     return &o == this;
 #endif
   }
-  static constexpr std::size_t kLargeMin = 32768;
   int node_;
 };
 

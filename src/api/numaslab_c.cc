@@ -81,6 +81,19 @@ void* numaslab_kmalloc_node(size_t size, int node) {
   if (!ensure_started()) return nullptr;  // errno ENOMEM
   return kmalloc_node(size, node);
 }
+void* numaslab_kmalloc_aligned(size_t size, size_t align, int node) {
+  GateSection gate;
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
+  if (node >= topology().num_nodes()) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return kmalloc_aligned(size, align, node < 0 ? -1 : node);
+}
 void* numaslab_kzalloc(size_t size) {
   GateSection gate;
   void* p = kmalloc(size);

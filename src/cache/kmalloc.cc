@@ -167,21 +167,24 @@ void* kmalloc_node(std::size_t size, int node) {
   return large_alloc(size, node);
 }
 
-void* kmalloc_aligned(std::size_t size, std::size_t align) {
-  if (kmalloc_aligns(size, align)) return numaslab_kmalloc(size);
+void* kmalloc_aligned(std::size_t size, std::size_t align, int node) {
+  if (node < 0 && kmalloc_aligns(size, align)) return numaslab_kmalloc(size);
   NS_ASSERT(booted());  // the caller has started numaslab
   GateSection gate;
   if (align <= kPageSize) {
     int cls = size_class(size > align ? size : align);
     while (cls >= 0 && cls < kNumKmallocClasses && class_align(cls) < align) ++cls;
-    if (cls >= 0 && cls < kNumKmallocClasses) return cache_alloc(g_kmalloc_caches[cls]);
+    if (cls >= 0 && cls < kNumKmallocClasses)
+      return node < 0 ? cache_alloc(g_kmalloc_caches[cls])
+                      : cache_alloc_node(g_kmalloc_caches[cls], node);
   }
+  if (node >= 0 && !topology().node_has_memory(node)) node = -1;
   if (align > kMaxKmallocAlign) {
     errno = ENOMEM;
     return nullptr;
   }
   // A page run of order k starts at a multiple of 2^k pages of its segment.
-  return large_alloc(size, local_node(), order_for(align));
+  return large_alloc(size, node < 0 ? local_node() : node, order_for(align));
 }
 
 void kfree(void* p) { numaslab_kfree(p); }

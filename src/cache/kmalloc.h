@@ -47,7 +47,8 @@ void kmalloc_publish_table();
 void* kmalloc(std::size_t size);
 void* kmalloc_node(std::size_t size, int node);
 // align: a power of two; nullptr with ENOMEM if it cannot be served.
-void* kmalloc_aligned(std::size_t size, std::size_t align);
+// node -1: the current node.
+void* kmalloc_aligned(std::size_t size, std::size_t align, int node = -1);
 // kmalloc(size) is align-aligned: every class is 16-byte aligned but the 8-byte one.
 inline bool kmalloc_aligns(std::size_t size, std::size_t align) {
   return align <= 8 || (align <= 16 && size > 8);

@@ -1,6 +1,7 @@
 // The C++ interface: typed caches, STL allocator, pmr resource, slabinfo stream.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <list>
 #include <map>
 #include <memory_resource>
@@ -94,10 +95,47 @@ TEST(CppApi, PmrResourceHonoursAlignmentAndNode) {
   void* p = local.allocate(100, 256);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 256, 0u);
   local.deallocate(p, 100, 256);
-  EXPECT_THROW((void)local.allocate(100, 8192), std::bad_alloc);
+  // Served from a size class whose objects are aligned, not a page run.
+  for (std::size_t align : {16, 32, 64, 128, 256, 512, 1024, 2048, 4096}) {
+    for (std::size_t bytes : {std::size_t{1}, std::size_t{24}, align - 1, align, align + 1}) {
+      void* q = local.allocate(bytes, align);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(q) % align, 0u) << bytes << " @" << align;
+      EXPECT_GE(numaslab_ksize(q), bytes);
+      if (bytes <= align) EXPECT_LE(numaslab_ksize(q), align) << bytes << " @" << align;
+      local.deallocate(q, bytes, align);
+    }
+  }
+  void* q = on_node1.allocate(24, 64);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(q) % 64, 0u);
+  EXPECT_EQ(numaslab_ksize(q), 64u);
+  EXPECT_EQ(numaslab_node_of(q), 1);
+  on_node1.deallocate(q, 24, 64);
+  // Above a page: a page run of the alignment's order.
+  q = local.allocate(100, 8192);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(q) % 8192, 0u);
+  local.deallocate(q, 100, 8192);
+  EXPECT_THROW((void)local.allocate(100, std::size_t{4} << 20), std::bad_alloc);
   std::pmr::list<int> l(&local);
   for (int i = 0; i < 100; ++i) l.push_back(i);
   EXPECT_EQ(l.size(), 100u);
+}
+
+TEST(CApi, KmallocAlignedRejectsBadArguments) {
+  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
+  errno = 0;
+  EXPECT_EQ(numaslab_kmalloc_aligned(10, 24, -1), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(numaslab_kmalloc_aligned(10, 64, 7), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(numaslab_kmalloc_aligned(10, std::size_t{4} << 20, -1), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  void* p = numaslab_kmalloc_aligned(10, 16, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 16, 0u);
+  EXPECT_EQ(numaslab_node_of(p), 0);
+  numaslab_kfree(p);
 }
 
 TEST(CppApi, SlabinfoStreams) {
