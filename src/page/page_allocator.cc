@@ -48,7 +48,12 @@ struct alignas(kCacheLine) NodeState {
   std::size_t free_pages NS_GUARDED_BY(lock) = 0;
   std::size_t huge_mappings NS_GUARDED_BY(lock) = 0;
   std::size_t huge_bytes NS_GUARDED_BY(lock) = 0;
+  // Pages of free blocks whose memory may be resident (stamp != 0).
+  std::size_t resident_free_pages NS_GUARDED_BY(lock) = 0;
 };
+
+// Resident free pages a node keeps before a free returns memory at once.
+std::atomic<std::size_t> g_keep_free_pages{(std::size_t{8} << 20) >> kPageShift};
 
 // A table of per-node state, constant-initialised (no static-init order
 // issues, no allocation), each lock named with its node.
@@ -76,6 +81,7 @@ void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 
     NS_REQUIRES(n.lock) {
   d->kind = PageKind::kFree;
   d->size = stamp;
+  if (stamp != 0) n.resident_free_pages += std::size_t{1} << order;
   d->order = static_cast<std::uint8_t>(order);
   d->prev = nullptr;
   d->next = n.free_lists[order];
@@ -84,6 +90,7 @@ void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 
 }
 
 void list_remove(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
+  if (d->size != 0) n.resident_free_pages -= std::size_t{1} << order;
   if (d->prev)
     d->prev->next = d->next;
   else
@@ -306,19 +313,27 @@ void free_pages(void* p, unsigned order) {
   int node = d->node;
   NS_CHECK(node < kMaxNodes, "free_pages: %p has corrupted node %d", p, node);
   NodeState& n = g_table.nodes[node];
-  LockGuard<SpinLock> guard(n.lock);
-  // Validate under the lock: a double free races with the block's reuse.
-  why = free_pages_problem(d, order);
-  NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s", p,
-           order, why);
+  std::size_t excess = 0;
+  {
+    LockGuard<SpinLock> guard(n.lock);
+    // Validate under the lock: a double free races with the block's reuse.
+    why = free_pages_problem(d, order);
+    NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
+             p, order, why);
 
-  std::uint32_t count = 1u << order;
-  seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
-  n.used_pages -= count;
-  n.free_pages += count;
+    std::uint32_t count = 1u << order;
+    seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
+    n.used_pages -= count;
+    n.free_pages += count;
 
-  mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
-  insert_free(n, seg, d->index, order, coarse_now_ms());
+    mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
+    insert_free(n, seg, d->index, order, coarse_now_ms());
+    const std::size_t keep = g_keep_free_pages.load(std::memory_order_relaxed);
+    if (n.resident_free_pages > keep) excess = n.resident_free_pages - keep / 2;
+  }
+  // Above what a node keeps resident: back to the OS now, down to half of it
+  // (hysteresis, so a free at the limit does not madvise every time).
+  if (excess != 0) (void)release_idle(node, 0, excess);
 }
 
 void* alloc_huge(std::size_t bytes, int node, std::size_t align) {
@@ -493,7 +508,7 @@ std::uint64_t coarse_now_ms() {
          static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
 }
 
-std::size_t release_idle(int node, std::uint64_t min_age_ms) {
+std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pages) {
   if (!valid_node(node)) return 0;
   NodeState& n = g_table.nodes[node];
   const std::uint64_t now = coarse_now_ms();
@@ -506,11 +521,13 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms) {
     int got = 0;
     {
       LockGuard<SpinLock> guard(n.lock);
-      for (int o = kMaxRunOrder; o >= 0 && got < kBatch; --o) {
+      std::size_t taken = 0;
+      for (int o = kMaxRunOrder; o >= 0 && got < kBatch && taken < max_pages; --o) {
         PageDesc* d = n.free_lists[o];
-        while (d && got < kBatch) {
+        while (d && got < kBatch && taken < max_pages) {
           PageDesc* next = d->next;
           if (d->size != 0 && now - d->size >= min_age_ms) {
+            taken += std::size_t{1} << o;
             list_remove(n, d, static_cast<unsigned>(o));
             d->kind = PageKind::kAllocated;  // off the lists: buddies must not merge it
             batch[got++] = d;
@@ -536,6 +553,8 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms) {
     for (int i = 0; i < got; ++i)
       insert_free(n, segment_of(batch[i]), batch[i]->index, batch[i]->order, stamp[i]);
     if (batch_released == 0) break;  // the kernel refuses: try again next round
+    if ((batch_released >> kPageShift) >= max_pages) break;
+    max_pages -= batch_released >> kPageShift;
   }
   return released;
 }
@@ -550,7 +569,12 @@ PageAllocatorStats page_allocator_stats(int node) {
   s.pages_free = n.free_pages;
   s.huge_mappings = n.huge_mappings;
   s.huge_bytes = n.huge_bytes;
+  s.resident_free_pages = n.resident_free_pages;
   return s;
+}
+
+void set_keep_free_bytes(std::size_t bytes) {
+  g_keep_free_pages.store(bytes >> kPageShift, std::memory_order_relaxed);
 }
 
 void page_allocator_lock_for_fork() NS_NO_THREAD_SAFETY_ANALYSIS {

@@ -16,7 +16,8 @@
 //    size = bytes), or nullptr with errno = ENOMEM; free_huge() unmaps it.
 //  * Free memory is kept (hysteresis); release_idle() madvises blocks that
 //    stayed free long enough, trim_node() unmaps whole free segments — both
-//    the reaper's job. A free block's descriptor `size` holds the time it
+//    the reaper's job — and a free above the node's keep (set_keep_free_bytes)
+//    releases at once. A free block's descriptor `size` holds the time it
 //    became free (ms, coarse clock) while its pages may be resident, and 0
 //    once they were released (or never touched).
 //  * Statistics are exact at quiescent points: pages_in_use(node) ==
@@ -40,7 +41,8 @@ struct PageAllocatorStats {
   std::size_t pages_in_use = 0;  // pages handed out (runs), excluding headers
   std::size_t pages_free = 0;    // pages in free buddy blocks
   std::size_t huge_mappings = 0;
-  std::size_t huge_bytes = 0;  // bytes mapped for huge allocations (incl. headers)
+  std::size_t huge_bytes = 0;           // bytes mapped for huge allocations (incl. headers)
+  std::size_t resident_free_pages = 0;  // free pages that may be resident (not released)
 };
 
 // Must be called once before use. bind: mbind new segments to their node.
@@ -71,7 +73,16 @@ std::size_t trim_node(int node, std::size_t keep, bool clean_only = false);
 // `node` that have stayed free for at least min_age_ms — hysteresis, because a
 // page faulted back in costs far more than keeping it. Returns bytes released.
 // The blocks stay free and usable; their pages read back as zero.
-std::size_t release_idle(int node, std::uint64_t min_age_ms);
+// At most max_pages pages (largest blocks first).
+std::size_t release_idle(int node, std::uint64_t min_age_ms,
+                         std::size_t max_pages = ~std::size_t{0});
+
+// Resident free memory a node keeps (NUMASLAB_KEEP_FREE_BYTES, default
+// 8 MiB): a free_pages that takes the node's resident free pages above it
+// releases memory at once, largest blocks first, down to half of it; below
+// it, free memory waits for release_idle (the reaper), so memory that is
+// reused soon is not faulted in again.
+void set_keep_free_bytes(std::size_t bytes);
 
 // Milliseconds on the coarse monotonic clock (for free-block ages).
 std::uint64_t coarse_now_ms();

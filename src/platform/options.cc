@@ -168,6 +168,7 @@ void parse_options(Options* out, char* problems, std::size_t len) {
   out->rseq = p.get_bool("NUMASLAB_RSEQ");
   out->cpu_cache_bytes = p.get_int("NUMASLAB_CPU_CACHE_BYTES", 0, 1 << 30);
   out->stats = p.get_bool("NUMASLAB_STATS");
+  out->keep_free_bytes = p.get_int("NUMASLAB_KEEP_FREE_BYTES", 0, 1 << 30);
   static constexpr const char* kChecks[] = {"fast", "full"};
   out->check_full = p.get_choice("NUMASLAB_CHECK", kChecks, 2) == 1;
   p.unknown_names();

@@ -27,6 +27,7 @@ struct Options {
   bool check_full;         // NUMASLAB_CHECK=full
   long cpu_cache_bytes;    // NUMASLAB_CPU_CACHE_BYTES
   bool stats;              // NUMASLAB_STATS
+  long keep_free_bytes;    // NUMASLAB_KEEP_FREE_BYTES
 };
 
 struct OptionInfo {
@@ -54,6 +55,9 @@ inline constexpr OptionInfo kOptionTable[] = {
      "magic, object boundary and double free at once (README: what each level catches)"},
     {"NUMASLAB_CPU_CACHE_BYTES", "1048576",
      "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
+    {"NUMASLAB_KEEP_FREE_BYTES", "8388608",
+     "free memory a node keeps resident for reuse; a free beyond it returns memory to the OS at "
+     "once (the rest goes after NUMASLAB_RELEASE_DELAY_MS)"},
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},

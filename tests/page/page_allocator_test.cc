@@ -65,6 +65,39 @@ TEST_F(PageAllocatorTest, EveryOrderIsNaturallyAlignedAndLabelled) {
   EXPECT_EQ(s.pages_free, s.segments * kDataPages);
 }
 
+// A free that takes a node's resident free memory above its keep releases
+// memory at once, down to half the keep; below it, memory stays for reuse.
+TEST_F(PageAllocatorTest, FreesAboveTheKeepReleaseAtOnce) {
+  constexpr int kNode = 3;
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNode));
+  constexpr std::size_t kKeep = std::size_t{1} << 20;  // 256 pages
+  set_keep_free_bytes(kKeep);
+  std::vector<void*> runs;
+  for (int i = 0; i < 32; ++i) {  // 32 x 128 KiB = 4 MiB, touched
+    void* p = alloc_pages(kNode, 5);
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 0x11, kPageSize << 5);
+    runs.push_back(p);
+  }
+  std::size_t most = 0;
+  for (void* p : runs) {
+    free_pages(p, 5);
+    const std::size_t resident = page_allocator_stats(kNode).resident_free_pages;
+    EXPECT_LE(resident, kKeep >> kPageShift) << "never more than the keep stays resident";
+    most = std::max(most, resident);
+  }
+  EXPECT_GE(most, (kKeep >> kPageShift) / 2) << "up to the keep stays for reuse";
+  // Released blocks read back as zero; resident ones keep their contents.
+  set_keep_free_bytes(std::size_t{8} << 20);
+  const std::size_t before = page_allocator_stats(kNode).resident_free_pages;
+  std::vector<void*> again;
+  for (int i = 0; i < 32; ++i) again.push_back(alloc_pages(kNode, 5));
+  for (void* p : again) free_pages(p, 5);
+  EXPECT_GE(page_allocator_stats(kNode).resident_free_pages, before)
+      << "below the keep nothing is released";
+  EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
+}
+
 TEST_F(PageAllocatorTest, OutOfRangeRequestsFailWithEnomem) {
   errno = 0;
   EXPECT_EQ(alloc_pages(kNodeOrders, kMaxRunOrder + 1), nullptr);
