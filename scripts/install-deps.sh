@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build g++ clang-14 libgtest-dev libgmock-dev
       pkg-config go-md2man gnuplot-nox clang-format-14 clang-tidy-14
       libbenchmark-dev libcli11-dev nlohmann-json3-dev spin libclang-rt-14-dev
-      python3 perl sqlite3 git gcc xz-utils coreutils)  # the last line: programs the malloc tests run
+      python3 perl sqlite3 git gcc xz-utils coreutils valgrind)  # the last line: programs the malloc tests run
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbb-dev gnuplot-nox valgrind)
 fi

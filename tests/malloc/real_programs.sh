@@ -7,7 +7,8 @@
 # Usage: real_programs.sh SHIM CASE
 #   CASE: python3 perl sqlite3 git gcc sort xz, or a variant with options:
 #   python3-check-full (NUMASLAB_CHECK=full), sqlite3-no-rseq (NUMASLAB_RSEQ=0),
-#   perl-stats (NUMASLAB_STATS=1: the summary must appear on stderr).
+#   perl-stats (NUMASLAB_STATS=1: the summary must appear on stderr),
+#   sort-valgrind (sort under valgrind --tool=none: numaslab with locked slots).
 # Exit status 77 (a skip for ctest) when the program is not installed.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ case $case_name in
   python3-check-full) variant_env=(NUMASLAB_CHECK=full) ;;
   sqlite3-no-rseq) variant_env=(NUMASLAB_RSEQ=0) ;;
   perl-stats) variant_env=(NUMASLAB_STATS=1) ;;
+  sort-valgrind) command -v valgrind > /dev/null || exit 77 ;;
   python3 | perl | sqlite3 | git | gcc | sort | xz) ;;
   *)
     echo "real_programs.sh: unknown case '$case_name'" >&2
@@ -151,7 +153,9 @@ EOF
 }
 
 wl_sort() {
-  awk 'BEGIN { srand(1); for (i = 0; i < 200000; i++) printf "%08d %s line %d\n", int(rand() * 1e8), (i % 13 ? "b" : "a"), i }' > input
+  local lines=200000
+  [[ $case_name == sort-valgrind ]] && lines=20000
+  awk -v n="$lines" 'BEGIN { srand(1); for (i = 0; i < n; i++) printf "%08d %s line %d\n", int(rand() * 1e8), (i % 13 ? "b" : "a"), i }' > input
   "${run[@]}" sort -S 16M --parallel=2 -k2,2 -k1,1n input | sha256sum
   "${run[@]}" sort -u -r input > unique
   head -n 3 unique
@@ -187,6 +191,9 @@ run_once() {
 run=()
 run_once glibc
 run=(env "LD_PRELOAD=$shim" NUMASLAB_VERBOSE=1 "${variant_env[@]}")
+# memcheck puts its own malloc in place of any; --tool=none runs numaslab under
+# valgrind (no rseq there: locked slots).
+[[ $case_name == sort-valgrind ]] && run+=(valgrind -q --tool=none)
 run_once shim
 
 failed=0
@@ -203,6 +210,9 @@ cmp -s "$work/glibc.out" "$work/shim.out" || {
 }
 grep -q '^numaslab: topology ' "$work/shim.err" || fail "the shim did not serve $program"
 if grep -q 'numaslab: fatal' "$work/shim.err"; then fail "numaslab reported a fatal error"; fi
+if [[ $case_name == sort-valgrind ]] && ! grep -q 'slots locked' "$work/shim.err"; then
+  fail "under valgrind numaslab did not run with locked slots"
+fi
 if [[ $case_name == perl-stats ]]; then
   if ! grep -q '^numaslab: statistics (pid [0-9]*): topology' "$work/shim.err" ||
     ! grep -q 'kmalloc-' "$work/shim.err"; then
