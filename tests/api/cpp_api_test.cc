@@ -101,7 +101,9 @@ TEST(CppApi, PmrResourceHonoursAlignmentAndNode) {
       void* q = local.allocate(bytes, align);
       EXPECT_EQ(reinterpret_cast<std::uintptr_t>(q) % align, 0u) << bytes << " @" << align;
       EXPECT_GE(numaslab_ksize(q), bytes);
-      if (bytes <= align) EXPECT_LE(numaslab_ksize(q), align) << bytes << " @" << align;
+      if (bytes <= align) {
+        EXPECT_LE(numaslab_ksize(q), align) << bytes << " @" << align;
+      }
       local.deallocate(q, bytes, align);
     }
   }

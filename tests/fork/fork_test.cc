@@ -218,9 +218,8 @@ TEST(Fork, DuringFirstStartUp) {
     ASSERT_GE(p, 0);
     if (p == 0) {
       std::thread first([] { release(alloc(100)); });
-      // Let the thread get going, by a varying amount.
-      for (volatile int spin = 0; spin < (i % 10) * 2000; ++spin) {
-      }
+      // Let the thread get going, for a varying while.
+      std::this_thread::sleep_for(std::chrono::microseconds((i % 10) * 20));
       const pid_t c = fork();
       if (c == 0) child_body();
       first.join();
