@@ -9,13 +9,14 @@
 #include <atomic>
 
 #include "cache/cache.h"
+#include "cache/registry.h"
 
 namespace numaslab::detail {
 
 namespace {
 
 std::atomic<std::uint64_t> g_cpu_bytes[kMaxCpus];
-std::atomic<std::uint64_t> g_budget{std::uint64_t{1} << 20};
+std::atomic<std::uint64_t> g_budget{std::uint64_t{4} << 20};
 
 bool reserve(int cpu, std::uint64_t bytes) {
   std::atomic<std::uint64_t>& acct = g_cpu_bytes[cpu];
@@ -29,6 +30,52 @@ bool reserve(int cpu, std::uint64_t bytes) {
 
 void unreserve(int cpu, std::uint64_t bytes) {
   g_cpu_bytes[cpu].fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+// A spent budget: other caches' arrays on `cpu` give back at least `want`
+// bytes of room — room they do not use first, then their oldest objects go
+// back to their slabs with the room they held. Arrays not used since the
+// reaper's last visit go first. Without waiting: a busy registry gives
+// nothing. Returns the bytes given back.
+std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SAFETY_ANALYSIS {
+  if (!registry().mutex.try_lock()) return 0;
+  std::uint64_t got = 0;
+  for (int pass = 0; pass < 2 && got < want; ++pass) {
+    for (Cache* c = registry().head; c && got < want; c = c->next) {
+      if (c == needy || static_cast<std::uint32_t>(cpu) >= c->num_slots) continue;
+      CpuSlot& s = c->slot(cpu);
+      if (!s.has_array() || s.capacity() == 0 || (pass == 0 && !s.idle_hint())) continue;
+      const std::uint64_t obj = c->geo.buffer_size;
+      SlabQueue dead;
+      {
+        SlotStop stop(s, cpu);
+        if (!s.base) continue;
+        const std::uint32_t avail = s.avail();
+        const std::uint32_t cap = s.capacity();
+        const std::uint64_t unused = std::uint64_t{cap - avail} * obj;
+        std::uint32_t drop = 0;
+        if (unused < want - got) {
+          const std::uint64_t more = (want - got - unused + obj - 1) / obj;
+          drop = more < avail ? static_cast<std::uint32_t>(more) : avail;
+        }
+        if (drop) {
+          NodeLists* nl = c->node(s.node);
+          {
+            LockGuard<SpinLock> gl(nl->list_lock);
+            nl->free_block(c->geo, s.base, drop, &dead);
+          }
+          __builtin_memmove(s.base, s.base + drop, (avail - drop) * sizeof(void*));
+          s.set_top(s.top - drop);
+          slot_moved(s, -static_cast<std::int64_t>(drop));
+        }
+        capacity_set(c, s, cpu, s.avail());
+        got += std::uint64_t{cap - s.capacity()} * obj;
+      }
+      destroy_slabs(c, &dead);
+    }
+  }
+  registry().mutex.unlock();
+  return got;
 }
 
 }  // namespace
@@ -55,8 +102,17 @@ bool capacity_grow(Cache* c, int cpu) {
   const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
   std::uint32_t want = seen > batch ? seen : (batch ? batch : 1);
   if (want > limit - seen) want = limit - seen;
+  const std::uint32_t wanted = want;
   while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
-  if (want == 0) return false;
+  if (want == 0) {
+    // Spent: take room from arrays that hold it idle, so that a cache that
+    // starts working now is not left without an array until the reaper
+    // comes round.
+    want = wanted;
+    if (reclaim(c, cpu, std::uint64_t{want} * obj) == 0) return false;
+    while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
+    if (want == 0) return false;
+  }
   SlotStop stop(s, cpu);
   const std::uint32_t cur = s.base ? s.capacity() : 0;
   const std::uint32_t size = s.base ? s.size() : 0;

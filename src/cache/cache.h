@@ -34,7 +34,8 @@
 //    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). An array
 //    starts with no capacity; each time it needs room (a refill, a free into a
 //    full array) the capacity doubles (at least one batch) up to its limit, as
-//    far as the budget allows; the capacity goes back when the reaper finds
+//    far as the budget allows (a spent budget first takes room from other
+//    caches' arrays on that CPU: budget.cc); the capacity goes back when the reaper finds
 //    the array idle for long and when it is detached.
 //  * nodes[n] is published once (release) and lives as long as the cache (R1).
 //  * Tunables (limit, batchcount, shared) change only under the registry mutex.

@@ -53,7 +53,7 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_CHECK", "fast",
      "fast: a free checks the pointer is a slab object of the right cache; full: also header "
      "magic, object boundary and double free at once (README: what each level catches)"},
-    {"NUMASLAB_CPU_CACHE_BYTES", "1048576",
+    {"NUMASLAB_CPU_CACHE_BYTES", "4194304",
      "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
     {"NUMASLAB_KEEP_FREE_BYTES", "8388608",
      "free memory a node keeps resident for reuse; a free beyond it returns memory to the OS at "
