@@ -23,6 +23,7 @@
 
 #include "base/check.h"
 #include "base/format.h"
+#include "cache/cpu_up_down.h"
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"

@@ -136,9 +136,6 @@ bool cache_grow(Cache* c, int node);
 void destroy_slabs(Cache* c, SlabQueue* dead);
 
 // ---- node layer helpers (cache_free.cc) ----
-// Drains an alien array home (shared array of the home node first, then its
-// slabs) — the kernel's __drain_alien_cache. Caller holds a->lock.
-void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) NS_REQUIRES(a->lock);
 // Returns n cached objects of node `node` to that node (shared first when
 // use_shared, else slabs).
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,

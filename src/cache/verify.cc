@@ -1,6 +1,7 @@
 #include "cache/verify.h"
 
 #include "base/format.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "page/page_map.h"
 

@@ -6,6 +6,8 @@
 #include <atomic>
 
 #include "base/fork_gate.h"
+#include "cache/alien_cache.h"
+#include "cache/cpu_up_down.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"

@@ -1,6 +1,6 @@
 // numaslab — ArrayCache: a LIFO stack of object pointers (the kernel's
 // struct array_cache). Used for per-CPU arrays, per-node shared arrays and
-// alien arrays.
+// alien arrays (cache/alien_cache.h).
 //
 // Contract:
 //  * entries()[0..avail) are valid; entries()[avail-1] is the hottest.
@@ -59,20 +59,6 @@ struct alignas(8) ArrayCache {
 };
 static_assert(sizeof(ArrayCache) == 16);
 
-// An alien array: objects freed on this node whose home is another node,
-// queued to go home in a batch. Shared by the CPUs of the local node.
-struct AlienArray {
-  SpinLock lock{LockRank::kAlien};
-  int home_node = -1;
-  ArrayCache ac;  // must be last: its entries follow
-
-  static std::size_t bytes_for(std::uint32_t limit) {
-    return offsetof(AlienArray, ac) + ArrayCache::bytes_for(limit);
-  }
-};
-
-// The kernel maps any alien limit > 1 to 12 entries.
-inline constexpr std::uint32_t kAlienLimit = 12;
 // Refill of an array that was not touched since the last reap is capped
 // (the kernel's BATCHREFILL_LIMIT).
 inline constexpr std::uint32_t kBatchRefillLimit = 16;

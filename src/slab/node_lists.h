@@ -27,6 +27,8 @@
 
 namespace numaslab::detail {
 
+struct AlienArray;  // cache/alien_cache.h: the lists only hold the set
+
 struct NodeStats {
   std::uint64_t list_allocs = 0;     // objects taken out of slabs (num_allocations)
   std::uint64_t active = 0;          // objects out of slabs now (num_active)

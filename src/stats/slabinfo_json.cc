@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/format.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "reap/reaper.h"

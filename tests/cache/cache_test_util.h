@@ -15,6 +15,7 @@
 
 #include "cache/cache.h"
 #include "cache/kmalloc.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"

@@ -20,6 +20,7 @@
 
 #include "cache/cache.h"
 #include "cache/kmalloc.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "cpu/cpu_slots.h"
 #include "numaslab/numaslab.h"

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 
