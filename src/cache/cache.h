@@ -168,11 +168,10 @@ void reset_cpu_cache_bytes();
 // path checked when it went in.
 inline void mark_user(Cache* c, void* obj) {
   PageDesc* d = page_lookup_trusted(obj);
-  NS_ASSERT(page_lookup(obj) == d && d->kind == PageKind::kSlab && d->owner == c);
-  Slab* s = static_cast<Slab*>(d->slab);
-  const auto off = static_cast<std::uint32_t>(static_cast<char*>(obj) - s->s_mem);
-  const std::uint32_t i = divide_by_size(c->geo, off);
-  NS_ASSERT(slab_object_index(c->geo, s, obj) == static_cast<std::int64_t>(i));
+  NS_ASSERT(page_lookup(obj) == d && d->owner == c);
+  const auto [s, idx] = resolve_object(d, c->geo, obj);
+  NS_CHECK(s && idx >= 0, "cache '%s': %p in an array is not an object of its slabs", c->name, obj);
+  const auto i = static_cast<std::uint32_t>(idx);
   if (NS_UNLIKELY(s->load_bufctl(i) != kBufctlCached)) handed_out_twice(c, obj);
   s->store_bufctl(i, kBufctlUser);
 }

@@ -30,9 +30,7 @@ void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool
 void free_to_home(Cache* c, void* const* objs, std::uint32_t n) {
   SlabQueue dead;
   for (std::uint32_t i = 0; i < n; ++i) {
-    PageDesc* d = page_lookup(objs[i]);
-    NS_CHECK(d && d->kind == PageKind::kSlab, "free_to_home: %p is not a slab object", objs[i]);
-    int home = static_cast<Slab*>(d->slab)->nodeid;
+    const int home = slab_of_object(objs[i], "free_to_home")->nodeid;
     return_to_node(c, home, &objs[i], 1, false, &dead);
   }
   destroy_slabs(c, &dead);
@@ -115,8 +113,7 @@ void free_path(Cache* c, void* obj, int home) {
 }  // namespace
 
 void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
-  Slab* s = static_cast<Slab*>(d->slab);
-  std::int64_t idx = slab_object_index(c->geo, s, obj);
+  const auto [s, idx] = resolve_object(d, c->geo, obj);
   NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')", api,
            obj, c->name);
   if (check_full()) {

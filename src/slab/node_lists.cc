@@ -49,12 +49,6 @@ void link(NodeLists& nl, Slab* s, SlabList id, bool front) {
   s->list_id = id;
 }
 
-Slab* slab_of(const void* obj, const char* what) {
-  PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab, "%s: %p is not a slab object", what, obj);
-  return static_cast<Slab*>(d->slab);
-}
-
 }  // namespace
 
 std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint32_t n) {
@@ -88,7 +82,7 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
                            SlabQueue* dead) {
   for (std::uint32_t i = 0; i < n; ++i) {
     void* obj = objs[i];
-    Slab* s = slab_of(obj, "free_block");
+    Slab* s = slab_of_object(obj, "free_block");
     NS_CHECK(s->nodeid == node, "free_block: object %p of node %d returned to node %d", obj,
              s->nodeid, node);
     std::int64_t idx = slab_object_index(g, s, obj);

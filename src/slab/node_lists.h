@@ -24,6 +24,7 @@
 #include "base/lock.h"
 #include "slab/array_cache.h"
 #include "slab/slab.h"
+#include "slab/slab_of.h"
 
 namespace numaslab::detail {
 
@@ -85,16 +86,5 @@ struct NodeLists {
 // bufctl free list 0 → 1 → … → num-1. Does not run constructors.
 Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index, int node,
                   void* offslab_desc);
-
-// Object index of obj in s, or -1 if obj is not exactly at an object boundary.
-inline std::int64_t slab_object_index(const SlabGeometry& g, const Slab* s, const void* obj) {
-  const char* p = static_cast<const char*>(obj);
-  if (p < s->s_mem) return -1;
-  std::uint64_t off = static_cast<std::uint64_t>(p - s->s_mem);
-  if (off >= std::uint64_t{g.num} * g.buffer_size) return -1;
-  std::uint32_t idx = divide_by_size(g, static_cast<std::uint32_t>(off));
-  if (std::uint64_t{idx} * g.buffer_size != off) return -1;
-  return idx;
-}
 
 }  // namespace numaslab::detail
