@@ -65,8 +65,10 @@ void validator_acquire(const void* lock, LockRank rank, const LockName* name);
 void validator_release(const void* lock);
 // Number of locks the calling thread holds (validator bookkeeping; 0 when off).
 int validator_held_count();
-// Aborts if the thread holds any lock of rank >= `rank` (used at allocator
-// entry points that may take such locks).
+// Aborts if the thread holds any lock of rank >= `rank`, naming `what`: the
+// C API entry points that take the registry mutex call it first
+// (api/numaslab_c.cc), so a call from under a numaslab lock names the entry
+// point rather than two locks deep inside.
 void validator_assert_not_held(LockRank rank, const char* what);
 
 }  // namespace detail

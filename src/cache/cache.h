@@ -129,8 +129,9 @@ void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api);
 void free_to_home(Cache* c, void* const* objs, std::uint32_t n);
 
 // ---- slabs (grow.cc) ----
-// Builds one slab on `node` and adds it to the node's free list. Returns false
-// (errno ENOMEM) if pages or the off-slab descriptor could not be had.
+// Builds one slab on `node` and adds it to the node's free list (the kernel's
+// cache_grow). Returns false (errno ENOMEM) if pages or the off-slab
+// descriptor could not be had.
 bool cache_grow(Cache* c, int node);
 // Destroys slabs unlinked by the node layer. Call with no lock held.
 void destroy_slabs(Cache* c, SlabQueue* dead);

@@ -54,9 +54,10 @@ Cache* cache_cache();
 // Create/destroy/shrink (create.cc). cache_create returns nullptr with errno
 // EINVAL (bad arguments), EEXIST (name taken) or ENOMEM.
 Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
-                    CtorFn ctor);
-int cache_destroy(Cache* c);  // 0 or -EBUSY (objects in use; cache unchanged)
-int cache_shrink(Cache* c);   // 0 if no slab remains, else 1
+                    CtorFn ctor) NS_EXCLUDES(registry().mutex);
+// 0 or -EBUSY (objects in use; cache unchanged)
+int cache_destroy(Cache* c) NS_EXCLUDES(registry().mutex);
+int cache_shrink(Cache* c) NS_EXCLUDES(registry().mutex);  // 0 if no slab remains, else 1
 Cache* cache_find(const char* name) NS_REQUIRES(registry().mutex);
 
 // Empties every array of the cache (per-CPU, shared, alien) into the slabs.

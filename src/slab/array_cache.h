@@ -21,6 +21,14 @@
 
 namespace numaslab::detail {
 
+// Shifts entries[n..avail) down to entries[0..): the n oldest are gone, the
+// hot top stays for the next allocations (every array trim: the reaper's,
+// on per-CPU and shared arrays). Returns the new avail.
+inline std::uint32_t entries_drop_bottom(void** entries, std::uint32_t avail, std::uint32_t n) {
+  std::memmove(entries, entries + n, (avail - n) * sizeof(void*));
+  return avail - n;
+}
+
 struct alignas(8) ArrayCache {
   std::uint32_t avail;
   std::uint32_t limit;
@@ -41,12 +49,9 @@ struct alignas(8) ArrayCache {
   }
   std::uint32_t room() const { return limit - avail; }
 
-  // Removes the n oldest (bottom) entries into out[0..n), keeping the hot top.
-  void take_bottom(void** out, std::uint32_t n) {
-    std::memcpy(out, entries(), n * sizeof(void*));
-    avail -= n;
-    std::memmove(entries(), entries() + n, avail * sizeof(void*));
-  }
+  // Forgets the n oldest (bottom) entries, which the caller has returned to
+  // their slabs, keeping the hot top.
+  void drop_bottom(std::uint32_t n) { avail = entries_drop_bottom(entries(), avail, n); }
   // Removes the n hottest entries into out[0..n).
   void take_top(void** out, std::uint32_t n) {
     avail -= n;

@@ -75,6 +75,7 @@ std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint
   stats.list_allocs += got;
   stats.active += got;
   if (stats.active > stats.high_mark) stats.high_mark = stats.active;
+  NS_EXPENSIVE(lists_consistent(g));
   return got;
 }
 
@@ -114,6 +115,25 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
       link(*this, s, SlabList::kPartial, false);
     }
   }
+  NS_EXPENSIVE(lists_consistent(g));
+}
+
+bool NodeLists::lists_consistent(const SlabGeometry& g) const {
+  std::uint64_t free_sum = 0;
+  const SlabQueue* lists[] = {&partial, &full, &free};
+  const SlabList ids[] = {SlabList::kPartial, SlabList::kFull, SlabList::kFree};
+  for (int l = 0; l < 3; ++l) {
+    std::size_t n = 0;
+    for (const Slab* s = lists[l]->head; s; s = s->next, ++n) {
+      const SlabList want = s->inuse == 0       ? SlabList::kFree
+                            : s->inuse == g.num ? SlabList::kFull
+                                                : SlabList::kPartial;
+      if (s->list_id != ids[l] || want != ids[l] || s->nodeid != node) return false;
+      free_sum += g.num - s->inuse;
+    }
+    if (n != lists[l]->count) return false;
+  }
+  return free_sum == free_objects;
 }
 
 void NodeLists::add_new_slab(const SlabGeometry& g, Slab* s) {

@@ -40,7 +40,6 @@ struct NodeStats {
   std::uint64_t node_allocs = 0;     // objects allocated through alloc_node on this node
   std::uint64_t node_fallbacks = 0;  // alloc_node requests for this node served elsewhere
   std::uint64_t max_freeable = 0;    // max free slabs seen at a flush
-  std::uint64_t errors = 0;
 };
 
 struct NodeLists {
@@ -65,8 +64,8 @@ struct NodeLists {
   std::uint32_t take_batch(const SlabGeometry& g, void** out, std::uint32_t n)
       NS_REQUIRES(list_lock);
 
-  // Returns objects to their slabs. Slabs that become free while free_objects
-  // exceeds free_limit are unlinked onto `dead`.
+  // Returns objects to their slabs (the kernel's free_block). Slabs that
+  // become free while free_objects exceeds free_limit are unlinked onto `dead`.
   void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead)
       NS_REQUIRES(list_lock);
 
@@ -76,6 +75,11 @@ struct NodeLists {
   // Unlinks up to max free slabs (from the tail) onto `dead`; returns how many.
   std::uint32_t unlink_free_slabs(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead)
       NS_REQUIRES(list_lock);
+
+  // The list invariants by a full walk: every slab on the list its inuse
+  // chooses, list counts right, free_objects the sum over partial and free
+  // slabs. For NS_EXPENSIVE after each batch.
+  bool lists_consistent(const SlabGeometry& g) const NS_REQUIRES(list_lock);
 
   // Returns n objects to the shared array (room permitting); returns how many fit.
   std::uint32_t push_shared(void* const* objs, std::uint32_t n) NS_REQUIRES(list_lock);
