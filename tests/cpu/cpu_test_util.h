@@ -37,6 +37,9 @@ extern char** environ;
 
 namespace numaslab::cpu_test {
 
+using detail::LockGuard;
+using detail::SpinLock;
+
 #if defined(__SANITIZE_THREAD__)
 inline constexpr bool kTsan = true;
 #elif defined(__has_feature)
