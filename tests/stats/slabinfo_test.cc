@@ -12,6 +12,7 @@
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"
+#include "support/report.h"
 
 namespace {
 
@@ -24,11 +25,7 @@ std::string slabinfo() {
 }
 
 nlohmann::json slabinfo_json() {
-  std::string s(4 << 20, '\0');
-  std::size_t n = numaslab_slabinfo_json(s.data(), s.size());
-  EXPECT_LT(n, s.size());
-  s.resize(n);
-  return nlohmann::json::parse(s);
+  return nlohmann::json::parse(numaslab::test_support::slabinfo_json());
 }
 
 const std::regex kLine(
