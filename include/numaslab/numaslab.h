@@ -176,7 +176,7 @@ struct numaslab_cache_stats {
   unsigned long long max_objs;     /* high mark of active objects */
   unsigned long long grown;        /* slabs created */
   unsigned long long reaped;       /* slabs destroyed by the reaper or shrink */
-  unsigned long long errors;
+  unsigned long long errors;       /* always 0: slab corruption is fatal instead */
   unsigned long long max_freeable;
   unsigned long long node_allocs;    /* alloc_node calls for another node */
   unsigned long long node_fallbacks; /* alloc_node served from another node */

@@ -6,8 +6,10 @@
 //                                 otherwise corrupt memory. Failure = fatal().
 //   NS_ASSERT(cond)               evaluated only when kDebug; still type-checked
 //                                 in release (if constexpr, never #ifdef).
-//   NS_EXPENSIVE(cond)            full list walks; only when kDebug and the
-//                                 NUMASLAB_EXPENSIVE_CHECKS switch is on.
+//   NS_EXPENSIVE(cond)            full list walks (a node's slab lists after
+//                                 every batch); only when kDebug and
+//                                 g_expensive_checks, which start-up sets at
+//                                 NUMASLAB_CHECK=full.
 // fatal() formats one line into a stack buffer (base/format.h), writes it to
 // stderr with write(2) and aborts. It never allocates and takes no lock, so it
 // is usable with any allocator lock held.

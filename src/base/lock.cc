@@ -89,10 +89,6 @@ void validator_assert_not_held(LockRank rank, const char* what) {
   }
 }
 
-}  // namespace numaslab::detail
-
-namespace numaslab {
-
 void SpinLock::lock_slow() {
   for (unsigned spins = 0;; ++spins) {
     if (word_.load(std::memory_order_relaxed) == 0 &&
@@ -108,4 +104,4 @@ void SpinLock::lock_slow() {
   }
 }
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -32,7 +32,7 @@
 #include "base/config.h"
 #include "base/thread_annotations.h"
 
-namespace numaslab {
+namespace numaslab::detail {
 
 enum class LockRank : std::uint8_t {
   kPublish = 4,
@@ -44,8 +44,6 @@ enum class LockRank : std::uint8_t {
   kPages = 50,
   kSegments = 60,
 };
-
-namespace detail {
 
 // Identity of a lock for diagnostics: kind ("list_lock"), owner name (e.g. the
 // cache name; must outlive the lock) and an index (node or CPU; -1 if none).
@@ -65,34 +63,34 @@ void validator_acquire(const void* lock, LockRank rank, const LockName* name);
 void validator_release(const void* lock);
 // Number of locks the calling thread holds (validator bookkeeping; 0 when off).
 int validator_held_count();
-// Aborts if the thread holds any lock of rank >= `rank` (used at allocator
-// entry points that may take such locks).
+// Aborts if the thread holds any lock of rank >= `rank`, naming `what`: the
+// C API entry points that take the registry mutex call it first
+// (api/numaslab_c.cc), so a call from under a numaslab lock names the entry
+// point rather than two locks deep inside.
 void validator_assert_not_held(LockRank rank, const char* what);
-
-}  // namespace detail
 
 // Spin lock with backoff to sched_yield: hold times are short (a few hundred
 // instructions), but on a 2-CPU machine the holder may be preempted.
 class NS_CAPABILITY("mutex") SpinLock {
  public:
-  constexpr SpinLock(LockRank rank, detail::LockName name = {}) : rank_(rank), name_(name) {}
+  constexpr SpinLock(LockRank rank, LockName name = {}) : rank_(rank), name_(name) {}
   SpinLock(const SpinLock&) = delete;
   SpinLock& operator=(const SpinLock&) = delete;
 
   void lock() NS_ACQUIRE() {
-    if (detail::lock_validation_enabled()) detail::validator_acquire(this, rank_, &name_);
+    if (lock_validation_enabled()) validator_acquire(this, rank_, &name_);
     if (__builtin_expect(word_.exchange(1, std::memory_order_acquire) != 0, 0)) lock_slow();
   }
   bool try_lock() NS_TRY_ACQUIRE(true) {
     if (word_.load(std::memory_order_relaxed) != 0 ||
         word_.exchange(1, std::memory_order_acquire) != 0)
       return false;
-    if (detail::lock_validation_enabled()) detail::validator_acquire(this, rank_, &name_);
+    if (lock_validation_enabled()) validator_acquire(this, rank_, &name_);
     return true;
   }
   void unlock() NS_RELEASE() {
     word_.store(0, std::memory_order_release);
-    if (detail::lock_validation_enabled()) detail::validator_release(this);
+    if (lock_validation_enabled()) validator_release(this);
   }
   bool is_locked() const { return word_.load(std::memory_order_relaxed) != 0; }
   // For the fork handlers only, which take every lock at once, many of one
@@ -101,38 +99,38 @@ class NS_CAPABILITY("mutex") SpinLock {
     if (word_.exchange(1, std::memory_order_acquire) != 0) lock_slow();
   }
   void fork_unlock() NS_RELEASE() { word_.store(0, std::memory_order_release); }
-  void set_name(detail::LockName name) { name_ = name; }
-  const detail::LockName& name() const { return name_; }
+  void set_name(LockName name) { name_ = name; }
+  const LockName& name() const { return name_; }
 
  private:
   void lock_slow();
   std::atomic<std::uint32_t> word_{0};
   LockRank rank_;
-  detail::LockName name_;
+  LockName name_;
 };
 
 // Sleeping mutex for long critical sections (registry, hotplug).
 class NS_CAPABILITY("mutex") Mutex {
  public:
-  constexpr Mutex(LockRank rank, detail::LockName name = {}) : rank_(rank), name_(name) {}
+  constexpr Mutex(LockRank rank, LockName name = {}) : rank_(rank), name_(name) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
   void lock() NS_ACQUIRE() {
-    if (detail::lock_validation_enabled()) detail::validator_acquire(this, rank_, &name_);
+    if (lock_validation_enabled()) validator_acquire(this, rank_, &name_);
     pthread_mutex_lock(&m_);
     owner_.store(pthread_self(), std::memory_order_relaxed);
   }
   bool try_lock() NS_TRY_ACQUIRE(true) {
     if (pthread_mutex_trylock(&m_) != 0) return false;
     owner_.store(pthread_self(), std::memory_order_relaxed);
-    if (detail::lock_validation_enabled()) detail::validator_acquire(this, rank_, &name_);
+    if (lock_validation_enabled()) validator_acquire(this, rank_, &name_);
     return true;
   }
   void unlock() NS_RELEASE() {
     owner_.store(pthread_t{}, std::memory_order_relaxed);
     pthread_mutex_unlock(&m_);
-    if (detail::lock_validation_enabled()) detail::validator_release(this);
+    if (lock_validation_enabled()) validator_release(this);
   }
   void fork_lock() NS_ACQUIRE() {
     pthread_mutex_lock(&m_);
@@ -150,7 +148,7 @@ class NS_CAPABILITY("mutex") Mutex {
   pthread_mutex_t m_ = PTHREAD_MUTEX_INITIALIZER;
   std::atomic<pthread_t> owner_{};
   LockRank rank_;
-  detail::LockName name_;
+  LockName name_;
 };
 
 template <typename L>
@@ -165,4 +163,4 @@ class NS_SCOPED_CAPABILITY LockGuard {
   L& l_;
 };
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

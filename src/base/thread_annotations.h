@@ -2,6 +2,9 @@
 //
 // Contract: the only place these attributes are spelled. Build with clang
 // -Wthread-safety to have the analysis check GUARDED_BY/REQUIRES/EXCLUDES.
+// Lock order is not spelled with acquired_before: most locks are one per
+// cache, node or CPU, which the analysis cannot order; LockRank (base/lock.h)
+// is the order, and the rank validator checks it at run time.
 #pragma once
 
 #if defined(__clang__)
@@ -14,8 +17,6 @@
 #define NS_SCOPED_CAPABILITY NS_TSA(scoped_lockable)
 #define NS_GUARDED_BY(x) NS_TSA(guarded_by(x))
 #define NS_PT_GUARDED_BY(x) NS_TSA(pt_guarded_by(x))
-#define NS_ACQUIRED_BEFORE(...) NS_TSA(acquired_before(__VA_ARGS__))
-#define NS_ACQUIRED_AFTER(...) NS_TSA(acquired_after(__VA_ARGS__))
 #define NS_REQUIRES(...) NS_TSA(requires_capability(__VA_ARGS__))
 #define NS_EXCLUDES(...) NS_TSA(locks_excluded(__VA_ARGS__))
 #define NS_ACQUIRE(...) NS_TSA(acquire_capability(__VA_ARGS__))

@@ -23,6 +23,7 @@
 
 #include "base/check.h"
 #include "base/format.h"
+#include "cache/cpu_up_down.h"
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
@@ -185,6 +186,7 @@ int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t er
   g_slot_count = static_cast<std::uint32_t>(
       kernel_cpus > topology().possible_cpus() ? kernel_cpus : topology().possible_cpus());
   g_check_full = options().check_full;
+  if constexpr (kDebug) g_expensive_checks.store(g_check_full, std::memory_order_relaxed);
   set_cpu_cache_budget(options().cpu_cache_bytes);
   set_keep_free_bytes(static_cast<std::size_t>(options().keep_free_bytes));
   // Before any cache exists: the fast paths read the policy without a lock.

@@ -130,16 +130,14 @@ void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api);
 void free_to_home(Cache* c, void* const* objs, std::uint32_t n);
 
 // ---- slabs (grow.cc) ----
-// Builds one slab on `node` and adds it to the node's free list. Returns false
-// (errno ENOMEM) if pages or the off-slab descriptor could not be had.
+// Builds one slab on `node` and adds it to the node's free list (the kernel's
+// cache_grow). Returns false (errno ENOMEM) if pages or the off-slab
+// descriptor could not be had.
 bool cache_grow(Cache* c, int node);
 // Destroys slabs unlinked by the node layer. Call with no lock held.
 void destroy_slabs(Cache* c, SlabQueue* dead);
 
 // ---- node layer helpers (cache_free.cc) ----
-// Drains an alien array home (shared array of the home node first, then its
-// slabs) — the kernel's __drain_alien_cache. Caller holds a->lock.
-void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) NS_REQUIRES(a->lock);
 // Returns n cached objects of node `node` to that node (shared first when
 // use_shared, else slabs).
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,
@@ -172,11 +170,10 @@ void reset_cpu_cache_bytes();
 // path checked when it went in.
 inline void mark_user(Cache* c, void* obj) {
   PageDesc* d = page_lookup_trusted(obj);
-  NS_ASSERT(page_lookup(obj) == d && d->kind == PageKind::kSlab && d->owner == c);
-  Slab* s = static_cast<Slab*>(d->slab);
-  const auto off = static_cast<std::uint32_t>(static_cast<char*>(obj) - s->s_mem);
-  const std::uint32_t i = divide_by_size(c->geo, off);
-  NS_ASSERT(slab_object_index(c->geo, s, obj) == static_cast<std::int64_t>(i));
+  NS_ASSERT(page_lookup(obj) == d && d->owner == c);
+  const auto [s, idx] = resolve_object(d, c->geo, obj);
+  NS_CHECK(s && idx >= 0, "cache '%s': %p in an array is not an object of its slabs", c->name, obj);
+  const auto i = static_cast<std::uint32_t>(idx);
   if (NS_UNLIKELY(s->load_bufctl(i) != kBufctlCached)) handed_out_twice(c, obj);
   s->store_bufctl(i, kBufctlUser);
 }

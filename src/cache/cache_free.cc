@@ -1,7 +1,9 @@
 // Free paths behind the fast path: validation by check level,
-// cache_flusharray (one, for both slots policies), alien routing, node returns.
+// cache_flusharray (one, for both slots policies), node returns. Alien
+// routing is alien_cache.cc's.
 #include "base/check.h"
 #include "base/sanitizer.h"
+#include "cache/alien_cache.h"
 #include "cache/cache.h"
 #include "cache/misuse.h"
 #include "page/page_map.h"
@@ -25,20 +27,10 @@ void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool
   if (nl->free.count > nl->stats.max_freeable) nl->stats.max_freeable = nl->free.count;
 }
 
-void drain_alien(Cache* c, AlienArray* a, SlabQueue* dead) {
-  if (a->ac.avail == 0) return;
-  // Home node's shared array first (a later kernel fix): the objects are
-  // likely to be reused there soon, and it saves walking slab lists.
-  return_to_node(c, a->home_node, a->ac.entries(), a->ac.avail, true, dead);
-  a->ac.avail = 0;
-}
-
 void free_to_home(Cache* c, void* const* objs, std::uint32_t n) {
   SlabQueue dead;
   for (std::uint32_t i = 0; i < n; ++i) {
-    PageDesc* d = page_lookup(objs[i]);
-    NS_CHECK(d && d->kind == PageKind::kSlab, "free_to_home: %p is not a slab object", objs[i]);
-    int home = static_cast<Slab*>(d->slab)->nodeid;
+    const int home = slab_of_object(objs[i], "free_to_home")->nodeid;
     return_to_node(c, home, &objs[i], 1, false, &dead);
   }
   destroy_slabs(c, &dead);
@@ -51,28 +43,6 @@ constexpr int kMaxAttempts = 4;
 
 bool sim_cpu_gone(int cpu) {
   return topology().mode() == TopologyMode::kSim && !topology().cpu_online(cpu);
-}
-
-// Object of node `home` freed on node `node`: into this node's alien array
-// for `home` (drained home in a batch when full), or straight home when the
-// node has no alien arrays. The caller holds the slot lock of an online CPU
-// of `node`, which keeps the node's alien arrays attached.
-void free_alien(Cache* c, CpuSlot& s, int node, int home, void* obj, SlabQueue* dead)
-    NS_REQUIRES(s.lock) {
-  slot_count(&s.stats.remote_frees);
-  NodeLists* nl = c->node(node);
-  AlienArray** set = nl ? nl->alien.load(std::memory_order_acquire) : nullptr;
-  AlienArray* a = set ? set[home] : nullptr;
-  if (!a) {
-    return_to_node(c, home, &obj, 1, false, dead);
-    return;
-  }
-  LockGuard<SpinLock> g(a->lock);
-  if (a->ac.avail == a->ac.limit) {
-    slot_count(&s.stats.alien_overflows);
-    drain_alien(c, a, dead);
-  }
-  a->ac.entries()[a->ac.avail++] = obj;
 }
 
 // The kernel's cache_flusharray (and the alien branch of __cache_free): the
@@ -143,8 +113,7 @@ void free_path(Cache* c, void* obj, int home) {
 }  // namespace
 
 void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
-  Slab* s = static_cast<Slab*>(d->slab);
-  std::int64_t idx = slab_object_index(c->geo, s, obj);
+  const auto [s, idx] = resolve_object(d, c->geo, obj);
   NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')", api,
            obj, c->name);
   if (check_full()) {

@@ -1,6 +1,7 @@
 // Every lock of every cache, in rank order, for the fork handlers
 // (runtime/process.cc). The kernel never forks; this has no counterpart in
 // mm/slab.c.
+#include "cache/alien_cache.h"
 #include "cache/cache.h"
 #include "cache/registry.h"
 

@@ -1,4 +1,5 @@
-// Growing a cache by one slab, and destroying slabs.
+// Growing a cache by one slab (the kernel's cache_grow), and destroying slabs
+// (slab_destroy).
 #include <cerrno>
 
 #include "base/check.h"

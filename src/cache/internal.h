@@ -15,6 +15,9 @@ namespace numaslab::detail {
 // Default array limit and batch of caches with objects up to 256 bytes.
 inline constexpr std::uint32_t kSmallObjectLimit = 1024;
 inline constexpr std::uint32_t kSmallObjectBatch = 60;
+// The batch of a shared array: never used as one (a shared array moves what
+// its node's CPUs' batches move), so a recognisable value.
+inline constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
 
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared);

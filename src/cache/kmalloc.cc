@@ -257,8 +257,7 @@ std::size_t ksize(const void* p) {
   switch (d->kind) {
     case PageKind::kSlab: {
       auto* c = static_cast<Cache*>(d->owner);
-      auto* s = static_cast<Slab*>(d->slab);
-      const std::int64_t i = slab_object_index(c->geo, s, p);
+      const auto [s, i] = resolve_object(d, c->geo, p);
       NS_CHECK(i >= 0,
                "numaslab_ksize: %p is an interior pointer, not the start of an object (cache '%s')",
                p, c->name);

@@ -20,8 +20,7 @@ void report_bad_cache_free(const Cache* c, const PageDesc* d, const void* obj, c
   switch (page_kind(d)) {
     case PageKind::kSlab: {
       const auto* owner = static_cast<const Cache*>(d->owner);
-      const auto* s = static_cast<const Slab*>(d->slab);
-      if (slab_object_index(owner->geo, s, obj) < 0) {
+      if (resolve_object(d, owner->geo, obj).index < 0) {
         fatal(
             "%s: %p is not the start of an object: it lies inside a slab of cache '%s' "
             "(freed to cache '%s')",

@@ -54,18 +54,11 @@ Cache* cache_cache();
 // Create/destroy/shrink (create.cc). cache_create returns nullptr with errno
 // EINVAL (bad arguments), EEXIST (name taken) or ENOMEM.
 Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsigned flags,
-                    CtorFn ctor);
-int cache_destroy(Cache* c);  // 0 or -EBUSY (objects in use; cache unchanged)
-int cache_shrink(Cache* c);   // 0 if no slab remains, else 1
+                    CtorFn ctor) NS_EXCLUDES(registry().mutex);
+// 0 or -EBUSY (objects in use; cache unchanged)
+int cache_destroy(Cache* c) NS_EXCLUDES(registry().mutex);
+int cache_shrink(Cache* c) NS_EXCLUDES(registry().mutex);  // 0 if no slab remains, else 1
 Cache* cache_find(const char* name) NS_REQUIRES(registry().mutex);
-
-// Per-cache steps of a CPU event, called by hotplug with the registry mutex
-// held. prepare_cpu allocates outside locks and installs under them (R2);
-// it returns -ENOMEM, having installed nothing it could not complete.
-int cache_prepare_node(Cache* c, int node) NS_REQUIRES(registry().mutex);
-int cache_prepare_cpu(Cache* c, int cpu) NS_REQUIRES(registry().mutex);
-void cache_cpu_dead(Cache* c, int cpu) NS_REQUIRES(registry().mutex);
-void cache_shrink_node(Cache* c, int node) NS_REQUIRES(registry().mutex);
 
 // Empties every array of the cache (per-CPU, shared, alien) into the slabs.
 void drain_all_arrays(Cache* c) NS_REQUIRES(registry().mutex);
@@ -77,7 +70,5 @@ void free_array(ArrayCache* a);
 // returns the first entry (what CpuSlot::base points at).
 void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch);
 void free_entries(void** entries);
-AlienArray** alloc_alien_set(int node, std::uint32_t limit);
-void free_alien_set(AlienArray** set);
 
 }  // namespace numaslab::detail

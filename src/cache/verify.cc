@@ -1,6 +1,7 @@
 #include "cache/verify.h"
 
 #include "base/format.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "page/page_map.h"
 
@@ -91,8 +92,7 @@ void check_entries(Checker& ck, Cache* c, const char* what, int where, void* con
       ck.fail("%s %d holds %p, not an object of this cache", what, where, e[i]);
       continue;
     }
-    auto* s = static_cast<Slab*>(d->slab);
-    std::int64_t idx = slab_object_index(c->geo, s, e[i]);
+    const auto [s, idx] = resolve_object(d, c->geo, e[i]);
     if (idx < 0 || s->load_bufctl(static_cast<std::uint32_t>(idx)) != kBufctlCached)
       ck.fail("%s %d holds %p, which is not in the cached state", what, where, e[i]);
     if (want_node >= 0 && s->nodeid != want_node)

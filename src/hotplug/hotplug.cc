@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "cache/cpu_up_down.h"
 #include "cache/registry.h"
 
 namespace numaslab::detail {

@@ -1,4 +1,6 @@
-// numaslab — CPU hotplug: the seed patch's protocol over all caches.
+// numaslab — CPU hotplug: the seed patch's protocol over all caches (the
+// kernel's cpuup_callback; the steps it runs on each cache are
+// cache/cpu_up_down.h).
 //
 // Contract (DESIGN.md §3, rules R1–R6):
 //  * cpu_up(c): UP_PREPARE — under the registry mutex, every cache first gets
@@ -24,10 +26,12 @@
 
 #include <cstdint>
 
+#include "cache/registry.h"
+
 namespace numaslab::detail {
 
-int hotplug_cpu_up(int cpu);
-int hotplug_cpu_down(int cpu);
+int hotplug_cpu_up(int cpu) NS_EXCLUDES(registry().mutex);
+int hotplug_cpu_down(int cpu) NS_EXCLUDES(registry().mutex);
 
 struct HotplugStats {
   std::uint64_t ups = 0;

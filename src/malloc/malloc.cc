@@ -150,6 +150,7 @@ NS_EXPORT void* __libc_realloc(void* p, std::size_t size) { return realloc(p, si
 NS_EXPORT void* __libc_memalign(std::size_t align, std::size_t size) {
   return ns_memalign(align, size);
 }
+// NOLINTNEXTLINE(concurrency-mt-unsafe): the valloc defined above, not libc's
 NS_EXPORT void* __libc_valloc(std::size_t size) { return valloc(size); }
 NS_EXPORT void* __libc_pvalloc(std::size_t size) { return pvalloc(size); }
 NS_EXPORT int __posix_memalign(void** out, std::size_t align, std::size_t size) {

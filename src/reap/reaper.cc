@@ -6,6 +6,8 @@
 #include <atomic>
 
 #include "base/fork_gate.h"
+#include "cache/alien_cache.h"
+#include "cache/cpu_up_down.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "platform/options.h"
@@ -76,8 +78,7 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
         LockGuard<SpinLock> gl(nl->list_lock);
         nl->free_block(c->geo, s.base, drained, &dead);
       }
-      __builtin_memmove(s.base, s.base + drained, (avail - drained) * sizeof(void*));
-      s.set_top(s.top - drained);
+      s.set_top(s.base + entries_drop_bottom(s.base, avail, drained));
       slot_moved(s, -static_cast<std::int64_t>(drained));
     }
     // A long-idle array gives its capacity back to the CPU's budget.
@@ -121,8 +122,7 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
       } else {
         drained = drain_amount(sh->avail, sh->limit, force);
         nl->free_block(c->geo, sh->entries(), drained, &dead);
-        sh->avail -= drained;
-        __builtin_memmove(sh->entries(), sh->entries() + drained, sh->avail * sizeof(void*));
+        sh->drop_bottom(drained);
       }
     }
     if (nl->free_touched && !force) {

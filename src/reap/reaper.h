@@ -29,6 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cache/registry.h"
+
 namespace numaslab::detail {
 
 inline constexpr std::uint32_t kIdleDrainVisits = 3;
@@ -53,7 +55,7 @@ bool reap_cpu(int cpu, bool force);
 void reap_node(int node, bool force);
 // A forced round over every CPU and node, then memory release with no delay.
 // Returns bytes given back to the OS.
-std::size_t reap_now();
+std::size_t reap_now() NS_EXCLUDES(registry().mutex);
 
 struct ReaperStats {
   std::uint64_t visits = 0;

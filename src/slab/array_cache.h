@@ -1,6 +1,6 @@
 // numaslab — ArrayCache: a LIFO stack of object pointers (the kernel's
 // struct array_cache). Used for per-CPU arrays, per-node shared arrays and
-// alien arrays.
+// alien arrays (cache/alien_cache.h).
 //
 // Contract:
 //  * entries()[0..avail) are valid; entries()[avail-1] is the hottest.
@@ -20,6 +20,14 @@
 #include "base/lock.h"
 
 namespace numaslab::detail {
+
+// Shifts entries[n..avail) down to entries[0..): the n oldest are gone, the
+// hot top stays for the next allocations (every array trim: the reaper's,
+// on per-CPU and shared arrays). Returns the new avail.
+inline std::uint32_t entries_drop_bottom(void** entries, std::uint32_t avail, std::uint32_t n) {
+  std::memmove(entries, entries + n, (avail - n) * sizeof(void*));
+  return avail - n;
+}
 
 struct alignas(8) ArrayCache {
   std::uint32_t avail;
@@ -41,12 +49,9 @@ struct alignas(8) ArrayCache {
   }
   std::uint32_t room() const { return limit - avail; }
 
-  // Removes the n oldest (bottom) entries into out[0..n), keeping the hot top.
-  void take_bottom(void** out, std::uint32_t n) {
-    std::memcpy(out, entries(), n * sizeof(void*));
-    avail -= n;
-    std::memmove(entries(), entries() + n, avail * sizeof(void*));
-  }
+  // Forgets the n oldest (bottom) entries, which the caller has returned to
+  // their slabs, keeping the hot top.
+  void drop_bottom(std::uint32_t n) { avail = entries_drop_bottom(entries(), avail, n); }
   // Removes the n hottest entries into out[0..n).
   void take_top(void** out, std::uint32_t n) {
     avail -= n;
@@ -59,20 +64,6 @@ struct alignas(8) ArrayCache {
 };
 static_assert(sizeof(ArrayCache) == 16);
 
-// An alien array: objects freed on this node whose home is another node,
-// queued to go home in a batch. Shared by the CPUs of the local node.
-struct AlienArray {
-  SpinLock lock{LockRank::kAlien};
-  int home_node = -1;
-  ArrayCache ac;  // must be last: its entries follow
-
-  static std::size_t bytes_for(std::uint32_t limit) {
-    return offsetof(AlienArray, ac) + ArrayCache::bytes_for(limit);
-  }
-};
-
-// The kernel maps any alien limit > 1 to 12 entries.
-inline constexpr std::uint32_t kAlienLimit = 12;
 // Refill of an array that was not touched since the last reap is capped
 // (the kernel's BATCHREFILL_LIMIT).
 inline constexpr std::uint32_t kBatchRefillLimit = 16;

@@ -49,12 +49,6 @@ void link(NodeLists& nl, Slab* s, SlabList id, bool front) {
   s->list_id = id;
 }
 
-Slab* slab_of(const void* obj, const char* what) {
-  PageDesc* d = page_lookup(obj);
-  NS_CHECK(d && d->kind == PageKind::kSlab, "%s: %p is not a slab object", what, obj);
-  return static_cast<Slab*>(d->slab);
-}
-
 }  // namespace
 
 std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint32_t n) {
@@ -81,6 +75,7 @@ std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint
   stats.list_allocs += got;
   stats.active += got;
   if (stats.active > stats.high_mark) stats.high_mark = stats.active;
+  NS_EXPENSIVE(lists_consistent(g));
   return got;
 }
 
@@ -88,7 +83,7 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
                            SlabQueue* dead) {
   for (std::uint32_t i = 0; i < n; ++i) {
     void* obj = objs[i];
-    Slab* s = slab_of(obj, "free_block");
+    Slab* s = slab_of_object(obj, "free_block");
     NS_CHECK(s->nodeid == node, "free_block: object %p of node %d returned to node %d", obj,
              s->nodeid, node);
     std::int64_t idx = slab_object_index(g, s, obj);
@@ -120,6 +115,25 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
       link(*this, s, SlabList::kPartial, false);
     }
   }
+  NS_EXPENSIVE(lists_consistent(g));
+}
+
+bool NodeLists::lists_consistent(const SlabGeometry& g) const {
+  std::uint64_t free_sum = 0;
+  const SlabQueue* lists[] = {&partial, &full, &free};
+  const SlabList ids[] = {SlabList::kPartial, SlabList::kFull, SlabList::kFree};
+  for (int l = 0; l < 3; ++l) {
+    std::size_t n = 0;
+    for (const Slab* s = lists[l]->head; s; s = s->next, ++n) {
+      const SlabList want = s->inuse == 0       ? SlabList::kFree
+                            : s->inuse == g.num ? SlabList::kFull
+                                                : SlabList::kPartial;
+      if (s->list_id != ids[l] || want != ids[l] || s->nodeid != node) return false;
+      free_sum += g.num - s->inuse;
+    }
+    if (n != lists[l]->count) return false;
+  }
+  return free_sum == free_objects;
 }
 
 void NodeLists::add_new_slab(const SlabGeometry& g, Slab* s) {

@@ -24,8 +24,11 @@
 #include "base/lock.h"
 #include "slab/array_cache.h"
 #include "slab/slab.h"
+#include "slab/slab_of.h"
 
 namespace numaslab::detail {
+
+struct AlienArray;  // cache/alien_cache.h: the lists only hold the set
 
 struct NodeStats {
   std::uint64_t list_allocs = 0;     // objects taken out of slabs (num_allocations)
@@ -37,7 +40,6 @@ struct NodeStats {
   std::uint64_t node_allocs = 0;     // objects allocated through alloc_node on this node
   std::uint64_t node_fallbacks = 0;  // alloc_node requests for this node served elsewhere
   std::uint64_t max_freeable = 0;    // max free slabs seen at a flush
-  std::uint64_t errors = 0;
 };
 
 struct NodeLists {
@@ -62,8 +64,8 @@ struct NodeLists {
   std::uint32_t take_batch(const SlabGeometry& g, void** out, std::uint32_t n)
       NS_REQUIRES(list_lock);
 
-  // Returns objects to their slabs. Slabs that become free while free_objects
-  // exceeds free_limit are unlinked onto `dead`.
+  // Returns objects to their slabs (the kernel's free_block). Slabs that
+  // become free while free_objects exceeds free_limit are unlinked onto `dead`.
   void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead)
       NS_REQUIRES(list_lock);
 
@@ -74,6 +76,11 @@ struct NodeLists {
   std::uint32_t unlink_free_slabs(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead)
       NS_REQUIRES(list_lock);
 
+  // The list invariants by a full walk: every slab on the list its inuse
+  // chooses, list counts right, free_objects the sum over partial and free
+  // slabs. For NS_EXPENSIVE after each batch.
+  bool lists_consistent(const SlabGeometry& g) const NS_REQUIRES(list_lock);
+
   // Returns n objects to the shared array (room permitting); returns how many fit.
   std::uint32_t push_shared(void* const* objs, std::uint32_t n) NS_REQUIRES(list_lock);
 };
@@ -83,16 +90,5 @@ struct NodeLists {
 // bufctl free list 0 → 1 → … → num-1. Does not run constructors.
 Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index, int node,
                   void* offslab_desc);
-
-// Object index of obj in s, or -1 if obj is not exactly at an object boundary.
-inline std::int64_t slab_object_index(const SlabGeometry& g, const Slab* s, const void* obj) {
-  const char* p = static_cast<const char*>(obj);
-  if (p < s->s_mem) return -1;
-  std::uint64_t off = static_cast<std::uint64_t>(p - s->s_mem);
-  if (off >= std::uint64_t{g.num} * g.buffer_size) return -1;
-  std::uint32_t idx = divide_by_size(g, static_cast<std::uint32_t>(off));
-  if (std::uint64_t{idx} * g.buffer_size != off) return -1;
-  return idx;
-}
 
 }  // namespace numaslab::detail

@@ -23,7 +23,6 @@ CacheTotals cache_totals(Cache* c) {
     t.high_mark += nl->stats.high_mark;
     t.grown += nl->stats.grown;
     t.reaped += nl->stats.reaped;
-    t.errors += nl->stats.errors;
     if (nl->stats.max_freeable > t.max_freeable) t.max_freeable = nl->stats.max_freeable;
     t.node_allocs += nl->stats.node_allocs;
     t.node_fallbacks += nl->stats.node_fallbacks;
@@ -63,9 +62,11 @@ std::size_t slabinfo_text(char* buf, std::size_t len) {
              c->shared.load(std::memory_order_relaxed));
     w.printf(" : slabdata %6lu %6lu %6lu", U(t.active_slabs), U(t.num_slabs), U(t.shared_avail));
     // The kernel's format string carries four TABs from a line continuation.
+    // The error column is always 0: what the kernel counted there (a slab in
+    // an impossible state) is fatal here.
     w.printf(" : globalstat %7lu %6lu %5lu %4lu \t\t\t\t%4lu %4lu %4lu %4lu %4lu", U(t.list_allocs),
-             U(t.high_mark), U(t.grown), U(t.reaped), U(t.errors), U(t.max_freeable),
-             U(t.node_allocs), U(t.remote_frees), U(t.alien_overflows));
+             U(t.high_mark), U(t.grown), U(t.reaped), U(0), U(t.max_freeable), U(t.node_allocs),
+             U(t.remote_frees), U(t.alien_overflows));
     w.printf(" : cpustat %6lu %6lu %6lu %6lu\n", U(t.alloc_hit), U(t.alloc_miss), U(t.free_hit),
              U(t.free_miss));
   }

@@ -1,4 +1,5 @@
-// numaslab — statistics in the /proc/slabinfo 2.1 format.
+// numaslab — statistics in the /proc/slabinfo 2.1 format (the kernel's s_show;
+// writes to /proc/slabinfo, slabinfo_write, are cache/tune.h's).
 //
 // Contract: slabinfo_text() writes the two header lines and one line per
 // cache (registry order, newest first), formatted exactly as the kernel's
@@ -24,7 +25,7 @@ struct Cache;
 struct CacheTotals {
   std::uint64_t active_objs = 0, num_objs = 0, active_slabs = 0, num_slabs = 0;
   std::uint64_t shared_avail = 0, free_objects = 0;
-  std::uint64_t list_allocs = 0, high_mark = 0, grown = 0, reaped = 0, errors = 0;
+  std::uint64_t list_allocs = 0, high_mark = 0, grown = 0, reaped = 0;
   std::uint64_t max_freeable = 0, node_allocs = 0, node_fallbacks = 0;
   std::uint64_t remote_frees = 0, alien_overflows = 0;
   std::uint64_t alloc_hit = 0, alloc_miss = 0, free_hit = 0, free_miss = 0;

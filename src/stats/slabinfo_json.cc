@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/format.h"
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "page/page_allocator.h"
 #include "reap/reaper.h"
@@ -112,7 +113,7 @@ std::size_t slabinfo_json(char* buf, std::size_t len, const ServicesStatus& st) 
         c->geo.buffer_size, c->geo.num, 1u << c->geo.order,
         c->limit.load(std::memory_order_relaxed), c->batchcount.load(std::memory_order_relaxed),
         c->shared.load(std::memory_order_relaxed), U(s.active_slabs), U(s.num_slabs),
-        U(s.shared_avail), U(s.list_allocs), U(s.high_mark), U(s.grown), U(s.reaped), U(s.errors),
+        U(s.shared_avail), U(s.list_allocs), U(s.high_mark), U(s.grown), U(s.reaped), U(0),
         U(s.max_freeable), U(s.node_allocs), U(s.remote_frees), U(s.alien_overflows),
         U(s.alloc_hit), U(s.alloc_miss), U(s.free_hit), U(s.free_miss), U(s.node_fallbacks));
     bool firstn = true;

@@ -29,7 +29,7 @@ void fill(Cache* c, const CacheTotals& t, struct numaslab_cache_stats* out) {
   out->max_objs = t.high_mark;
   out->grown = t.grown;
   out->reaped = t.reaped;
-  out->errors = t.errors;
+  out->errors = 0;  // numaslab_cache_stats: always 0
   out->max_freeable = t.max_freeable;
   out->node_allocs = t.node_allocs;
   out->node_fallbacks = t.node_fallbacks;

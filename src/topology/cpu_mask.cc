@@ -2,7 +2,7 @@
 
 #include "base/format.h"
 
-namespace numaslab {
+namespace numaslab::detail {
 
 namespace {
 
@@ -113,4 +113,4 @@ std::size_t format_cpulist(const CpuMask& m, char* buf, std::size_t cap) {
   return w.wanted();
 }
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -11,7 +11,7 @@
 
 #include "base/config.h"
 
-namespace numaslab {
+namespace numaslab::detail {
 
 struct CpuMask {
   static constexpr int kWords = kMaxCpus / 64;
@@ -40,4 +40,4 @@ bool parse_cpulist(const char* text, CpuMask* out, int limit = kMaxCpus);
 // Formats a mask as a cpulist ("0-3,8"); returns the full length.
 std::size_t format_cpulist(const CpuMask& m, char* buf, std::size_t cap);
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -11,7 +11,7 @@
 #include "base/check.h"
 #include "base/format.h"
 
-namespace numaslab {
+namespace numaslab::detail {
 
 namespace {
 
@@ -419,4 +419,4 @@ bool read_allowed_cpus(CpuMask* out) {
   return true;
 }
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -29,7 +29,7 @@
 #include "base/config.h"
 #include "topology/cpu_mask.h"
 
-namespace numaslab {
+namespace numaslab::detail {
 
 enum class TopologyMode : std::uint8_t { kReal, kSim, kMap };
 
@@ -95,4 +95,4 @@ bool read_online_cpus(const char* sysfs_root, CpuMask* out);
 // which is what cpusets and taskset change for the whole process.
 bool read_allowed_cpus(CpuMask* out);
 
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -1,18 +1,14 @@
 // Tests for base/lock.h: SpinLock, Mutex, LockGuard and the lock-rank validator.
+#include "base/lock.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
-#include "base/lock.h"
-
-namespace numaslab {
+namespace numaslab::detail {
 namespace {
-
-using detail::LockName;
-using detail::set_lock_validation;
-using detail::validator_held_count;
 
 class LockTest : public ::testing::Test {
  protected:
@@ -365,4 +361,4 @@ TEST(LockValidationSwitch, DebugBuildsAlwaysValidate) {
 }
 
 }  // namespace
-}  // namespace numaslab
+}  // namespace numaslab::detail

@@ -29,13 +29,7 @@ std::vector<std::uint64_t> held_per_cpu() NS_NO_THREAD_SAFETY_ANALYSIS {
   return held;
 }
 
-nlohmann::json slabinfo_json() {
-  std::size_t n = numaslab_slabinfo_json(nullptr, 0);
-  std::string s(n + 1, '\0');
-  numaslab_slabinfo_json(s.data(), s.size());
-  s.resize(n);
-  return nlohmann::json::parse(s);
-}
+nlohmann::json slabinfo_json() { return nlohmann::json::parse(test_support::slabinfo_json()); }
 
 TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
   constexpr std::uint64_t kBudget = 64 * 1024;

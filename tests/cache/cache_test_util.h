@@ -13,11 +13,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "cache/alien_cache.h"
 #include "cache/cache.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 #include "page/page_map.h"
+#include "support/report.h"
 
 namespace numaslab::detail::testing_cache {
 
@@ -35,20 +37,12 @@ inline void init_sim(const char* spec = "sim:2x2") {
   ASSERT_STREQ(numaslab_topology_mode(), "sim");
 }
 
-// Runs numaslab_verify; returns {errors, report}.
-struct VerifyResult {
-  int errors;
-  std::string report;
-};
-inline VerifyResult verify() {
-  static char buf[1 << 16];
-  int n = numaslab_verify(buf, sizeof buf);
-  return VerifyResult{n, std::string(buf)};
-}
-#define EXPECT_VERIFY_OK()                                              \
-  do {                                                                  \
-    auto vr_ = ::numaslab::detail::testing_cache::verify();             \
-    EXPECT_EQ(vr_.errors, 0) << vr_.report;                             \
+using test_support::verify;
+using test_support::VerifyResult;
+#define EXPECT_VERIFY_OK()                                                     \
+  do {                                                                         \
+    auto vr_ = ::numaslab::detail::testing_cache::verify();                    \
+    EXPECT_EQ(vr_.errors, 0) << vr_.report;                                    \
     EXPECT_NE(vr_.report.find("verify: OK"), std::string::npos) << vr_.report; \
   } while (0)
 

@@ -22,12 +22,7 @@ using namespace testing_cache;
 using testing_fakes::Call;
 using testing_fakes::FakePlatform;
 
-std::string json_stats() {
-  std::string s(1 << 20, '\0');
-  std::size_t n = numaslab_slabinfo_json(s.data(), s.size());
-  s.resize(n < s.size() ? n : s.size() - 1);
-  return s;
-}
+std::string json_stats() { return test_support::slabinfo_json(); }
 
 void exercise() {
   numaslab_cache* c = numaslab_cache_create("after_startup", 200, 0, 0, nullptr);

@@ -29,6 +29,10 @@
 #include "cpu/cpu_slots.h"
 #include "cpu/rseq_slots.h"
 #include "numaslab/numaslab.h"
+#include "support/report.h"
+#include "support/sanitizers.h"
+#include "support/stamp.h"
+#include "support/threads.h"
 
 extern "C" {
 extern const unsigned int __rseq_size;  // glibc >= 2.35 (sys/rseq.h)
@@ -37,23 +41,19 @@ extern char** environ;
 
 namespace numaslab::cpu_test {
 
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool kTsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool kTsan = true;
-#else
-inline constexpr bool kTsan = false;
-#endif
-#else
-inline constexpr bool kTsan = false;
-#endif
-
-#if defined(NUMASLAB_ASAN)  // base/sanitizer.h
-inline constexpr bool kAsan = true;
-#else
-inline constexpr bool kAsan = false;
-#endif
+using detail::LockGuard;
+using detail::SpinLock;
+using test_support::AffinityChurn;
+using test_support::kAsan;
+using test_support::kTsan;
+using test_support::pin_self;
+using test_support::SignalStorm;
+using test_support::slabinfo_json;
+using test_support::Stamp;
+using test_support::stamp;
+using test_support::unstamp;
+using test_support::verify;
+using test_support::VerifyResult;
 
 inline detail::Cache* raw(numaslab_cache* c) { return reinterpret_cast<detail::Cache*>(c); }
 
@@ -69,23 +69,6 @@ inline bool thread_has_rseq() {
 inline bool policy_is(const char* name) { return std::strcmp(numaslab_slots_policy(), name) == 0; }
 
 // numaslab_verify: {errors, report}.
-struct VerifyResult {
-  int errors;
-  std::string report;
-};
-inline VerifyResult verify() {
-  static char buf[1 << 16];
-  int n = numaslab_verify(buf, sizeof buf);
-  return VerifyResult{n, std::string(buf)};
-}
-
-inline std::string slabinfo_json() {
-  std::size_t n = numaslab_slabinfo_json(nullptr, 0);
-  std::string s(n + 1, '\0');
-  numaslab_slabinfo_json(s.data(), s.size());
-  s.resize(n);
-  return s;
-}
 
 // Runs fn() with fd 2 redirected into a pipe; returns what was written.
 template <class Fn>
@@ -153,159 +136,6 @@ inline int run_self(const std::string& filter, const std::vector<std::string>& e
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return status;
-}
-
-// Pins the calling thread (never call it on the main thread: the watcher
-// reads the main thread's affinity as the process's allowed set).
-inline bool pin_self(const std::vector<int>& cpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c : cpus) CPU_SET(c, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
-
-// Affinity churn: {0}, {1}, {0,1}, ... (CPUs 0..ncpus-1).
-struct AffinityChurn {
-  int ncpus;
-  unsigned step = 0;
-  std::chrono::steady_clock::time_point next{};
-  explicit AffinityChurn(int n) : ncpus(n) {}
-  void maybe(std::chrono::microseconds period) {
-    auto now = std::chrono::steady_clock::now();
-    if (now < next) return;
-    next = now + period;
-    if (ncpus < 2) return;
-    unsigned k = step++ % static_cast<unsigned>(ncpus + 1);
-    if (k < static_cast<unsigned>(ncpus))
-      pin_self({static_cast<int>(k)});
-    else {
-      std::vector<int> all;
-      for (int c = 0; c < ncpus; ++c) all.push_back(c);
-      pin_self(all);
-    }
-  }
-};
-
-// A SIGUSR1 storm aimed at registered threads.
-//
-// The handler is async-signal-safe and never calls the allocator: the slow
-// paths take spin locks and are not reentrant (a handler that interrupted a
-// thread holding a list_lock would spin on it forever; the debug validator
-// aborts on the recursive acquisition). With `migrate` set it moves the
-// interrupted thread to the other CPU (raw sched_setaffinity): a thread
-// interrupted anywhere — inside a critical section (aborted before the
-// handler runs), or just before one — resumes on another CPU. That turns
-// "CPU number read outside the CS" into a frequent, detectable bug.
-class SignalStorm {
- public:
-  static std::atomic<std::uint64_t> handled;
-  static std::atomic<std::uint64_t> migrations;
-  static std::atomic<bool> migrate;
-  static std::atomic<int> ncpus;
-  static void handler(int) {
-    const int saved = errno;
-    handled.fetch_add(1, std::memory_order_relaxed);
-#if defined(__x86_64__)
-    if (__rseq_size > 0) {
-      const std::uint32_t c = __atomic_load_n(&detail::rseq_area()->cpu_id, __ATOMIC_RELAXED);
-      const int n = ncpus.load(std::memory_order_relaxed);
-      if (migrate.load(std::memory_order_relaxed) && n > 1 && static_cast<int>(c) < n) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET((static_cast<int>(c) + 1) % n, &set);
-        if (syscall(SYS_sched_setaffinity, 0, sizeof set, &set) == 0)
-          migrations.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-#endif
-    errno = saved;
-  }
-  static void install() {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGUSR1, &sa, nullptr);
-  }
-  void add_target(pthread_t t) { targets_[ntargets_++] = t; }
-  void start(std::chrono::microseconds period) {
-    period_ = period;
-    stop_.store(false);
-    thread_ = std::thread([this] { run(); });
-  }
-  // Call before the targets exit.
-  std::uint64_t stop() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-    return sent_;
-  }
-
- private:
-  void run() {
-    timespec ts{0, static_cast<long>(period_.count()) * 1000};
-    while (!stop_.load(std::memory_order_relaxed)) {
-      for (int i = 0; i < ntargets_; ++i)
-        if (pthread_kill(targets_[i], SIGUSR1) == 0) ++sent_;
-      nanosleep(&ts, nullptr);
-    }
-  }
-  pthread_t targets_[64];
-  int ntargets_ = 0;
-  std::chrono::microseconds period_{100};
-  std::atomic<bool> stop_{false};
-  std::uint64_t sent_ = 0;
-  std::thread thread_;
-};
-inline std::atomic<std::uint64_t> SignalStorm::handled{0};
-inline std::atomic<std::uint64_t> SignalStorm::migrations{0};
-inline std::atomic<bool> SignalStorm::migrate{false};
-inline std::atomic<int> SignalStorm::ncpus{1};
-
-// Object stamps: {magic, owner, serial}. The magic word is claimed with an
-// atomic exchange, so an object handed to two holders at once is caught by
-// whichever claims second.
-struct Stamp {
-  std::atomic<std::uint64_t> magic;
-  std::uint32_t owner;
-  std::uint32_t size;
-  std::uint64_t serial;
-};
-inline constexpr std::uint64_t kLive = 0x5eedc0de00000000ull;
-inline constexpr std::uint64_t kDead = 0xdeadbeefdeadbeefull;
-inline std::uint64_t live_magic(const void* p) {
-  return kLive ^ (reinterpret_cast<std::uintptr_t>(p) >> 3);
-}
-
-// Returns false (and a reason) if the object was live already.
-inline bool stamp(void* p, std::uint32_t owner, std::uint32_t size, std::uint64_t serial,
-                  std::string* why) {
-  auto* s = static_cast<Stamp*>(p);
-  std::uint64_t old = s->magic.exchange(live_magic(p), std::memory_order_acq_rel);
-  if (old == live_magic(p)) {
-    *why = "object " + std::to_string(reinterpret_cast<std::uintptr_t>(p)) +
-           " handed out while live (holder " + std::to_string(s->owner) + ")";
-    return false;
-  }
-  s->owner = owner;
-  s->size = size;
-  s->serial = serial;
-  return true;
-}
-
-// Checks the stamp and kills it before the free.
-inline bool unstamp(void* p, std::uint32_t owner, std::uint32_t size, std::uint64_t serial,
-                    std::string* why) {
-  auto* s = static_cast<Stamp*>(p);
-  if (s->owner != owner || s->size != size || s->serial != serial) {
-    *why = "stamp of " + std::to_string(reinterpret_cast<std::uintptr_t>(p)) + " overwritten";
-    return false;
-  }
-  std::uint64_t old = s->magic.exchange(kDead, std::memory_order_acq_rel);
-  if (old != live_magic(p)) {
-    *why = "magic of " + std::to_string(reinterpret_cast<std::uintptr_t>(p)) + " lost";
-    return false;
-  }
-  return true;
 }
 
 // Sum of the allocation hits committed by critical sections (the fast paths

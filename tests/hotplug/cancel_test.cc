@@ -17,6 +17,9 @@
 #include "platform/os_memory.h"
 
 namespace numaslab::hotplug_test {
+
+using detail::LockGuard;
+using detail::SpinLock;
 namespace {
 
 struct Node1State {
@@ -111,15 +114,17 @@ std::vector<PlannedAlloc> up_prepare_plan() {
   for (Cache* c : all_caches()) {
     const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
     const std::uint32_t shared = c->shared.load();
-    plan.push_back({c, "cpu array",
-                    detail::size_class(sizeof(detail::ArrayHeader) + limit * sizeof(void*))});
+    plan.push_back(
+        {c, "cpu array", detail::size_class(sizeof(detail::ArrayHeader) + limit * sizeof(void*))});
     if (shared * batch > 0)
-      plan.push_back({c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});
+      plan.push_back(
+          {c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});
     if (nodes > 1) {
       plan.push_back({c, "alien set", detail::size_class(sizeof(AlienArray*) * nodes)});
       for (int n = 1; n < nodes; ++n)
-        plan.push_back({c, "alien array",
-                        detail::size_class(AlienArray::bytes_for(limit > 1 ? detail::kAlienLimit : 1))});
+        plan.push_back(
+            {c, "alien array",
+             detail::size_class(AlienArray::bytes_for(limit > 1 ? detail::kAlienLimit : 1))});
     }
   }
   return plan;

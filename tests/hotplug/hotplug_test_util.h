@@ -7,17 +7,18 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <stdlib.h>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cache/alien_cache.h"
 #include "cache/cache.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
@@ -26,6 +27,10 @@
 #include "stats/slabinfo.h"
 
 namespace numaslab::hotplug_test {
+
+using detail::LockGuard;
+using detail::Mutex;
+using detail::SpinLock;
 
 using detail::AlienArray;
 using detail::ArrayCache;
@@ -72,8 +77,8 @@ struct NodeSnap {
   NodeLists* nl = nullptr;
   std::uint64_t free_objects = 0;
   std::uint64_t free_limit = 0;
-  std::uint64_t active = 0;     // objects out of slabs (arrays + users)
-  std::uint64_t destroyed = 0;  // slabs destroyed so far
+  std::uint64_t active = 0;       // objects out of slabs (arrays + users)
+  std::uint64_t destroyed = 0;    // slabs destroyed so far
   std::uint64_t node_allocs = 0;  // objects handed out by alloc_node from this node
   std::size_t free_slabs = 0, partial_slabs = 0, full_slabs = 0;
   ArrayCache* shared = nullptr;
@@ -233,11 +238,11 @@ inline std::size_t node_bytes_total() {
 }
 
 // numaslab_verify() with its report as the failure message.
-#define HP_EXPECT_VERIFY_OK()                                 \
-  do {                                                        \
-    static char hp_verify_buf[16384];                         \
+#define HP_EXPECT_VERIFY_OK()                                             \
+  do {                                                                    \
+    static char hp_verify_buf[16384];                                     \
     int hp_errors = numaslab_verify(hp_verify_buf, sizeof hp_verify_buf); \
-    EXPECT_EQ(hp_errors, 0) << hp_verify_buf;                 \
+    EXPECT_EQ(hp_errors, 0) << hp_verify_buf;                             \
   } while (0)
 
 // Waits (yielding) until pred() holds; false after `seconds`.

@@ -17,6 +17,9 @@
 
 namespace numaslab::hotplug_test {
 
+using detail::CpuMask;
+using detail::parse_cpulist;
+
 namespace stdfs = std::filesystem;
 
 inline std::string read_text(const std::string& path) {
@@ -34,8 +37,7 @@ inline void write_text(const stdfs::path& p, const std::string& text) {
 }
 
 inline std::string range_text(int first, int last) {
-  return first == last ? std::to_string(first)
-                       : std::to_string(first) + "-" + std::to_string(last);
+  return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
 }
 
 // A fake sysfs tree under $TMPDIR, removed at the end.

@@ -2,11 +2,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <unistd.h>
 
+#include "cache/alien_cache.h"
 #include "cache/registry.h"
 #include "numaslab/numaslab.h"
 
@@ -24,7 +25,7 @@ inline void init_manual(const char* topo = "sim:2x2") {
 
 inline std::uint32_t array_avail(numaslab_cache* c, int cpu) {
   auto& s = internal(c)->slot(cpu);
-  numaslab::LockGuard<numaslab::SpinLock> g(s.lock);
+  numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(s.lock);
   return s.avail();
 }
 

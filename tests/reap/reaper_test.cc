@@ -1,10 +1,11 @@
 // The reaper: touched hysteresis, idle catch-all, free-slab trimming,
 // alien draining, memory back to the OS.
+#include "reap/reaper.h"
+
 #include <algorithm>
 #include <thread>
 #include <vector>
 
-#include "reap/reaper.h"
 #include "reap_test_util.h"
 
 using namespace numaslab::detail;
@@ -71,7 +72,7 @@ TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
   for (void* p : v) numaslab_cache_free(c, p);
   std::uint64_t free_limit, free_objects, free_slabs;
   {
-    numaslab::LockGuard<numaslab::SpinLock> g(nl->list_lock);
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(nl->list_lock);
     free_limit = nl->free_limit;
     free_objects = nl->free_objects;
     free_slabs = nl->free.count;
@@ -83,11 +84,11 @@ TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
   // free_touched was set by the allocations (free slabs were needed): the
   // first node-level pass only clears it.
   {
-    numaslab::LockGuard<numaslab::SpinLock> g(nl->list_lock);
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(nl->list_lock);
     nl->free_touched = true;
   }
   auto reaped = [&] {
-    numaslab::LockGuard<numaslab::SpinLock> g(nl->list_lock);
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(nl->list_lock);
     return nl->stats.reaped;
   };
   const std::uint64_t r0 = reaped();
@@ -112,11 +113,11 @@ TEST(Reaper, AlienArraysDrainRoundRobin) {
   for (void* p : v) numaslab_cache_free(c, p);
   AlienArray* a = internal(c)->node(0)->alien.load()[1];
   {
-    numaslab::LockGuard<numaslab::SpinLock> g(a->lock);
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(a->lock);
     ASSERT_EQ(a->ac.avail, 5u);
   }
   ASSERT_TRUE(reap_cpu(0, false));
-  numaslab::LockGuard<numaslab::SpinLock> g(a->lock);
+  numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(a->lock);
   EXPECT_EQ(a->ac.avail, 0u);
 }
 

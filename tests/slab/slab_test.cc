@@ -154,11 +154,10 @@ TEST(ArrayCache, StackOperations) {
   EXPECT_EQ(ac->avail, 6u);
   EXPECT_EQ(ac->room(), 2u);
   void* out[4];
-  ac->take_bottom(out, 2);  // the oldest two
-  EXPECT_EQ(out[0], in[0]);
-  EXPECT_EQ(out[1], in[1]);
+  ac->drop_bottom(2);  // the oldest two
   EXPECT_EQ(ac->avail, 4u);
   EXPECT_EQ(ac->entries()[0], in[2]) << "remaining entries moved down";
+  EXPECT_EQ(ac->entries()[3], in[5]) << "the hot top kept";
   ac->take_top(out, 3);  // the hottest three, in stack order
   EXPECT_EQ(out[0], in[3]);
   EXPECT_EQ(out[1], in[4]);

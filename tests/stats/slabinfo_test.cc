@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "cache/registry.h"
-#include "page/page_map.h"
 #include "numaslab/numaslab.h"
+#include "page/page_map.h"
+#include "support/report.h"
 
 namespace {
 
@@ -24,11 +25,7 @@ std::string slabinfo() {
 }
 
 nlohmann::json slabinfo_json() {
-  std::string s(4 << 20, '\0');
-  std::size_t n = numaslab_slabinfo_json(s.data(), s.size());
-  EXPECT_LT(n, s.size());
-  s.resize(n);
-  return nlohmann::json::parse(s);
+  return nlohmann::json::parse(numaslab::test_support::slabinfo_json());
 }
 
 const std::regex kLine(
@@ -87,8 +84,8 @@ TEST(Slabinfo, TextFormatLineByLine) {
   const auto* ic = reinterpret_cast<numaslab::detail::Cache*>(c);
   // active_objs counts objects out of slabs: ours plus the CPU array's.
   EXPECT_GE(r[0], 1010u);
-  EXPECT_EQ(r[1], r[9] * r[3]);             // num_objs = num_slabs * objperslab
-  EXPECT_EQ(r[2], ic->geo.buffer_size);      // objsize is the stride
+  EXPECT_EQ(r[1], r[9] * r[3]);          // num_objs = num_slabs * objperslab
+  EXPECT_EQ(r[2], ic->geo.buffer_size);  // objsize is the stride
   EXPECT_EQ(r[3], ic->geo.num);
   EXPECT_EQ(r[4], 1u << ic->geo.order);
   EXPECT_EQ(r[5], 1024u);                    // limit for 200-byte objects
@@ -134,8 +131,8 @@ TEST(Slabinfo, JsonCarriesTheSameDataAndMore) {
       found = true;
       unsigned long node_slabs = 0;
       for (const auto& nj : cj["per_node"])
-        node_slabs += nj["partial_slabs"].get<unsigned long>() + nj["full_slabs"].get<unsigned long>() +
-                      nj["free_slabs"].get<unsigned long>();
+        node_slabs += nj["partial_slabs"].get<unsigned long>() +
+                      nj["full_slabs"].get<unsigned long>() + nj["free_slabs"].get<unsigned long>();
       EXPECT_EQ(node_slabs, r[9]);
     }
   }
@@ -156,7 +153,7 @@ TEST(Tune, ChangesArraysAndRejectsBadValues) {
   const auto* ic = reinterpret_cast<numaslab::detail::Cache*>(c);
   for (int cpu = 0; cpu < 4; ++cpu) {
     auto& s = const_cast<numaslab::detail::Cache*>(ic)->slot(cpu);
-    numaslab::LockGuard<numaslab::SpinLock> g(s.lock);
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(s.lock);
     ASSERT_NE(s.base, nullptr);
     EXPECT_EQ(s.size(), 32u);
     EXPECT_EQ(s.batchcount(), 16u);
@@ -164,11 +161,20 @@ TEST(Tune, ChangesArraysAndRejectsBadValues) {
   EXPECT_EQ(numaslab_slabinfo_write("tune-me 64 8 1\n"), 0);
   EXPECT_EQ(tunables(), (std::vector<unsigned long>{64, 8, 1}));
 
-  const char* bad[] = {"", "tune-me", "tune-me 10 5", "tune-me a b c", "tune-me 10 20 1",
-                       "tune-me 0 0 0", "tune-me 10 5 1 9", "tune-me 10 5 -1", "tune-me 1000000 5 1",
-                       "tune-me 10 5 100000", " 10 5 1",
-                       "tune-me 10 5 1                                                                "
-                       "                                                                   "};
+  const char* bad[] = {
+      "",
+      "tune-me",
+      "tune-me 10 5",
+      "tune-me a b c",
+      "tune-me 10 20 1",
+      "tune-me 0 0 0",
+      "tune-me 10 5 1 9",
+      "tune-me 10 5 -1",
+      "tune-me 1000000 5 1",
+      "tune-me 10 5 100000",
+      " 10 5 1",
+      "tune-me 10 5 1                                                                "
+      "                                                                   "};
   for (const char* line : bad) {
     EXPECT_EQ(numaslab_slabinfo_write(line), -EINVAL) << "[" << line << "]";
     EXPECT_EQ(tunables(), (std::vector<unsigned long>{64, 8, 1})) << line;
@@ -204,8 +210,7 @@ TEST(Tune, UnderConcurrentLoad) {
           held.pop_back();
           if (numaslab_ksize(p) == 96 && numaslab_node_of(p) >= 0 &&
               reinterpret_cast<numaslab::detail::Cache*>(c) ==
-                  static_cast<numaslab::detail::Cache*>(
-                      numaslab::detail::page_lookup(p)->owner))
+                  static_cast<numaslab::detail::Cache*>(numaslab::detail::page_lookup(p)->owner))
             numaslab_cache_free(c, p);
           else
             numaslab_kfree(p);

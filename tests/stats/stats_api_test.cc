@@ -10,13 +10,12 @@
 #include <vector>
 
 #include "numaslab/numaslab.h"
+#include "support/report.h"
 
 namespace {
 
 nlohmann::json json_of(const char* cache) {
-  std::string s(4 << 20, '\0');
-  s.resize(numaslab_slabinfo_json(s.data(), s.size()));
-  const nlohmann::json all = nlohmann::json::parse(s);
+  const nlohmann::json all = nlohmann::json::parse(numaslab::test_support::slabinfo_json());
   for (const auto& c : all.at("caches"))
     if (c.at("name").get<std::string>() == cache) return c;
   return {};

@@ -15,8 +15,8 @@
 namespace {
 
 using namespace numaslab_stress;
-using numaslab::LockGuard;
-using numaslab::SpinLock;
+using numaslab::detail::LockGuard;
+using numaslab::detail::SpinLock;
 namespace detail = numaslab::detail;
 
 Totals totals(numaslab_cache* pc) NS_NO_THREAD_SAFETY_ANALYSIS {
@@ -123,9 +123,10 @@ void run_stress(bool hotplug) {
     EXPECT_GT(downs, 10u) << "hotplug events while the workers ran";
     EXPECT_GT(ups, 10u);
     if (stress.wrong_node_allocs())
-      std::printf("note: %llu *_node allocations came from another node after a migration "
-                  "(see Arrays.AllocNodeKeepsItsNodeWhenTheThreadMigrates)\n",
-                  static_cast<unsigned long long>(stress.wrong_node_allocs()));
+      std::printf(
+          "note: %llu *_node allocations came from another node after a migration "
+          "(see Arrays.AllocNodeKeepsItsNodeWhenTheThreadMigrates)\n",
+          static_cast<unsigned long long>(stress.wrong_node_allocs()));
   } else {
     EXPECT_EQ(stress.wrong_node_allocs(), 0u) << "no migration, so *_node must be exact";
   }
@@ -137,11 +138,12 @@ void run_stress(bool hotplug) {
   stress.destroy_caches();
   report = verify_report(&errors);
   EXPECT_EQ(errors, 0) << report;
-  std::printf("stress%s: %llu allocations, %llu handed over, %llu freed on another node, peak %zu, "
-              "%llu downs / %llu ups\n",
-              hotplug ? " + hotplug" : "", static_cast<unsigned long long>(allocs),
-              static_cast<unsigned long long>(received), static_cast<unsigned long long>(remote),
-              peak, static_cast<unsigned long long>(downs), static_cast<unsigned long long>(ups));
+  std::printf(
+      "stress%s: %llu allocations, %llu handed over, %llu freed on another node, peak %zu, "
+      "%llu downs / %llu ups\n",
+      hotplug ? " + hotplug" : "", static_cast<unsigned long long>(allocs),
+      static_cast<unsigned long long>(received), static_cast<unsigned long long>(remote), peak,
+      static_cast<unsigned long long>(downs), static_cast<unsigned long long>(ups));
 }
 
 TEST(Stress, CrossThreadCrossNodeFrees) { run_stress(/*hotplug=*/false); }

@@ -24,24 +24,16 @@
 #include <vector>
 
 #include "numaslab/numaslab.h"
+#include "support/sanitizers.h"
 
 namespace numaslab_stress {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-inline constexpr bool kSanitized = true;
-#else
-inline constexpr bool kSanitized = false;
-#endif
-#else
-inline constexpr bool kSanitized = false;
-#endif
+using numaslab::test_support::kSanitized;
 
 // Run time of one stress test: NUMASLAB_STRESS_MS, else 3 s (2 s sanitized).
 inline std::chrono::milliseconds stress_duration() {
-  if (const char* e = std::getenv("NUMASLAB_STRESS_MS")) return std::chrono::milliseconds(std::atoi(e));
+  if (const char* e = std::getenv("NUMASLAB_STRESS_MS"))
+    return std::chrono::milliseconds(std::atoi(e));
   return std::chrono::milliseconds(kSanitized ? 2000 : 3000);
 }
 
@@ -140,7 +132,8 @@ class Stress {
                           std::chrono::steady_clock::now() - start)
                           .count();
       const long phase = (ms + id * 97) % 500;
-      const std::size_t target = 20 + static_cast<std::size_t>((phase < 250 ? phase : 500 - phase) * 1180 / 250);
+      const std::size_t target =
+          20 + static_cast<std::size_t>((phase < 250 ? phase : 500 - phase) * 1180 / 250);
 
       const unsigned op = static_cast<unsigned>(rng() % 100);
       if (op < 50 && owned.size() < target) {
@@ -255,7 +248,8 @@ class Stress {
     }
     Stamp s{kStampMagic ^ seq, seq, it.owner, it.size};
     std::memcpy(it.p, &s, sizeof s);
-    if (it.kind == kKmalloc) static_cast<unsigned char*>(it.p)[it.size - 1] = static_cast<unsigned char>(seq);
+    if (it.kind == kKmalloc)
+      static_cast<unsigned char*>(it.p)[it.size - 1] = static_cast<unsigned char>(seq);
     return it;
   }
 

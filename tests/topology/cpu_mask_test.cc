@@ -7,6 +7,10 @@
 #include <string>
 
 namespace numaslab {
+
+using detail::CpuMask;
+using detail::format_cpulist;
+using detail::parse_cpulist;
 namespace {
 
 CpuMask mask_of(std::initializer_list<int> cpus) {
@@ -95,10 +99,9 @@ TEST(CpuList, ParsesWholeRange) {
 
 TEST(CpuList, RejectsMalformed) {
   const char* bad[] = {
-      "3-1",  "a",    "1-",    "-1",      ",",         "1,,2",          "1,",
-      ",1",   "1024", "0-1024", "1-2-3",  "0-7:2",     " 1",            "1 2",
-      "1\n2", "0x1",  "+1",    "1,a",     "99999999999", "00000000001", "4294967297",
-      "1--2",
+      "3-1",  "a",      "1-",          "-1",          ",",          "1,,2", "1,",   ",1",
+      "1024", "0-1024", "1-2-3",       "0-7:2",       " 1",         "1 2",  "1\n2", "0x1",
+      "+1",   "1,a",    "99999999999", "00000000001", "4294967297", "1--2",
   };
   for (const char* text : bad) {
     CpuMask m = dirty();

@@ -7,6 +7,10 @@
 #include "topology/topology.h"
 
 namespace numaslab {
+
+using detail::parse_topology_spec;
+using detail::TopologyMode;
+using detail::TopologySpec;
 namespace {
 
 struct Parsed {
@@ -38,7 +42,7 @@ TEST(TopologySpec, SimForms) {
   struct Case {
     const char* text;
     int nodes, per_node;
-  } cases[] = {{"sim:2x2", 2, 2},  {"sim:4x2", 4, 2},     {"sim:1x1", 1, 1},
+  } cases[] = {{"sim:2x2", 2, 2},     {"sim:4x2", 4, 2},       {"sim:1x1", 1, 1},
                {"sim:64x16", 64, 16}, {"sim:1x1024", 1, 1024}, {"sim:3x5", 3, 5}};
   for (const auto& c : cases) {
     Parsed p = parse(c.text);
@@ -77,7 +81,8 @@ TEST(TopologySpec, MapForms) {
   EXPECT_EQ(p.spec->map_node[1023], 0);
 
   std::string all = "map:";
-  for (int c = 0; c < kMaxCpus; ++c) all += (c ? "," : "") + std::to_string(c) + "=" + std::to_string(c % kMaxNodes);
+  for (int c = 0; c < kMaxCpus; ++c)
+    all += (c ? "," : "") + std::to_string(c) + "=" + std::to_string(c % kMaxNodes);
   p = parse(all.c_str());
   ASSERT_TRUE(p.ok) << p.err;
   EXPECT_EQ(p.spec->map_cpus, kMaxCpus);

@@ -6,6 +6,11 @@
 #include "topology_test_util.h"
 
 namespace numaslab {
+
+using detail::CpuMask;
+using detail::read_online_cpus;
+using detail::read_sysfs_cpulist;
+using detail::TopologyMode;
 namespace {
 
 using namespace numaslab::topology_test;
@@ -129,7 +134,8 @@ TEST(TopologySysfs, FakeBadTrees) {
     FakeSysfs fs;
     fs.cpus(c.possible, c.online);
     std::string err = build_error("real", fs.root());
-    EXPECT_NE(err.find(c.reason), std::string::npos) << c.possible << "/" << c.online << ": " << err;
+    EXPECT_NE(err.find(c.reason), std::string::npos)
+        << c.possible << "/" << c.online << ": " << err;
   }
   FakeSysfs empty;
   EXPECT_NE(build_error("real", empty.root()).find("cannot read"), std::string::npos);
@@ -204,7 +210,8 @@ TEST(TopologySysfs, MapSpecTextIsTruncated) {
   FakeSysfs fs;
   fs.cpus("0-31", "0-31");
   std::string spec = "map:";
-  for (int c = 0; c < 32; ++c) spec += (c ? "," : "") + std::to_string(c) + "=" + std::to_string(c / 16);
+  for (int c = 0; c < 32; ++c)
+    spec += (c ? "," : "") + std::to_string(c) + "=" + std::to_string(c / 16);
   auto t = build(spec.c_str(), fs.root());
   ASSERT_NE(t, nullptr);
   std::string text = t->spec_text();

@@ -1,13 +1,16 @@
+#include "topology/topology.h"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 
 #include <memory>
 #include <string>
 
-#include "topology/topology.h"
 #include "topology_test_util.h"
 
 namespace numaslab {
+
+using detail::TopologyMode;
 namespace {
 
 using namespace numaslab::topology_test;

@@ -15,6 +15,11 @@
 
 namespace numaslab::topology_test {
 
+using detail::CpuMask;
+using detail::parse_topology_spec;
+using detail::Topology;
+using detail::TopologySpec;
+
 namespace stdfs = std::filesystem;
 
 // A throw-away sysfs tree under $TMPDIR, removed when the test ends.
@@ -74,12 +79,15 @@ inline std::unique_ptr<TopologySpec> spec_of(const char* text) {
 }
 
 // Builds a topology; on failure returns nullptr and leaves the reason in *err.
-inline std::unique_ptr<Topology> build(const char* spec, const char* root, std::string* err = nullptr) {
+inline std::unique_ptr<Topology> build(const char* spec, const char* root,
+                                       std::string* err = nullptr) {
   auto t = std::make_unique<Topology>();
   char buf[256];
   if (!t->init(*spec_of(spec), root, buf, sizeof buf)) {
-    if (err) *err = buf;
-    else ADD_FAILURE() << "init(" << spec << ") failed: " << buf;
+    if (err)
+      *err = buf;
+    else
+      ADD_FAILURE() << "init(" << spec << ") failed: " << buf;
     EXPECT_EQ(t->possible_cpus(), 0);
     return nullptr;
   }

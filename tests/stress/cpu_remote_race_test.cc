@@ -12,18 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "cpu_test_util.h"
+#include "cpu/cpu_test_util.h"
+#include "support/workload.h"
 
 namespace numaslab::cpu_test {
 namespace {
-
-struct Obj {
-  void* p;
-  int kind;
-  std::uint32_t size;
-  std::uint64_t serial;
-  std::uint32_t owner;
-};
 
 void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
   setenv("NUMASLAB_WATCH_MS", "0", 1);
@@ -43,77 +36,18 @@ void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
   }
   const int kWorkers = 4;
   std::atomic<bool> stop{false};
-  std::atomic<long> allocs{0}, frees{0}, failures{0}, oom{0};
-  std::atomic<std::uint64_t> serial{1};
-  std::mutex mu;
-  std::string first_failure;
-  std::mutex handoff_mu;
-  std::vector<Obj> handoff;
-  auto fail = [&](const std::string& why) {
-    if (failures.fetch_add(1) == 0) {
-      std::lock_guard<std::mutex> g(mu);
-      first_failure = why;
-    }
-  };
-  auto do_free = [&](const Obj& o) {
-    std::string why;
-    if (!unstamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
-    if (o.kind < kCaches) numaslab_cache_free(caches[o.kind], o.p);
-    else numaslab_kfree(o.p);
-    frees.fetch_add(1, std::memory_order_relaxed);
-  };
+  test_support::WorkloadSpec spec;
+  spec.use_caches(caches, sizes, kCaches);
+  spec.kmalloc_spread = 1000;
+  spec.mix(10, 5, 9, 10);
+  spec.max_held = 600;
+  spec.churn = std::chrono::microseconds(2000);
+  spec.churn_cpus = ncpu;
+  spec.seed = [](int w) { return w * 31 + 7; };
+  test_support::Workload wl(spec);
+  auto fail = [&](const std::string& why) { wl.fail(why); };
   std::vector<std::thread> ws;
-  for (int w = 0; w < kWorkers; ++w) {
-    ws.emplace_back([&, w] {
-      std::mt19937_64 rng(w * 31 + 7);
-      AffinityChurn aff(ncpu);
-      std::vector<Obj> mine;
-      while (!stop.load(std::memory_order_relaxed)) {
-        aff.maybe(std::chrono::microseconds(2000));
-        unsigned op = static_cast<unsigned>(rng() % 10);
-        if ((op < 5 && mine.size() < 600) || mine.empty()) {
-          Obj o;
-          o.kind = static_cast<int>(rng() % (kCaches + 1));
-          if (o.kind < kCaches) {
-            o.size = static_cast<std::uint32_t>(sizes[o.kind]);
-            o.p = numaslab_cache_alloc(caches[o.kind]);
-          } else {
-            o.size = static_cast<std::uint32_t>(24 + rng() % 1000);
-            o.p = numaslab_kmalloc(o.size);
-          }
-          if (!o.p) {
-            ++oom;
-            continue;
-          }
-          o.owner = static_cast<std::uint32_t>(w);
-          o.serial = serial.fetch_add(1, std::memory_order_relaxed);
-          std::string why;
-          if (!stamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
-          allocs.fetch_add(1, std::memory_order_relaxed);
-          mine.push_back(o);
-        } else if (op < 9) {
-          std::size_t k = rng() % mine.size();
-          Obj o = mine[k];
-          mine[k] = mine.back();
-          mine.pop_back();
-          if (op == 8) {
-            std::lock_guard<std::mutex> g(handoff_mu);
-            handoff.push_back(o);
-          } else {
-            do_free(o);
-          }
-        } else {
-          std::vector<Obj> got;
-          {
-            std::lock_guard<std::mutex> g(handoff_mu);
-            got.swap(handoff);
-          }
-          for (const Obj& o : got) do_free(o);
-        }
-      }
-      for (const Obj& o : mine) do_free(o);
-    });
-  }
+  for (int w = 0; w < kWorkers; ++w) ws.emplace_back([&, w] { wl.run_worker(w, stop); });
 
   // The remote operator.
   long shrinks = 0, tunes = 0, reaps = 0, kmalloc_tunes = 0;
@@ -127,8 +61,8 @@ void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
           ++shrinks;
           break;
         case 1: {
-          long limit = tiny_arrays ? 1 + static_cast<long>(rng() % 4)
-                                   : 1 + static_cast<long>(rng() % 200);
+          long limit =
+              tiny_arrays ? 1 + static_cast<long>(rng() % 4) : 1 + static_cast<long>(rng() % 200);
           long batch = 1 + static_cast<long>(rng() % static_cast<unsigned>(limit));
           long shared = static_cast<long>(rng() % 9);
           int rc = numaslab_tune(names[c], limit, batch, shared);
@@ -157,14 +91,15 @@ void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
   stop.store(true);
   op.join();
   for (auto& t : ws) t.join();
-  for (const Obj& o : handoff) do_free(o);
-  printf("[ remote ] %ld allocs, %ld frees; %ld shrinks, %ld tunes, %ld kmalloc tunes, %ld reaps; "
-         "rseq aborts %llu\n",
-         allocs.load(), frees.load(), shrinks, tunes, kmalloc_tunes, reaps,
-         static_cast<unsigned long long>(detail::rseq_aborts()));
-  EXPECT_EQ(failures.load(), 0) << first_failure;
-  EXPECT_EQ(oom.load(), 0);
-  EXPECT_EQ(allocs.load(), frees.load());
+  wl.drain();
+  printf(
+      "[ remote ] %ld allocs, %ld frees; %ld shrinks, %ld tunes, %ld kmalloc tunes, %ld reaps; "
+      "rseq aborts %llu\n",
+      wl.allocs.load(), wl.frees.load(), shrinks, tunes, kmalloc_tunes, reaps,
+      static_cast<unsigned long long>(detail::rseq_aborts()));
+  EXPECT_EQ(wl.failures.load(), 0) << wl.first_failure();
+  EXPECT_EQ(wl.oom.load(), 0);
+  EXPECT_EQ(wl.allocs.load(), wl.frees.load());
   EXPECT_GT(shrinks, 20);
   EXPECT_GT(tunes, 20);
   EXPECT_GT(reaps, 20);
@@ -178,11 +113,15 @@ void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
   EXPECT_EQ(vr.errors, 0) << vr.report;
 }
 
-TEST(CpuRemote, ShrinkTuneReapRaceLocalOps) { remote_ops_race(false, std::chrono::milliseconds(3000)); }
+TEST(CpuRemote, ShrinkTuneReapRaceLocalOps) {
+  remote_ops_race(false, std::chrono::milliseconds(3000));
+}
 
 // Arrays of 1..4 entries: nearly every operation takes a slow path (batch
 // refill, batch flush) while the arrays are being swapped underneath.
-TEST(CpuRemote, TinyArraysSlowPathsRaceTune) { remote_ops_race(true, std::chrono::milliseconds(2500)); }
+TEST(CpuRemote, TinyArraysSlowPathsRaceTune) {
+  remote_ops_race(true, std::chrono::milliseconds(2500));
+}
 
 // Focused: the RseqSlots slow paths (alloc_slow_rseq / free_slow_rseq) run
 // on nearly every operation (arrays of 1-2 entries) while a tuner swaps and

@@ -12,18 +12,11 @@
 #include <vector>
 
 #include "cache/registry.h"
-#include "cpu_test_util.h"
+#include "cpu/cpu_test_util.h"
+#include "support/workload.h"
 
 namespace numaslab::cpu_test {
 namespace {
-
-struct Obj {
-  void* p;
-  int kind;
-  std::uint32_t size;
-  std::uint64_t serial;
-  std::uint32_t owner;
-};
 
 TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
   if (sysconf(_SC_NPROCESSORS_CONF) < 2) GTEST_SKIP() << "needs 2 CPUs";
@@ -55,100 +48,46 @@ TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
   std::mutex node1_mu;
 
   std::atomic<bool> stop{false};
-  std::atomic<long> allocs{0}, frees{0}, failures{0}, oom{0}, node1_freed_while_down{0};
-  std::atomic<long> ran_on_cpu1{0}, node1_allocs{0};
+  std::atomic<long> node1_freed_while_down{0}, ran_on_cpu1{0}, node1_allocs{0};
   std::atomic<bool> cpu1_down{false};
-  std::atomic<std::uint64_t> serial{1};
-  std::mutex mu;
-  std::string first_failure;
-  auto fail = [&](const std::string& why) {
-    if (failures.fetch_add(1) == 0) {
-      std::lock_guard<std::mutex> g(mu);
-      first_failure = why;
+  test_support::WorkloadSpec spec;
+  spec.use_caches(caches, sizes, kCaches);
+  spec.kmalloc_spread = 2000;
+  spec.mix(12, 6, 10, 11);
+  spec.max_held = 500;
+  spec.alloc_node_op = 5;
+  spec.churn = std::chrono::microseconds(1000);
+  spec.churn_cpus = 2;
+  spec.seed = [](int w) { return w * 131 + 5; };
+  spec.each_step = [&] {
+    if (sched_getcpu() == 1) ran_on_cpu1.fetch_add(1, std::memory_order_relaxed);
+  };
+  spec.each_alloc = [&](void* p) {
+    if (numaslab_node_of(p) == 1) node1_allocs.fetch_add(1, std::memory_order_relaxed);
+  };
+  spec.extra_op = [&](std::mt19937_64& rng) {
+    if (rng() % 8 != 0) return;
+    // A node-1 object from before: free it now (often while CPU 1 is down).
+    void* p = nullptr;
+    int kind = 0;
+    {
+      std::lock_guard<std::mutex> g(node1_mu);
+      if (!node1.empty()) {
+        kind = static_cast<int>((node1.size() - 1) % kCaches);
+        p = node1.back();
+        node1.pop_back();
+      }
+    }
+    if (p) {
+      if (cpu1_down.load(std::memory_order_relaxed)) node1_freed_while_down.fetch_add(1);
+      numaslab_cache_free(caches[kind], p);
     }
   };
-  auto do_free = [&](const Obj& o) {
-    std::string why;
-    if (!unstamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
-    if (o.kind < kCaches) numaslab_cache_free(caches[o.kind], o.p);
-    else numaslab_kfree(o.p);
-    frees.fetch_add(1, std::memory_order_relaxed);
-  };
-
+  test_support::Workload wl(spec);
+  auto fail = [&](const std::string& why) { wl.fail(why); };
   constexpr int kWorkers = 4;
-  std::mutex handoff_mu;
-  std::vector<Obj> handoff;
   std::vector<std::thread> ws;
-  for (int w = 0; w < kWorkers; ++w) {
-    ws.emplace_back([&, w] {
-      std::mt19937_64 rng(w * 131 + 5);
-      AffinityChurn aff(2);
-      std::vector<Obj> mine;
-      while (!stop.load(std::memory_order_relaxed)) {
-        aff.maybe(std::chrono::microseconds(1000));
-        if (sched_getcpu() == 1) ran_on_cpu1.fetch_add(1, std::memory_order_relaxed);
-        unsigned op = static_cast<unsigned>(rng() % 12);
-        if ((op < 6 && mine.size() < 500) || mine.empty()) {
-          Obj o;
-          o.kind = static_cast<int>(rng() % (kCaches + 1));
-          if (o.kind < kCaches) {
-            o.size = static_cast<std::uint32_t>(sizes[o.kind]);
-            o.p = (op == 5) ? numaslab_cache_alloc_node(caches[o.kind], static_cast<int>(rng() % 2))
-                            : numaslab_cache_alloc(caches[o.kind]);
-          } else {
-            o.size = static_cast<std::uint32_t>(24 + rng() % 2000);
-            o.p = numaslab_kmalloc(o.size);
-          }
-          if (!o.p) {
-            ++oom;
-            continue;
-          }
-          if (numaslab_node_of(o.p) == 1) node1_allocs.fetch_add(1, std::memory_order_relaxed);
-          o.owner = static_cast<std::uint32_t>(w);
-          o.serial = serial.fetch_add(1, std::memory_order_relaxed);
-          std::string why;
-          if (!stamp(o.p, o.owner, o.size, o.serial, &why)) fail(why);
-          allocs.fetch_add(1, std::memory_order_relaxed);
-          mine.push_back(o);
-        } else if (op < 10) {
-          std::size_t k = rng() % mine.size();
-          Obj o = mine[k];
-          mine[k] = mine.back();
-          mine.pop_back();
-          if (op == 9) {
-            std::lock_guard<std::mutex> g(handoff_mu);
-            handoff.push_back(o);
-          } else {
-            do_free(o);
-          }
-        } else if (op == 10) {
-          std::vector<Obj> got;
-          {
-            std::lock_guard<std::mutex> g(handoff_mu);
-            got.swap(handoff);
-          }
-          for (const Obj& o : got) do_free(o);
-        } else if (rng() % 8 == 0) {
-          // A node-1 object from before: free it now (often while CPU 1 is down).
-          void* p = nullptr;
-          int kind = 0;
-          {
-            std::lock_guard<std::mutex> g(node1_mu);
-            if (!node1.empty()) {
-              kind = static_cast<int>((node1.size() - 1) % kCaches);
-              p = node1.back();
-              node1.pop_back();
-            }
-          }
-          if (p) {
-            if (cpu1_down.load(std::memory_order_relaxed)) node1_freed_while_down.fetch_add(1);
-            numaslab_cache_free(caches[kind], p);
-          }
-        }
-      }
-      for (const Obj& o : mine) do_free(o);
-    });
-  }
+  for (int w = 0; w < kWorkers; ++w) ws.emplace_back([&, w] { wl.run_worker(w, stop); });
 
   long downs = 0, ups = 0, array_while_down = 0, no_array_while_up = 0;
   std::thread hp([&] {
@@ -182,7 +121,7 @@ TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
   stop.store(true);
   hp.join();
   for (auto& t : ws) t.join();
-  for (const Obj& o : handoff) do_free(o);
+  wl.drain();
   // The rest of the node-1 objects from before.
   for (std::size_t i = 0; i < node1.size(); ++i) {
     EXPECT_EQ(numaslab_node_of(node1[i]), 1);
@@ -191,13 +130,14 @@ TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
   node1.clear();
   numaslab_hotplug_stats hs{};
   numaslab_get_hotplug_stats(&hs);
-  printf("[ hotplug ] %ld downs, %ld ups, %ld allocs (%ld of node 1), %ld node-1 frees while "
-         "CPU 1 down, %ld worker steps on CPU 1, rseq aborts %llu\n",
-         downs, ups, allocs.load(), node1_allocs.load(), node1_freed_while_down.load(),
-         ran_on_cpu1.load(), static_cast<unsigned long long>(detail::rseq_aborts()));
-  EXPECT_EQ(failures.load(), 0) << first_failure;
-  EXPECT_EQ(oom.load(), 0);
-  EXPECT_EQ(allocs.load(), frees.load());
+  printf(
+      "[ hotplug ] %ld downs, %ld ups, %ld allocs (%ld of node 1), %ld node-1 frees while "
+      "CPU 1 down, %ld worker steps on CPU 1, rseq aborts %llu\n",
+      downs, ups, wl.allocs.load(), node1_allocs.load(), node1_freed_while_down.load(),
+      ran_on_cpu1.load(), static_cast<unsigned long long>(detail::rseq_aborts()));
+  EXPECT_EQ(wl.failures.load(), 0) << wl.first_failure();
+  EXPECT_EQ(wl.oom.load(), 0);
+  EXPECT_EQ(wl.allocs.load(), wl.frees.load());
   EXPECT_GT(downs, 100);
   EXPECT_EQ(hs.downs, static_cast<unsigned long long>(downs));
   EXPECT_EQ(hs.ups, static_cast<unsigned long long>(ups));
@@ -235,7 +175,8 @@ TEST(CpuHotplug, MapModeCpuDownThreadsKeepRunningThere) {
         void* p = numaslab_cache_alloc(c);
         if (!p) ++bad;
         // The physical CPU is 1, so its node is 1 — served straight by the node layer.
-        else if (numaslab_node_of(p) != 1) ++bad;
+        else if (numaslab_node_of(p) != 1)
+          ++bad;
         v.push_back(p);
       }
       for (void* p : v) numaslab_cache_free(c, p);
