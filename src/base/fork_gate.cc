@@ -2,15 +2,28 @@
 
 #include <sched.h>
 
+#include <atomic>
+#include <cstdint>
+
 namespace numaslab::detail {
+
+namespace {
+
+constexpr int kGateStripes = 64;
+
+struct alignas(64) GateStripe {
+  std::atomic<std::uint32_t> sections{0};
+};
 
 GateStripe g_gate_stripes[kGateStripes];
 std::atomic<bool> g_gate_closed{false};
-thread_local GateThread t_gate __attribute__((tls_model("initial-exec"))) = {0, 0};
 
-namespace {
+struct GateThread {
+  std::uint32_t depth;
+  std::uint32_t stripe;  // 1 + index; 0 until the first section
+};
+constinit thread_local GateThread t_gate __attribute__((tls_model("initial-exec"))) = {0, 0};
 std::atomic<std::uint32_t> g_next_stripe{0};
-}  // namespace
 
 void gate_enter_outer() {
   if (t_gate.stripe == 0)
@@ -24,6 +37,17 @@ void gate_enter_outer() {
     n.fetch_sub(1, std::memory_order_seq_cst);
     while (g_gate_closed.load(std::memory_order_acquire)) sched_yield();
   }
+}
+
+}  // namespace
+
+void gate_enter() {
+  if (t_gate.depth++ == 0) gate_enter_outer();
+}
+
+void gate_exit() {
+  if (--t_gate.depth == 0)
+    g_gate_stripes[t_gate.stripe - 1].sections.fetch_sub(1, std::memory_order_release);
 }
 
 bool gate_close() {

@@ -19,35 +19,12 @@
 // sections on different CPUs touch different lines.
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-
 namespace numaslab::detail {
 
-inline constexpr int kGateStripes = 64;
-
-struct alignas(64) GateStripe {
-  std::atomic<std::uint32_t> sections{0};
-};
-
-extern GateStripe g_gate_stripes[kGateStripes];
-extern std::atomic<bool> g_gate_closed;
-
-struct GateThread {
-  std::uint32_t depth;
-  std::uint32_t stripe;  // 1 + index; 0 until the first section
-};
-extern thread_local GateThread t_gate __attribute__((tls_model("initial-exec")));
-
-void gate_enter_outer();
-
-inline void gate_enter() {
-  if (t_gate.depth++ == 0) gate_enter_outer();
-}
-inline void gate_exit() {
-  if (--t_gate.depth == 0)
-    g_gate_stripes[t_gate.stripe - 1].sections.fetch_sub(1, std::memory_order_release);
-}
+// Enter and leave a section (out of line: the per-thread depth is a
+// thread_local of fork_gate.cc's own).
+void gate_enter();
+void gate_exit();
 
 class GateSection {
  public:
