@@ -64,8 +64,7 @@ std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SA
             LockGuard<SpinLock> gl(nl->list_lock);
             nl->free_block(c->geo, s.base, drop, &dead);
           }
-          __builtin_memmove(s.base, s.base + drop, (avail - drop) * sizeof(void*));
-          s.set_top(s.top - drop);
+          s.set_top(s.base + entries_drop_bottom(s.base, avail, drop));
           slot_moved(s, -static_cast<std::int64_t>(drop));
         }
         capacity_set(c, s, cpu, s.avail());

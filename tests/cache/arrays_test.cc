@@ -3,8 +3,8 @@
 // node 0; CPUs 2,3 on node 1).
 #include <atomic>
 #include <cerrno>
-#include <thread>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "cache_test_util.h"
@@ -254,7 +254,8 @@ TEST(Arrays, RemoteFreesQueueInTheAlienArrayAndOverflowHome) {
     objs.push_back(p);
   }
   SlotView v = slot_view(k, 0);
-  EXPECT_EQ(v.stats.alloc_hit + v.stats.alloc_miss, 0u) << "alloc_node(remote) bypasses the CPU array";
+  EXPECT_EQ(v.stats.alloc_hit + v.stats.alloc_miss, 0u)
+      << "alloc_node(remote) bypasses the CPU array";
   EXPECT_EQ(v.avail, 0u);
   EXPECT_EQ(node_view(k, 1).stats.node_allocs, static_cast<std::uint64_t>(n));
   const std::uint32_t shared1 = node_view(k, 1).shared_avail;
@@ -367,8 +368,8 @@ TEST(Arrays, NodeOfReportsTheHomeNode) {
   init_sim();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   for (int node = 0; node < 2; ++node) {
-    for (size_t size : {size_t{8}, size_t{100}, size_t{5000}, size_t{32768}, size_t{100000},
-                        size_t{3} << 20}) {
+    for (size_t size :
+         {size_t{8}, size_t{100}, size_t{5000}, size_t{32768}, size_t{100000}, size_t{3} << 20}) {
       void* p = numaslab_kmalloc_node(size, node);
       ASSERT_NE(p, nullptr) << size;
       EXPECT_EQ(numaslab_node_of(p), node) << "size " << size;

@@ -144,7 +144,8 @@ TEST(HotplugQuiesce, WorkersOnEveryCpuSurviveRepeatedDowns) {
   ASSERT_NE(uc, nullptr);
   {
     std::vector<std::unique_ptr<Worker>> ws;
-    for (int cpu = 1; cpu < 4; ++cpu) ws.push_back(std::make_unique<Worker>(uc, cpu, /*rebind=*/true));
+    for (int cpu = 1; cpu < 4; ++cpu)
+      ws.push_back(std::make_unique<Worker>(uc, cpu, /*rebind=*/true));
     for (auto& w : ws) ASSERT_TRUE(w->advance(50));
     for (int round = 0; round < 20; ++round) {
       for (int cpu : {3, 2, 1}) {

@@ -34,7 +34,8 @@ TEST_F(SlabFormatTest, OnSlabLayoutWithColour) {
     ASSERT_NE(s, nullptr);
     char* base = static_cast<char*>(s->page_start());
     EXPECT_EQ(addr(base) % kPageSize, 0u);
-    EXPECT_EQ(reinterpret_cast<char*>(s), base + colour * g.colour_off) << "descriptor after the colour pad";
+    EXPECT_EQ(reinterpret_cast<char*>(s), base + colour * g.colour_off)
+        << "descriptor after the colour pad";
     EXPECT_EQ(s->s_mem, base + colour * g.colour_off + g.slab_size);
     EXPECT_EQ(s->colouroff, colour * g.colour_off + g.slab_size);
     EXPECT_LE(addr(s->s_mem) + std::size_t{g.num} * g.buffer_size, addr(base) + kPageSize)

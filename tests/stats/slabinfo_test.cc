@@ -88,15 +88,15 @@ TEST(Slabinfo, TextFormatLineByLine) {
   EXPECT_EQ(r[2], ic->geo.buffer_size);  // objsize is the stride
   EXPECT_EQ(r[3], ic->geo.num);
   EXPECT_EQ(r[4], 1u << ic->geo.order);
-  EXPECT_EQ(r[5], 1024u);                    // limit for 200-byte objects
-  EXPECT_EQ(r[6], 60u);                      // batchcount
-  EXPECT_EQ(r[7], 8u);                       // shared factor
-  EXPECT_LE(r[8], r[9]);                     // active_slabs <= num_slabs
-  EXPECT_GE(r[11], 1010u);                   // listallocs
-  EXPECT_GT(r[13], 0u);                      // grown
-  EXPECT_EQ(r[17], 10u);                     // nodeallocs
-  EXPECT_GT(r[20], 0u);                      // allochit
-  EXPECT_GT(r[21], 0u);                      // allocmiss
+  EXPECT_EQ(r[5], 1024u);   // limit for 200-byte objects
+  EXPECT_EQ(r[6], 60u);     // batchcount
+  EXPECT_EQ(r[7], 8u);      // shared factor
+  EXPECT_LE(r[8], r[9]);    // active_slabs <= num_slabs
+  EXPECT_GE(r[11], 1010u);  // listallocs
+  EXPECT_GT(r[13], 0u);     // grown
+  EXPECT_EQ(r[17], 10u);    // nodeallocs
+  EXPECT_GT(r[20], 0u);     // allochit
+  EXPECT_GT(r[21], 0u);     // allocmiss
   for (void* p : v) numaslab_cache_free(c, p);
   auto after = parse(slabinfo());
   EXPECT_EQ(after["si-objects"].v[18], 10u);  // remotefrees: the node-1 objects
