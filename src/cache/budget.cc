@@ -10,6 +10,7 @@
 
 #include "cache/cache.h"
 #include "cache/registry.h"
+#include "page/page_allocator.h"
 
 namespace numaslab::detail {
 
@@ -17,6 +18,8 @@ namespace {
 
 std::atomic<std::uint64_t> g_cpu_bytes[kMaxCpus];
 std::atomic<std::uint64_t> g_budget{std::uint64_t{4} << 20};
+// When each CPU last took room from other arrays (coarse ms; cache.h).
+std::atomic<std::uint64_t> g_last_reclaim_ms[kMaxCpus];
 
 bool reserve(int cpu, std::uint64_t bytes) {
   std::atomic<std::uint64_t>& acct = g_cpu_bytes[cpu];
@@ -38,6 +41,16 @@ void unreserve(int cpu, std::uint64_t bytes) {
 // reaper's last visit go first. Without waiting: a busy registry gives
 // nothing. Returns the bytes given back.
 std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SAFETY_ANALYSIS {
+  const std::uint64_t now = coarse_now_ms();
+  std::uint64_t last = g_last_reclaim_ms[cpu].load(std::memory_order_relaxed);
+  if (now - last < kReclaimEveryMs ||
+      !g_last_reclaim_ms[cpu].compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return 0;
+  // An eighth of the budget at a time (at least what is asked for): the
+  // room taken serves the next grows of this and other caches without
+  // another reclaim.
+  const std::uint64_t share = g_budget.load(std::memory_order_relaxed) / 8;
+  if (want < share) want = share;
   if (!registry().mutex.try_lock()) return 0;
   std::uint64_t got = 0;
   for (int pass = 0; pass < 2 && got < want; ++pass) {
@@ -106,13 +119,15 @@ bool capacity_grow(Cache* c, int cpu) {
   if (want == 0) {
     // Spent: take room from arrays that hold it idle, so that a cache that
     // starts working now is not left without an array until the reaper
-    // comes round.
-    want = wanted;
+    // comes round. One batch then, not a doubling: room is scarce.
+    want = wanted < batch ? wanted : (batch ? batch : 1);
     if (reclaim(c, cpu, std::uint64_t{want} * obj) == 0) return false;
     while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
     if (want == 0) return false;
   }
-  SlotStop stop(s, cpu);
+  // Growing needs the slot's lock but no fence: a critical section that read
+  // the old cap just sees less room, and the entries block holds `size`.
+  LockGuard<SpinLock> guard(s.lock);
   const std::uint32_t cur = s.base ? s.capacity() : 0;
   const std::uint32_t size = s.base ? s.size() : 0;
   const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;

@@ -2,9 +2,11 @@
 // and CPUs, the objects cached in one CPU's arrays never exceed
 // NUMASLAB_CPU_CACHE_BYTES, and capacity comes back when arrays go idle.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache_test_util.h"
@@ -113,8 +115,15 @@ TEST(Budget, ASpentBudgetTakesRoomFromOtherArraysAndIdleOnesGiveItBack) {
   EXPECT_EQ(slot_view(raw(a), 0).capacity, limit);
   const std::uint32_t a_held = slot_view(raw(a), 0).avail;
   // b needs room while a holds the budget: a gives back room it does not use
-  // and then its oldest objects, so b reaches its limit at once ...
+  // and then its oldest objects, so b reaches its limit — taking an eighth of
+  // the budget (or a batch) at most every kReclaimEveryMs, not at every grow.
   burst(b);
+  const std::uint32_t first = slot_view(raw(b), 0).capacity;
+  EXPECT_LT(first, limit) << "one burst is one reclaim";
+  for (int i = 0; i < 100 && slot_view(raw(b), 0).capacity < limit; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kReclaimEveryMs + 1));
+    burst(b);
+  }
   EXPECT_EQ(slot_view(raw(b), 0).capacity, limit) << "b took room from a";
   EXPECT_LT(slot_view(raw(a), 0).capacity, limit) << "a gave room back";
   EXPECT_LT(slot_view(raw(a), 0).avail, a_held) << "a's oldest objects went to their slabs";
