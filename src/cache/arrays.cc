@@ -19,11 +19,11 @@ void free_array(ArrayCache* a) {
   if (a) kfree(a);
 }
 
-void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
+void** alloc_entries(int node, std::uint32_t size, std::uint32_t batch) {
   auto* h = static_cast<ArrayHeader*>(
-      kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
+      kmalloc_node(sizeof(ArrayHeader) + std::size_t{size} * sizeof(void*), node));
   if (!h) return nullptr;
-  *h = ArrayHeader{limit, batch, 0, 0, 0};
+  *h = ArrayHeader{size, batch, 0, 0, 0};
   return reinterpret_cast<void**>(h + 1);
 }
 

@@ -90,6 +90,45 @@ std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SA
   return got;
 }
 
+// The array needs more room than its entries block holds: a block twice as
+// large (at least the room wanted, at most the limit), allocated unlocked,
+// swapped in under a SlotStop with the objects and counters carried over,
+// the old one freed after. `want` entries of budget are reserved.
+// `size` and `cur` were read under the slot's lock.
+bool grow_entries(Cache* c, int cpu, std::uint32_t want, std::uint32_t size, std::uint32_t cur) {
+  CpuSlot& s = c->slot(cpu);
+  const std::uint64_t obj = c->geo.buffer_size;
+  const std::uint32_t limit = c->limit.load(std::memory_order_relaxed);
+  const std::uint32_t need = cur + want;
+  std::uint32_t grown = size * 2 > need ? size * 2 : need;
+  if (grown > limit) grown = limit;
+  void** fresh = alloc_entries(s.node, grown, 0);
+  if (!fresh) {
+    unreserve(cpu, want * obj);
+    return false;
+  }
+  void** old = nullptr;
+  bool done = false;
+  {
+    SlotStop stop(s, cpu);
+    cur = s.base ? s.capacity() : 0;
+    size = s.base ? s.size() : 0;
+    if (s.base && size < grown && cur + want <= grown) {
+      old = slot_move(s, fresh);
+      s.set_cap(fresh + cur + want);
+      done = true;
+    }
+  }
+  if (!done) {
+    // Detached or grown meanwhile: nothing to swap, the block goes back.
+    unreserve(cpu, want * obj);
+    free_entries(fresh);
+    return false;
+  }
+  free_entries(old);
+  return true;
+}
+
 }  // namespace
 
 std::uint64_t cpu_cache_bytes(int cpu) { return g_cpu_bytes[cpu].load(std::memory_order_relaxed); }
@@ -125,16 +164,26 @@ bool capacity_grow(Cache* c, int cpu) {
     while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
     if (want == 0) return false;
   }
-  // Growing needs the slot's lock but no fence: a critical section that read
-  // the old cap just sees less room, and the entries block holds `size`.
-  LockGuard<SpinLock> guard(s.lock);
-  const std::uint32_t cur = s.base ? s.capacity() : 0;
-  const std::uint32_t size = s.base ? s.size() : 0;
-  const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;
-  if (step < want) unreserve(cpu, (want - step) * obj);
-  if (step == 0) return false;
-  s.set_cap(s.base + cur + step);
-  return true;
+  std::uint32_t cur, size;
+  {
+    // Growing within the entries block needs the slot's lock but no fence: a
+    // critical section that read the old cap just sees less room.
+    LockGuard<SpinLock> guard(s.lock);
+    cur = s.base ? s.capacity() : 0;
+    size = s.base ? s.size() : 0;
+    if (s.base && (cur + want <= size || size >= limit)) {
+      const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;
+      if (step < want) unreserve(cpu, (want - step) * obj);
+      if (step == 0) return false;
+      s.set_cap(s.base + cur + step);
+      return true;
+    }
+    if (!s.base) {
+      unreserve(cpu, want * obj);
+      return false;
+    }
+  }
+  return grow_entries(c, cpu, want, size, cur);
 }
 
 void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) {
@@ -152,6 +201,26 @@ void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) {
   if (keep < s.avail()) keep = s.avail();
   unreserve(cpu, std::uint64_t{cur - keep} * c->geo.buffer_size);
   s.set_cap(s.base + keep);
+}
+
+void entries_shrink(Cache* c, int cpu) {
+  CpuSlot& s = c->slot(cpu);
+  const std::uint32_t first = initial_entries(c->limit.load(std::memory_order_relaxed),
+                                              c->batchcount.load(std::memory_order_relaxed));
+  {
+    LockGuard<SpinLock> guard(s.lock);
+    if (!s.base || s.capacity() != 0 || s.size() <= first) return;
+  }
+  void** small = alloc_entries(s.node, first, 0);
+  if (!small) return;  // the large block stays: nothing is lost
+  {
+    SlotStop stop(s, cpu);
+    if (s.base && s.capacity() == 0 && s.size() > first) {
+      void** old = slot_move(s, small);
+      small = old;
+    }
+  }
+  free_entries(small);
 }
 
 }  // namespace numaslab::detail

@@ -160,6 +160,9 @@ inline constexpr std::uint64_t kReclaimEveryMs = 2;
 // Gives back capacity of a slot being detached or trimmed (caller holds its
 // SlotStop): sets the capacity to `keep` entries (>= avail).
 void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) NS_REQUIRES(s.lock);
+// An emptied array (capacity 0) whose entries block grew gets a first-size
+// block back (a fence); the large one is freed. Call with no lock held.
+void entries_shrink(Cache* c, int cpu);
 // Detaches CPU cpu's entries block (caller holds its SlotStop) and gives its
 // capacity back; *avail objects are left in entries [0, *avail).
 void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) NS_REQUIRES(s.lock);

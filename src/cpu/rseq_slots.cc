@@ -155,6 +155,24 @@ void** slot_detach(CpuSlot& s, std::uint32_t* avail) {
   return entries;
 }
 
+void** slot_move(CpuSlot& s, void** entries) {
+  void** old = s.base;
+  NS_CHECK(old != nullptr, "slot_move: the CPU has no array");
+  auto* oh = reinterpret_cast<ArrayHeader*>(old) - 1;
+  auto* nh = reinterpret_cast<ArrayHeader*>(entries) - 1;
+  const auto avail = static_cast<std::uint32_t>(s.top - old);
+  const auto cap = static_cast<std::uint32_t>(s.cap - old);
+  NS_CHECK(cap <= nh->size, "slot_move: %u entries do not fit a block of %u", cap, nh->size);
+  for (std::uint32_t i = 0; i < avail; ++i) entries[i] = old[i];
+  nh->batchcount = oh->batchcount;
+  nh->idle_visits = oh->idle_visits;
+  nh->locked_hits = oh->locked_hits;
+  __atomic_store_n(&s.top, entries + avail, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.cap, entries + cap, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.base, entries, __ATOMIC_RELEASE);
+  return old;
+}
+
 std::uint64_t rseq_aborts() { return g_aborts.load(std::memory_order_relaxed); }
 void rseq_count_abort() { g_aborts.fetch_add(1, std::memory_order_relaxed); }
 

@@ -55,7 +55,8 @@ struct SlotStats {
 struct SlotView {
   SlotStats stats;
   bool has_array = false;
-  std::uint32_t avail = 0, limit = 0, capacity = 0, batchcount = 0, touched = 0;
+  // limit: the cache's; size: entries the CPU's block holds (<= limit).
+  std::uint32_t avail = 0, limit = 0, size = 0, capacity = 0, batchcount = 0, touched = 0;
 };
 inline SlotView slot_view(Cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
   SlotView v;
@@ -70,7 +71,8 @@ inline SlotView slot_view(Cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
   if (s.base) {
     v.has_array = true;
     v.avail = s.avail();
-    v.limit = s.size();
+    v.limit = c->limit.load();
+    v.size = s.size();
     v.capacity = s.capacity();
     v.batchcount = s.batchcount();
     v.touched = s.idle_hint() ? 0 : 1;

@@ -114,8 +114,9 @@ std::vector<PlannedAlloc> up_prepare_plan() {
   for (Cache* c : all_caches()) {
     const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
     const std::uint32_t shared = c->shared.load();
-    plan.push_back(
-        {c, "cpu array", detail::size_class(sizeof(detail::ArrayHeader) + limit * sizeof(void*))});
+    plan.push_back({c, "cpu array",
+                    detail::size_class(sizeof(detail::ArrayHeader) +
+                                       detail::initial_entries(limit, batch) * sizeof(void*))});
     if (shared * batch > 0)
       plan.push_back(
           {c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});

@@ -124,7 +124,7 @@ inline SlotSnap slot_snap(Cache* c, int cpu) {
   s.ac = slot.base;
   if (s.ac) {
     s.avail = slot.avail();
-    s.limit = slot.size();
+    s.limit = c->limit.load();
     s.batch = slot.batchcount();
   }
   return s;
@@ -176,10 +176,34 @@ inline std::uint64_t objects_in_user_hands(Cache* c) {
   return t.active_objs - in_arrays;
 }
 
-// objects_in_user_hands() of every cache, by name.
+// The per-CPU entries blocks, by the kmalloc cache they come from: their
+// sizes follow each array's history (they grow with its capacity and go back
+// to one batch when it is emptied), so counts per cache leave them out.
+inline std::map<std::string, std::uint64_t> entries_blocks_by_cache() NS_NO_THREAD_SAFETY_ANALYSIS {
+  std::map<std::string, std::uint64_t> m;
+  for (Cache* c : all_caches())
+    for (std::uint32_t cpu = 0; cpu < c->num_slots; ++cpu) {
+      CpuSlot& s = c->slot(static_cast<int>(cpu));
+      LockGuard<SpinLock> g(s.lock);
+      if (!s.base) continue;
+      const int cls = detail::size_class(sizeof(detail::ArrayHeader) + s.size() * sizeof(void*));
+      ++m[detail::kmalloc_cache(cls)->name];
+    }
+  return m;
+}
+
+inline std::uint64_t num_slabs(Cache* c);
+
+// objects_in_user_hands() of every cache, by name, leaving out entries blocks
+// and off-slab slab descriptors (how many slabs hold the entries blocks
+// depends on how they are packed).
 inline std::map<std::string, std::uint64_t> user_objects_by_cache() {
   std::map<std::string, std::uint64_t> m;
-  for (Cache* c : all_caches()) m[c->name] = objects_in_user_hands(c);
+  const std::vector<Cache*> caches = all_caches();
+  for (Cache* c : caches) m[c->name] = objects_in_user_hands(c);
+  for (Cache* c : caches)
+    if (c->geo.off_slab && c->slabp_cache) m[c->slabp_cache->name] -= num_slabs(c);
+  for (const auto& [name, n] : entries_blocks_by_cache()) m[name] -= n;
   return m;
 }
 
@@ -199,6 +223,7 @@ inline std::map<std::string, std::int64_t> metadata_objects_by_cache() {
   for (Cache* c : caches)
     if (c->geo.off_slab && c->slabp_cache)
       m[c->slabp_cache->name] -= static_cast<std::int64_t>(num_slabs(c));
+  for (const auto& [name, n] : entries_blocks_by_cache()) m[name] -= static_cast<std::int64_t>(n);
   return m;
 }
 
