@@ -30,9 +30,10 @@
 //    holds a SlotStop (cpu/slots.h): the slot's lock and, under RseqSlots,
 //    kStopRemote set and the CPU fenced.
 //  * current_cpu(): real/map modes ask the kernel (sched_getcpu, backed by
-//    rseq); sim mode returns the thread's virtual CPU, assigning one round-
-//    robin on first use and migrating — same node first — when its CPU has
-//    gone offline, as the kernel migrates tasks.
+//    rseq; the installed platform's getcpu when it is not the real one);
+//    sim mode returns the thread's virtual CPU, assigning one round-robin
+//    on first use and migrating — same node first — when its CPU has gone
+//    offline, as the kernel migrates tasks.
 // Lock order: registry → slot → alien → list_lock (base/lock.h).
 #pragma once
 

@@ -1,17 +1,17 @@
 // Map-mode set-up for the hotplug tests: real CPUs (sched_getcpu, rseq when
-// available) with CPU 0 on node 0 and every other CPU on node 1, read from a
-// fake sysfs tree the test controls (NUMASLAB_SYSFS_ROOT).
+// available) with CPU 0 on node 0 and every other CPU on node 1, and the
+// CPUs' possible/online files served by a fake sysfs the test controls
+// (the fake platform, tests/fakes/fake_platform.h).
 #pragma once
 
 #include <sched.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 
+#include "fakes/fake_platform.h"
 #include "hotplug_test_util.h"
 #include "topology/cpu_mask.h"
 
@@ -19,8 +19,6 @@ namespace numaslab::hotplug_test {
 
 using detail::CpuMask;
 using detail::parse_cpulist;
-
-namespace stdfs = std::filesystem;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -31,31 +29,24 @@ inline std::string read_text(const std::string& path) {
   return s;
 }
 
-inline void write_text(const stdfs::path& p, const std::string& text) {
-  stdfs::create_directories(p.parent_path());
-  std::ofstream(p) << text << "\n";
-}
-
 inline std::string range_text(int first, int last) {
   return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
 }
 
-// A fake sysfs tree under $TMPDIR, removed at the end.
-struct FakeSysfs {
-  stdfs::path root;
-  FakeSysfs() {
-    std::string tmpl = (stdfs::temp_directory_path() / "numaslab-hp-sysfs-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data())) root = buf.data();
+// A fake sysfs for the test's scope; the test changes the online mask with
+// set_online() as the kernel would.
+class FakeSysfs {
+ public:
+  void set_cpus(const std::string& possible, const std::string& online) {
+    fake_.file("devices/system/cpu/possible", (possible + "\n").c_str());
+    set_online(online);
   }
-  ~FakeSysfs() {
-    std::error_code ec;
-    if (!root.empty()) stdfs::remove_all(root, ec);
+  void set_online(const std::string& cpulist) {
+    fake_.file("devices/system/cpu/online", (cpulist + "\n").c_str());
   }
-  FakeSysfs(const FakeSysfs&) = delete;
-  FakeSysfs& operator=(const FakeSysfs&) = delete;
-  stdfs::path cpu_file(const char* name) const { return root / "devices/system/cpu" / name; }
+
+ private:
+  testing_fakes::ScopedFakeSysfs fake_;
 };
 
 // The machine's CPU count if map-mode tests can run here (CPUs 0..n-1
@@ -87,23 +78,30 @@ inline int map_mode_cpus(std::string* why) {
   return n;
 }
 
-// Writes possible/online = 0..ncpus-1 into `fake`, points numaslab at it with
-// no watcher thread and no reaper, and starts map mode (CPU 0 -> node 0, the
-// rest -> node 1: offlining CPUs 1.. empties node 1, the seed's case).
-inline void start_map_mode(const FakeSysfs& fake, int ncpus) {
-  ASSERT_FALSE(fake.root.empty());
+// Makes possible/online = 0..ncpus-1 in `fake`, and starts map mode (CPU 0
+// -> node 0, the rest -> node 1: offlining CPUs 1.. empties node 1, the
+// seed's case) with no reaper and, unless watch_ms > 0, no watcher thread.
+inline void start_map_mode(FakeSysfs& fake, int ncpus, int watch_ms = 0) {
   const std::string all = range_text(0, ncpus - 1);
-  write_text(fake.cpu_file("possible"), all);
-  write_text(fake.cpu_file("online"), all);
+  fake.set_cpus(all, all);
   // Options are read once, at the first numaslab call.
-  ASSERT_EQ(setenv("NUMASLAB_SYSFS_ROOT", fake.root.c_str(), 1), 0);
-  ASSERT_EQ(setenv("NUMASLAB_WATCH_MS", "0", 1), 0);
+  ASSERT_EQ(setenv("NUMASLAB_WATCH_MS", std::to_string(watch_ms).c_str(), 1), 0);
   ASSERT_EQ(setenv("NUMASLAB_REAP", "0", 1), 0);  // exact counts
   std::string spec = "map:0=0";
   for (int c = 1; c < ncpus; ++c) spec += "," + std::to_string(c) + "=1";
   ASSERT_EQ(numaslab_init(spec.c_str()), 0) << spec;
   ASSERT_STREQ(numaslab_topology_mode(), "map");
   ASSERT_EQ(numaslab_num_nodes(), 2);
+}
+
+// The number of CPUs a map-mode test on the fake platform uses: every CPU
+// the kernel may report (so sched_getcpu stays in range), and at least 2.
+// The test makes them all possible, online and allowed.
+inline int fake_map_mode_cpus() {
+  CpuMask possible;
+  const std::string text = read_text("/sys/devices/system/cpu/possible");
+  const int n = parse_cpulist(text.c_str(), &possible) ? possible.last() + 1 : 0;
+  return n < 2 ? 2 : n;
 }
 
 }  // namespace numaslab::hotplug_test
