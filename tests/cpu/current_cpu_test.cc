@@ -15,7 +15,7 @@ namespace numaslab::cpu_test {
 namespace {
 
 using testing_fakes::FakePlatform;
-using testing_fakes::ScopedFakeSysfs;
+using testing_fakes::FakeSysfs;
 
 // Every CPU the kernel may report, and at least 4.
 int cpus_for_the_map() {
@@ -29,10 +29,9 @@ int cpus_for_the_map() {
 
 TEST(CpuCurrent, LockedSlotsFollowThePlatformsCpuNumber) {
   const int ncpus = cpus_for_the_map();
-  ScopedFakeSysfs fs;
-  const std::string all = "0-" + std::to_string(ncpus - 1) + "\n";
-  fs.file("devices/system/cpu/possible", all.c_str())
-      .file("devices/system/cpu/online", all.c_str());
+  FakeSysfs fs;
+  const std::string all = "0-" + std::to_string(ncpus - 1);
+  fs.cpus(all, all);
   setenv("NUMASLAB_RSEQ", "0", 1);
   setenv("NUMASLAB_WATCH_MS", "0", 1);
   setenv("NUMASLAB_REAP", "0", 1);
@@ -50,7 +49,7 @@ TEST(CpuCurrent, LockedSlotsFollowThePlatformsCpuNumber) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(numaslab_node_of(p), 1) << "CPU 3 allocates from its node's memory";
   numaslab_cache_free(c, p);
-  EXPECT_TRUE(slot_has_array(c, 3));
+  EXPECT_NE(slot_view(raw(c), 3).ac, nullptr);
   const std::uint64_t hits = locked_hits(c);
   EXPECT_EQ(numaslab_cache_alloc(c), p) << "the object just freed on CPU 3 is its array's top";
   EXPECT_EQ(locked_hits(c), hits + 1);

@@ -28,6 +28,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <mutex>
+#include <string>
 
 #include "platform/platform.h"
 
@@ -371,46 +372,54 @@ struct NoNewMemory {
 
 // A fake sysfs for one test (FakePlatform's table), with paths relative to
 // /sys: installs the fake platform and serves /sys from a new, empty table
-// until the last ScopedFakeSysfs alive ends (there is one table: a new one
-// replaces the tree of any still alive).
-class ScopedFakeSysfs {
+// until the last FakeSysfs alive ends (there is one table: a new one
+// replaces the tree of any still alive). Changing a file while numaslab
+// runs is what the kernel does when a CPU goes offline.
+class FakeSysfs {
  public:
-  ScopedFakeSysfs() {
+  FakeSysfs() {
     FakePlatform::install();
     FakePlatform::sysfs_enable();
     ++depth();
   }
-  ~ScopedFakeSysfs() {
+  ~FakeSysfs() {
     if (--depth() == 0) FakePlatform::sysfs_disable();
   }
-  ScopedFakeSysfs(const ScopedFakeSysfs&) = delete;
-  ScopedFakeSysfs& operator=(const ScopedFakeSysfs&) = delete;
+  FakeSysfs(const FakeSysfs&) = delete;
+  FakeSysfs& operator=(const FakeSysfs&) = delete;
 
-  ScopedFakeSysfs& file(const char* rel, const char* text) {
-    char path[FakePlatform::kPathMax];
-    FakePlatform::sysfs_file(absolute(rel, path), text);
+  FakeSysfs& file(const std::string& rel, const std::string& text) {
+    FakePlatform::sysfs_file(("/sys/" + rel).c_str(), text.c_str());
     return *this;
   }
-  ScopedFakeSysfs& dir(const char* rel) {
-    char path[FakePlatform::kPathMax];
-    FakePlatform::sysfs_dir(absolute(rel, path));
+  FakeSysfs& dir(const std::string& rel) {
+    FakePlatform::sysfs_dir(("/sys/" + rel).c_str());
     return *this;
   }
-  ScopedFakeSysfs& remove(const char* rel) {
-    char path[FakePlatform::kPathMax];
-    FakePlatform::sysfs_remove(absolute(rel, path));
+  FakeSysfs& remove(const std::string& rel) {
+    FakePlatform::sysfs_remove(("/sys/" + rel).c_str());
     return *this;
+  }
+  // devices/system/cpu/{possible,online}.
+  FakeSysfs& cpus(const std::string& possible, const std::string& online_cpus) {
+    file("devices/system/cpu/possible", possible + "\n");
+    return online(online_cpus);
+  }
+  FakeSysfs& online(const std::string& cpulist) {
+    return file("devices/system/cpu/online", cpulist + "\n");
+  }
+  // devices/system/node/node<n>/cpulist.
+  FakeSysfs& node(int n, const std::string& cpulist) {
+    return file("devices/system/node/node" + std::to_string(n) + "/cpulist", cpulist + "\n");
+  }
+  FakeSysfs& has_memory(const std::string& nodes) {
+    return file("devices/system/node/has_memory", nodes + "\n");
   }
 
  private:
   static int& depth() {
     static int n = 0;
     return n;
-  }
-  static const char* absolute(const char* rel, char (&path)[FakePlatform::kPathMax]) {
-    std::strcpy(path, "/sys/");
-    std::strncat(path, rel, sizeof path - 6);
-    return path;
   }
 };
 

@@ -1,6 +1,6 @@
-// Shared by the topology tests: a fake sysfs tree builder (over the fake
-// platform, tests/fakes/fake_platform.h) and helpers that build a Topology
-// and check the header's invariants.
+// Shared by the topology tests: helpers that build a Topology (from a fake
+// sysfs, tests/fakes/fake_platform.h, or /sys) and check the header's
+// invariants.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,36 +22,7 @@ using detail::TopologySpec;
 
 namespace stdfs = std::filesystem;
 
-// A fake sysfs tree (the fake platform's table; paths relative to /sys)
-// for the scope of a test.
-class FakeSysfs {
- public:
-  FakeSysfs& file(const std::string& rel, const std::string& text) {
-    fake_.file(rel.c_str(), text.c_str());
-    return *this;
-  }
-  FakeSysfs& dir(const std::string& rel) {
-    fake_.dir(rel.c_str());
-    return *this;
-  }
-  FakeSysfs& remove(const std::string& rel) {
-    fake_.remove(rel.c_str());
-    return *this;
-  }
-  FakeSysfs& cpus(const std::string& possible, const std::string& online) {
-    file("devices/system/cpu/possible", possible + "\n");
-    return file("devices/system/cpu/online", online + "\n");
-  }
-  FakeSysfs& node(int n, const std::string& cpulist) {
-    return file("devices/system/node/node" + std::to_string(n) + "/cpulist", cpulist + "\n");
-  }
-  FakeSysfs& has_memory(const std::string& nodes) {
-    return file("devices/system/node/has_memory", nodes + "\n");
-  }
-
- private:
-  testing_fakes::ScopedFakeSysfs fake_;
-};
+using testing_fakes::FakeSysfs;
 
 inline CpuMask cpulist(const char* text) {
   CpuMask m;

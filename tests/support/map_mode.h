@@ -1,9 +1,9 @@
-// Map-mode set-up for the hotplug tests: real CPUs (sched_getcpu, rseq when
-// available) with CPU 0 on node 0 and every other CPU on node 1, and the
-// CPUs' possible/online files served by a fake sysfs the test controls
-// (the fake platform, tests/fakes/fake_platform.h).
+// Map mode for tests: real CPUs (sched_getcpu, rseq when available) with
+// CPU 0 on node 0 and every other CPU on node 1, the CPUs' possible/online
+// files served by a fake sysfs the test controls (testing_fakes::FakeSysfs).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -12,13 +12,12 @@
 #include <string>
 
 #include "fakes/fake_platform.h"
-#include "hotplug_test_util.h"
+#include "numaslab/numaslab.h"
 #include "topology/cpu_mask.h"
 
-namespace numaslab::hotplug_test {
+namespace numaslab::test_support {
 
-using detail::CpuMask;
-using detail::parse_cpulist;
+using testing_fakes::FakeSysfs;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -33,28 +32,13 @@ inline std::string range_text(int first, int last) {
   return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
 }
 
-// A fake sysfs for the test's scope; the test changes the online mask with
-// set_online() as the kernel would.
-class FakeSysfs {
- public:
-  void set_cpus(const std::string& possible, const std::string& online) {
-    fake_.file("devices/system/cpu/possible", (possible + "\n").c_str());
-    set_online(online);
-  }
-  void set_online(const std::string& cpulist) {
-    fake_.file("devices/system/cpu/online", (cpulist + "\n").c_str());
-  }
-
- private:
-  testing_fakes::ScopedFakeSysfs fake_;
-};
-
-// The machine's CPU count if map-mode tests can run here (CPUs 0..n-1
-// possible, n >= 2, all in this process's affinity), else 0 with a reason.
+// The machine's CPU count if map-mode tests on real CPUs can run here (CPUs
+// 0..n-1 possible, n >= 2, all in this process's affinity), else 0 with a
+// reason.
 inline int map_mode_cpus(std::string* why) {
   const std::string text = read_text("/sys/devices/system/cpu/possible");
-  CpuMask possible;
-  if (text.empty() || !parse_cpulist(text.c_str(), &possible)) {
+  detail::CpuMask possible;
+  if (text.empty() || !detail::parse_cpulist(text.c_str(), &possible)) {
     *why = "cannot read /sys/devices/system/cpu/possible";
     return 0;
   }
@@ -78,12 +62,21 @@ inline int map_mode_cpus(std::string* why) {
   return n;
 }
 
+// The number of CPUs a map-mode test that fakes the allowed set uses: every
+// CPU the kernel may report (so sched_getcpu stays in range), and at least 2.
+inline int fake_map_mode_cpus() {
+  detail::CpuMask possible;
+  const std::string text = read_text("/sys/devices/system/cpu/possible");
+  const int n = detail::parse_cpulist(text.c_str(), &possible) ? possible.last() + 1 : 0;
+  return n < 2 ? 2 : n;
+}
+
 // Makes possible/online = 0..ncpus-1 in `fake`, and starts map mode (CPU 0
 // -> node 0, the rest -> node 1: offlining CPUs 1.. empties node 1, the
 // seed's case) with no reaper and, unless watch_ms > 0, no watcher thread.
 inline void start_map_mode(FakeSysfs& fake, int ncpus, int watch_ms = 0) {
   const std::string all = range_text(0, ncpus - 1);
-  fake.set_cpus(all, all);
+  fake.cpus(all, all);
   // Options are read once, at the first numaslab call.
   ASSERT_EQ(setenv("NUMASLAB_WATCH_MS", std::to_string(watch_ms).c_str(), 1), 0);
   ASSERT_EQ(setenv("NUMASLAB_REAP", "0", 1), 0);  // exact counts
@@ -94,14 +87,4 @@ inline void start_map_mode(FakeSysfs& fake, int ncpus, int watch_ms = 0) {
   ASSERT_EQ(numaslab_num_nodes(), 2);
 }
 
-// The number of CPUs a map-mode test on the fake platform uses: every CPU
-// the kernel may report (so sched_getcpu stays in range), and at least 2.
-// The test makes them all possible, online and allowed.
-inline int fake_map_mode_cpus() {
-  CpuMask possible;
-  const std::string text = read_text("/sys/devices/system/cpu/possible");
-  const int n = parse_cpulist(text.c_str(), &possible) ? possible.last() + 1 : 0;
-  return n < 2 ? 2 : n;
-}
-
-}  // namespace numaslab::hotplug_test
+}  // namespace numaslab::test_support
