@@ -1,7 +1,8 @@
-// numaslab — the system-call seam: every system call numaslab makes goes
-// through one Platform — memory (mmap, munmap, madvise, mbind, mremap),
-// threads, files (sysfs, /dev/shm), the CPU (getcpu, affinity, membarrier)
-// and the kernel's uevent socket.
+// numaslab — the system-call seam: the system calls that depend on the
+// machine go through one Platform — memory (mmap, munmap, madvise, mbind,
+// mremap), threads, files (sysfs, /dev/shm), the CPU (getcpu, affinity,
+// membarrier) and the kernel's uevent socket. (Clocks, sleeps, getpid and
+// the diagnostics' write(2) do not.)
 //
 // Contract:
 //  * real_platform() makes the system calls. A test installs another
