@@ -17,7 +17,6 @@
 // except the fake CPU number, which belongs to the thread that set it.
 #pragma once
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
