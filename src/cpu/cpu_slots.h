@@ -182,9 +182,6 @@ int current_cpu();
 // -EINVAL (not sim mode, no such CPU) / -ENODEV (CPU offline).
 int bind_thread_to_cpu(int cpu);
 
-// sim mode: the thread's bound CPU or -1 (for tests and tools).
-int bound_cpu();
-
 // Number of sim-mode migrations forced by CPUs going down.
 std::uint64_t sim_migrations();
 

@@ -71,8 +71,6 @@ int bind_thread_to_cpu(int cpu) {
   return 0;
 }
 
-int bound_cpu() { return t_vcpu; }
-
 std::uint64_t sim_migrations() { return g_migrations.load(std::memory_order_relaxed); }
 
 }  // namespace numaslab::detail

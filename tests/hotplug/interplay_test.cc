@@ -29,7 +29,7 @@ TEST(HotplugInterplay, ReaperRunsThroughDownUpCycles) {
     void* ring[kRing] = {};
     void* kring[kRing] = {};
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      if (detail::bound_cpu() != home && numaslab_cpu_online(home) == 1)
+      if (numaslab_current_cpu() != home && numaslab_cpu_online(home) == 1)
         (void)numaslab_bind_thread_to_cpu(home);
       const int s = static_cast<int>(i % kRing);
       numaslab_cache_free(uc, ring[s]);

@@ -66,9 +66,9 @@ class Worker {
           numaslab_cache_free(uc_, p);
         }
       }
-      if (rebind_ && detail::bound_cpu() != cpu && numaslab_cpu_online(cpu) == 1)
+      if (rebind_ && numaslab_current_cpu() != cpu && numaslab_cpu_online(cpu) == 1)
         (void)numaslab_bind_thread_to_cpu(cpu);  // may lose a race with a down: fine
-      cpu_.store(detail::bound_cpu());
+      cpu_.store(numaslab_current_cpu());
       iters_.fetch_add(1);
     }
     for (int k = 0; k < kRing; ++k) {
