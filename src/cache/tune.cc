@@ -6,14 +6,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 
 namespace numaslab::detail {
 
 namespace {
-
-constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
 
 bool valid_tunables(long limit, long batch, long shared) {
   return limit >= 1 && limit <= static_cast<long>(kMaxArrayLimit) && batch >= 1 && batch <= limit &&

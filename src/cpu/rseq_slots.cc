@@ -1,9 +1,6 @@
 #include "cpu/rseq_slots.h"
 
-#include <sched.h>
 #include <sys/auxv.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
@@ -12,6 +9,7 @@
 #include "base/format.h"
 #include "base/sanitizer.h"
 #include "cpu/slots.h"
+#include "platform/platform.h"
 
 namespace numaslab::detail {
 
@@ -30,9 +28,7 @@ constexpr unsigned kMembarrierCmdFlagCpu = 1;
 
 std::atomic<std::uint64_t> g_aborts{0};
 
-long membarrier(int cmd, unsigned flags, int cpu) {
-  return ::syscall(SYS_membarrier, cmd, flags, cpu);
-}
+long membarrier(int cmd, unsigned flags, int cpu) { return platform().membarrier(cmd, flags, cpu); }
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kThreadSanitizer = true;
@@ -106,7 +102,8 @@ int rseq_current_cpu() {
     if (c >= 0 && c < topology().possible_cpus()) return c;
   }
 #endif
-  int c = sched_getcpu();
+  // Slow path only (rseq off or its CPU out of range): through the seam.
+  const int c = platform().getcpu();
   return c >= 0 && c < topology().possible_cpus() ? c : 0;
 }
 

@@ -14,20 +14,19 @@
 namespace numaslab::detail {
 
 struct Options {
-  const char* topology;    // NUMASLAB_TOPOLOGY
-  const char* sysfs_root;  // NUMASLAB_SYSFS_ROOT
-  int watch_ms;            // NUMASLAB_WATCH_MS
-  bool reap;               // NUMASLAB_REAP
-  int reap_ms;             // NUMASLAB_REAP_MS
-  int release_delay_ms;    // NUMASLAB_RELEASE_DELAY_MS
-  bool publish;            // NUMASLAB_PUBLISH
-  bool lockcheck;          // NUMASLAB_LOCKCHECK
-  bool verbose;            // NUMASLAB_VERBOSE
-  bool rseq;               // NUMASLAB_RSEQ
-  bool check_full;         // NUMASLAB_CHECK=full
-  long cpu_cache_bytes;    // NUMASLAB_CPU_CACHE_BYTES
-  bool stats;              // NUMASLAB_STATS
-  long keep_free_bytes;    // NUMASLAB_KEEP_FREE_BYTES
+  const char* topology;  // NUMASLAB_TOPOLOGY
+  int watch_ms;          // NUMASLAB_WATCH_MS
+  bool reap;             // NUMASLAB_REAP
+  int reap_ms;           // NUMASLAB_REAP_MS
+  int release_delay_ms;  // NUMASLAB_RELEASE_DELAY_MS
+  bool publish;          // NUMASLAB_PUBLISH
+  bool lockcheck;        // NUMASLAB_LOCKCHECK
+  bool verbose;          // NUMASLAB_VERBOSE
+  bool rseq;             // NUMASLAB_RSEQ
+  bool check_full;       // NUMASLAB_CHECK=full
+  long cpu_cache_bytes;  // NUMASLAB_CPU_CACHE_BYTES
+  bool stats;            // NUMASLAB_STATS
+  long keep_free_bytes;  // NUMASLAB_KEEP_FREE_BYTES
 };
 
 struct OptionInfo {
@@ -61,7 +60,6 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},
-    {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 
 inline constexpr int kMaxSuggestionDistance = 3;

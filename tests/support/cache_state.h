@@ -1,21 +1,18 @@
-// Shared by the hotplug tests: start-up, snapshots of a cache's per-node and
-// per-CPU state read under the right locks, metadata accounting, verify.
+// A cache's per-CPU and per-node state read under the right locks, and the
+// accounting the tests check it against (objects in user hands, metadata,
+// memory per node).
 //
 // Lock discipline (the debug build runs the lock-rank validator): the helpers
 // take at most registry mutex -> slot lock -> alien lock -> list_lock, one
-// at a time or in that order, never the reverse.
+// at a time or in that order, never the reverse. Call them at quiescent
+// points, or with no hotplug event running concurrently.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cache/alien_cache.h"
@@ -23,117 +20,103 @@
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cpu/cpu_slots.h"
-#include "numaslab/numaslab.h"
 #include "stats/slabinfo.h"
+#include "support/handles.h"
 
-namespace numaslab::hotplug_test {
+namespace numaslab::test_support {
 
-using detail::LockGuard;
-using detail::Mutex;
-using detail::SpinLock;
-
-using detail::AlienArray;
-using detail::ArrayCache;
-using detail::Cache;
-using detail::CpuSlot;
-using detail::NodeLists;
-
-inline constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
-
-inline Cache* internals(numaslab_cache* c) { return reinterpret_cast<Cache*>(c); }
-
-// Initialises numaslab with `spec` and pins the calling thread to CPU 0.
-// The background reaper is off unless `reaper_ms` > 0 (then it visits each
-// CPU every reaper_ms): most tests count objects in arrays exactly, and a
-// reaper draining them in between would make that a race.
-// Use as ASSERT_NO_FATAL_FAILURE(start("sim:2x2")).
-inline void start(const char* spec, int reaper_ms = 0) {
-  // Options are read once, at the first numaslab call: set them before it.
-  if (reaper_ms > 0) {
-    ASSERT_EQ(setenv("NUMASLAB_REAP", "1", 1), 0);
-    ASSERT_EQ(setenv("NUMASLAB_REAP_MS", std::to_string(reaper_ms).c_str(), 1), 0);
-    ASSERT_EQ(setenv("NUMASLAB_RELEASE_DELAY_MS", "1", 1), 0);
-  } else {
-    ASSERT_EQ(setenv("NUMASLAB_REAP", "0", 1), 0);
+// One CPU's slot of one cache, read under the slot lock. Free hits are
+// derived (cpu/cpu_slots.h), exact at the quiescent points where tests read
+// them.
+struct SlotStats {
+  std::uint64_t alloc_hit = 0, alloc_miss = 0, free_hit = 0, free_miss = 0;
+  std::uint64_t remote_frees = 0, alien_overflows = 0;
+};
+struct SlotView {
+  void** ac = nullptr;  // the CPU's entries block (nullptr: no array)
+  SlotStats stats;
+  // limit: the cache's; size: entries the CPU's block holds (<= limit).
+  std::uint32_t avail = 0, limit = 0, size = 0, capacity = 0, batchcount = 0, touched = 0;
+};
+inline SlotView slot_view(Cache* c, int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
+  SlotView v;
+  CpuSlot& s = c->slot(cpu);
+  LockGuard<SpinLock> g(s.lock);
+  v.stats.alloc_hit = s.slot_read_hits();
+  v.stats.alloc_miss = detail::slot_read(&s.stats.alloc_miss);
+  v.stats.free_hit = s.free_hits();
+  v.stats.free_miss = detail::slot_read(&s.stats.free_miss);
+  v.stats.remote_frees = detail::slot_read(&s.stats.remote_frees);
+  v.stats.alien_overflows = detail::slot_read(&s.stats.alien_overflows);
+  v.ac = s.base;
+  if (v.ac) {
+    v.avail = s.avail();
+    v.limit = c->limit.load();
+    v.size = s.size();
+    v.capacity = s.capacity();
+    v.batchcount = s.batchcount();
+    v.touched = s.idle_hint() ? 0 : 1;
   }
-  ASSERT_EQ(numaslab_init(spec), 0) << spec;
-  ASSERT_STREQ(numaslab_topology_mode(), "sim");
-  ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
-}
-
-inline std::vector<Cache*> all_caches() {
-  std::vector<Cache*> v;
-  LockGuard<Mutex> g(detail::registry().mutex);
-  for (Cache* c = detail::registry().head; c; c = c->next) v.push_back(c);
   return v;
 }
 
-inline Cache* kmalloc_cache_for(std::size_t bytes) {
-  return detail::kmalloc_cache(detail::size_class(bytes));
-}
-
-// One node's lists of one cache, read under its list_lock.
-struct NodeSnap {
-  NodeLists* nl = nullptr;
-  std::uint64_t free_objects = 0;
-  std::uint64_t free_limit = 0;
-  std::uint64_t active = 0;       // objects out of slabs (arrays + users)
-  std::uint64_t destroyed = 0;    // slabs destroyed so far
-  std::uint64_t node_allocs = 0;  // objects handed out by alloc_node from this node
-  std::size_t free_slabs = 0, partial_slabs = 0, full_slabs = 0;
+// One node's lists of one cache, read under its list_lock (the alien
+// arrays' avail under their own locks, after it).
+struct NodeView {
+  NodeLists* nl = nullptr;  // nullptr: the cache has no lists on the node
+  std::uint64_t free_objects = 0, free_limit = 0;
+  std::size_t partial = 0, full = 0, free = 0;  // slabs on each list
+  detail::NodeStats stats;
   ArrayCache* shared = nullptr;
   std::uint32_t shared_avail = 0, shared_limit = 0, shared_batch = 0;
   std::vector<void*> shared_entries;
-  AlienArray** alien = nullptr;
+  AlienArray** alien = nullptr;  // the node's alien set (nullptr: none)
+  std::uint32_t alien_avail[kMaxNodes] = {};
 };
-
-inline NodeSnap node_snap(Cache* c, int n) {
-  NodeSnap s;
-  s.nl = c->node(n);
-  if (!s.nl) return s;
-  LockGuard<SpinLock> g(s.nl->list_lock);
-  s.free_objects = s.nl->free_objects;
-  s.free_limit = s.nl->free_limit;
-  s.active = s.nl->stats.active;
-  s.destroyed = s.nl->stats.destroyed;
-  s.node_allocs = s.nl->stats.node_allocs;
-  s.free_slabs = s.nl->free.count;
-  s.partial_slabs = s.nl->partial.count;
-  s.full_slabs = s.nl->full.count;
-  s.shared = s.nl->shared.load(std::memory_order_acquire);
-  if (s.shared) {
-    s.shared_avail = s.shared->avail;
-    s.shared_limit = s.shared->limit;
-    s.shared_batch = s.shared->batchcount;
-    s.shared_entries.assign(s.shared->entries(), s.shared->entries() + s.shared->avail);
+inline NodeView node_view(Cache* c, int node) NS_NO_THREAD_SAFETY_ANALYSIS {
+  NodeView v;
+  v.nl = c->node(node);
+  if (!v.nl) return v;
+  {
+    LockGuard<SpinLock> g(v.nl->list_lock);
+    v.free_objects = v.nl->free_objects;
+    v.free_limit = v.nl->free_limit;
+    v.partial = v.nl->partial.count;
+    v.full = v.nl->full.count;
+    v.free = v.nl->free.count;
+    v.stats = v.nl->stats;
+    v.shared = v.nl->shared.load(std::memory_order_acquire);
+    if (v.shared) {
+      v.shared_avail = v.shared->avail;
+      v.shared_limit = v.shared->limit;
+      v.shared_batch = v.shared->batchcount;
+      v.shared_entries.assign(v.shared->entries(), v.shared->entries() + v.shared->avail);
+    }
+    v.alien = v.nl->alien.load(std::memory_order_acquire);
   }
-  s.alien = s.nl->alien.load(std::memory_order_acquire);
-  return s;
+  if (v.alien) {
+    for (int m = 0; m < detail::topology().num_nodes(); ++m) {
+      if (AlienArray* a = v.alien[m]) {
+        LockGuard<SpinLock> g(a->lock);
+        v.alien_avail[m] = a->ac.avail;
+      }
+    }
+  }
+  return v;
 }
 
-// One CPU's slot of one cache, read under the slot lock.
-struct SlotSnap {
-  void** ac = nullptr;  // the CPU's entries block (nullptr: no array)
-  std::uint32_t avail = 0, limit = 0, batch = 0;
-};
-
-inline SlotSnap slot_snap(Cache* c, int cpu) {
-  SlotSnap s;
-  CpuSlot& slot = c->slot(cpu);
-  LockGuard<SpinLock> g(slot.lock);
-  s.ac = slot.base;
-  if (s.ac) {
-    s.avail = slot.avail();
-    s.limit = c->limit.load();
-    s.batch = slot.batchcount();
-  }
-  return s;
+// Sum of slabs grown over all nodes.
+inline std::uint64_t slabs_grown(Cache* c) {
+  std::uint64_t n = 0;
+  for (int i = 0; i < detail::topology().num_nodes(); ++i) n += node_view(c, i).stats.grown;
+  return n;
 }
 
-// Objects sitting in node `node`'s alien array for `home` (nullopt-like -1 if
-// there is no such array). Holds the registry mutex so hotplug cannot free
-// the alien set under us.
-inline long alien_avail(Cache* c, int node, int home, std::vector<void*>* entries = nullptr) {
+// Objects sitting in node `node`'s alien array for `home` (-1 if there is no
+// such array). Holds the registry mutex so hotplug cannot free the alien set
+// under us.
+inline long alien_avail(Cache* c, int node, int home,
+                        std::vector<void*>* entries = nullptr) NS_NO_THREAD_SAFETY_ANALYSIS {
   LockGuard<Mutex> g(detail::registry().mutex);
   NodeLists* nl = c->node(node);
   AlienArray** set = nl ? nl->alien.load(std::memory_order_acquire) : nullptr;
@@ -147,7 +130,7 @@ inline long alien_avail(Cache* c, int node, int home, std::vector<void*>* entrie
 // Objects of `c` held by users right now: objects out of slabs minus objects
 // in any array (per-CPU, shared, alien). For a kmalloc cache this is the live
 // metadata (node lists, arrays, alien sets) plus whatever the test holds.
-inline std::uint64_t objects_in_user_hands(Cache* c) {
+inline std::uint64_t objects_in_user_hands(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   LockGuard<Mutex> g(detail::registry().mutex);
   detail::CacheTotals t = detail::cache_totals(c);
   std::uint64_t in_arrays = 0;
@@ -176,6 +159,11 @@ inline std::uint64_t objects_in_user_hands(Cache* c) {
   return t.active_objs - in_arrays;
 }
 
+inline std::uint64_t num_slabs(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
+  LockGuard<Mutex> g(detail::registry().mutex);
+  return detail::cache_totals(c).num_slabs;
+}
+
 // The per-CPU entries blocks, by the kmalloc cache they come from: their
 // sizes follow each array's history (they grow with its capacity and go back
 // to one batch when it is emptied), so counts per cache leave them out.
@@ -192,8 +180,6 @@ inline std::map<std::string, std::uint64_t> entries_blocks_by_cache() NS_NO_THRE
   return m;
 }
 
-inline std::uint64_t num_slabs(Cache* c);
-
 // objects_in_user_hands() of every cache, by name, leaving out entries blocks
 // and off-slab slab descriptors (how many slabs hold the entries blocks
 // depends on how they are packed).
@@ -207,9 +193,9 @@ inline std::map<std::string, std::uint64_t> user_objects_by_cache() {
   return m;
 }
 
-inline std::uint64_t num_slabs(Cache* c) {
+inline std::uint64_t active_objs(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   LockGuard<Mutex> g(detail::registry().mutex);
-  return detail::cache_totals(c).num_slabs;
+  return detail::cache_totals(c).active_objs;
 }
 
 // Like user_objects_by_cache(), but not counting off-slab slab descriptors
@@ -244,11 +230,6 @@ std::string map_diff(const Map& before, const Map& after) {
   return out;
 }
 
-inline std::uint64_t active_objs(Cache* c) {
-  LockGuard<Mutex> g(detail::registry().mutex);
-  return detail::cache_totals(c).active_objs;
-}
-
 // Drains every array of every cache and frees every free slab. Several passes:
 // destroying an off-slab cache's slabs frees descriptors into kmalloc caches.
 inline void shrink_everything() {
@@ -262,39 +243,11 @@ inline std::size_t node_bytes_total() {
   return b;
 }
 
-// numaslab_verify() with its report as the failure message.
-#define HP_EXPECT_VERIFY_OK()                                             \
-  do {                                                                    \
-    static char hp_verify_buf[16384];                                     \
-    int hp_errors = numaslab_verify(hp_verify_buf, sizeof hp_verify_buf); \
-    EXPECT_EQ(hp_errors, 0) << hp_verify_buf;                             \
-  } while (0)
-
-// Waits (yielding) until pred() holds; false after `seconds`.
-inline bool wait_until(const std::function<bool()>& pred, double seconds = 60) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-// Runs fn on a fresh thread bound to virtual CPU `cpu` and joins it.
-inline void run_on_cpu(int cpu, const std::function<void()>& fn) {
-  std::thread t([&] {
-    EXPECT_EQ(numaslab_bind_thread_to_cpu(cpu), 0);
-    EXPECT_EQ(numaslab_current_cpu(), cpu);
-    fn();
-  });
-  t.join();
-}
-
 // Number of caches whose slot for `cpu` has an array.
 inline int caches_with_array_on(int cpu) {
   int n = 0;
   for (Cache* c : all_caches())
-    if (slot_snap(c, cpu).ac) ++n;
+    if (slot_view(c, cpu).ac) ++n;
   return n;
 }
 
@@ -310,4 +263,4 @@ inline numaslab_hotplug_stats hotplug_stats() {
   return s;
 }
 
-}  // namespace numaslab::hotplug_test
+}  // namespace numaslab::test_support
