@@ -55,8 +55,9 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_CPU_CACHE_BYTES", "4194304",
      "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
     {"NUMASLAB_KEEP_FREE_BYTES", "8388608",
-     "free memory a node keeps resident for reuse; a free beyond it returns memory to the OS at "
-     "once (the rest goes after NUMASLAB_RELEASE_DELAY_MS)"},
+     "free memory a node keeps resident for reuse at least (half its memory in use if more); a "
+     "free beyond it returns memory to the OS at once (the rest goes after "
+     "NUMASLAB_RELEASE_DELAY_MS)"},
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},
