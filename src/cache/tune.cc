@@ -35,10 +35,11 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
   void** fresh[kMaxCpus] = {};
   ArrayCache* fresh_shared[kMaxNodes] = {};
   bool ok = true;
-  for (int cpu = 0; cpu < t.possible_cpus() && ok; ++cpu)
-    if (t.cpu_online(cpu))
-      ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), initial_entries(lim, bat), bat)) !=
-           nullptr;
+  for (int cpu = 0; cpu < t.possible_cpus() && ok; ++cpu) {
+    if (!t.cpu_online(cpu)) continue;
+    fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), initial_entries(lim, bat), bat);
+    ok = fresh[cpu] != nullptr;
+  }
   for (int n = 0; n < t.num_nodes() && ok; ++n)
     if (t.online_cpus_on_node(n) > 0 && sha * bat > 0)
       ok = (fresh_shared[n] = alloc_array(n, sha * bat, kSharedSentinelBatch)) != nullptr;
