@@ -10,6 +10,7 @@
 namespace numaslab::detail {
 
 ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch) {
+  NS_INTERNAL_ALLOCATION;
   auto* a = static_cast<ArrayCache*>(kmalloc_node(ArrayCache::bytes_for(limit), node));
   if (a) a->init(limit, batch);
   return a;
@@ -20,6 +21,7 @@ void free_array(ArrayCache* a) {
 }
 
 void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
+  NS_INTERNAL_ALLOCATION;
   auto* h = static_cast<ArrayHeader*>(
       kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
   if (!h) return nullptr;

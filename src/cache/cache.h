@@ -54,6 +54,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cpu/slots.h"
+#include "debug/slab_debug.h"
 #include "page/page_map.h"
 #include "slab/geometry.h"
 #include "slab/node_lists.h"
@@ -73,6 +74,11 @@ struct Cache {
   bool is_kmalloc;
   // Set once by cache_destroy (registry mutex); read by misuse diagnostics.
   bool destroyed;
+  // Immutable after construction. watched: a debug cache, or a memory
+  // checker watches the process (base/sanitizer.h); its slots carry kStopFast
+  // and its slow paths call debug_hooks.cc.
+  bool watched;
+  DebugInfo debug;
 
   // Tunables: written under the registry mutex, read anywhere (relaxed).
   std::atomic<std::uint32_t> limit;
@@ -178,10 +184,33 @@ inline void mark_user(Cache* c, void* obj) {
   s->store_bufctl(i, kBufctlUser);
 }
 
+// ---- debug caches and memory checkers (debug_hooks.cc) ----
+// The object paths of a watched cache, after the usual checks.
+void* hand_out_watched(Cache* c, void* obj);
+void free_watched(Cache* c, void* obj, const char* api);
+void slab_created_watched(Cache* c, Slab* s);
+void slab_destroyed_watched(Cache* c, Slab* s);
+// kmalloc's requested size of obj, an object of class cache c.
+void kmalloc_note_size(Cache* c, void* obj, std::size_t size);
+// Bytes the user may use of a slab object of c (ksize).
+std::size_t usable_size(const Cache* c, const void* obj);
+// Debug flags a new cache gets: its own and NUMASLAB_DEBUG's.
+unsigned debug_flags_for(unsigned flags);
+// verify(): the debug invariants of every object of c's slabs on node nl.
+// Appends one line per bad object (at most max_lines) and returns the count.
+int verify_debug_objects(Cache* c, NodeLists* nl, BufWriter& out, int max_lines)
+    NS_REQUIRES(nl->list_lock);
+// Writes the live objects of debug cache c by allocation site (destroy of a
+// cache still in use). Caller holds the registry mutex.
+void report_live_objects(Cache* c);
+// The leak report of every debug cache to fd; returns the objects counted.
+// quiet: write nothing when there are none.
+std::uint64_t leak_report(int fd, bool quiet);
+
 // Everything an object needs when it leaves the allocator by a slow path.
 inline void* hand_out(Cache* c, void* obj) {
+  if (NS_UNLIKELY(c->watched)) return hand_out_watched(c, obj);
   if (check_full()) mark_user(c, obj);
-  unpoison_object(obj, c->geo.buffer_size);
   return obj;
 }
 
