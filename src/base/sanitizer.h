@@ -23,6 +23,7 @@
 //    a copy) run between tool_quiet_begin()/end(): memcheck does not report
 //    them; ASan never sees them (numaslab is not instrumented, and they use
 //    no intercepted libc function).
+//  * tool_scrub() clears array entries objects left (under a checker only).
 //  * Constructed state is untouched: these change the checkers' shadow, not
 //    the memory.
 #pragma once
@@ -51,5 +52,11 @@ void tool_resize(const void* p, std::size_t old_size, std::size_t size);
 void tool_free(const void* p, std::size_t size);
 void tool_quiet_begin();
 void tool_quiet_end();
+// Clears array entries an object just left: memcheck's leak check would
+// take a stale pointer in an array for a reference to a block that leaked.
+inline void tool_scrub(void** entries, std::size_t n) {
+  if (__builtin_expect(g_tools, 0))
+    for (std::size_t i = 0; i < n; ++i) entries[i] = nullptr;
+}
 
 }  // namespace numaslab::detail

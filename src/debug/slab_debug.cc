@@ -59,8 +59,10 @@ void put_who(BufWriter& w, const char* what, const void* site, std::uint32_t tid
 }
 
 void put_dump(BufWriter& w, const unsigned char* obj, std::size_t bad, std::size_t end) {
-  std::size_t from = bad & ~(kDumpBytes / 2 - 1);
-  if (from >= kDumpBytes / 2) from -= kDumpBytes / 2;
+  // Lines of kDumpBytes from the line holding the bad byte (the one before
+  // it too when the bad byte opens its line).
+  std::size_t from = bad & ~(kDumpBytes - 1);
+  if (bad - from < 4 && from >= kDumpBytes) from -= kDumpBytes;
   std::size_t to = from + 2 * kDumpBytes;
   if (to > end) to = end;
   for (std::size_t line = from; line < to; line += kDumpBytes) {
