@@ -116,7 +116,7 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
     format(name, sizeof name, "kmalloc-%zu", class_size(cls));
     const std::size_t size = class_size(cls);
     const std::size_t align = class_align(cls);
-    DebugInfo debug;
+    DebugLayout debug;
     NS_CHECK(cache_geometry(size, align, 0, &geo, &debug), "numaslab: cannot size %s", name);
     void* mem = cache_alloc(g_cache_cache);
     if (!mem) return -ENOMEM;

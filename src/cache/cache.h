@@ -78,7 +78,7 @@ struct Cache {
   // checker watches the process (base/sanitizer.h); its slots carry kStopFast
   // and its slow paths call debug_hooks.cc.
   bool watched;
-  DebugInfo debug;
+  DebugLayout debug;
 
   // Tunables: written under the registry mutex, read anywhere (relaxed).
   std::atomic<std::uint32_t> limit;

@@ -83,7 +83,7 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
 
 Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
                        unsigned flags, CtorFn ctor, const SlabGeometry& geo,
-                       const DebugInfo* debug) {
+                       const DebugLayout* debug) {
   auto* c = new (mem) Cache{};
   std::size_t n = std::strlen(name);
   std::memcpy(c->name, name, n + 1);
@@ -92,8 +92,6 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
   c->ctor = ctor;
   c->geo = geo;
   if (debug) c->debug = *debug;
-  c->debug.name = c->name;
-  c->debug.ctor = ctor;
   // A debug cache, or any cache a memory checker watches, never takes the
   // hand-written fast paths: kStopFast sends them to the slow paths, which
   // do the checks. Nothing is added to a fast path.
@@ -119,14 +117,14 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
 }
 
 bool cache_geometry(std::size_t size, std::size_t align, unsigned flags, SlabGeometry* geo,
-                    DebugInfo* debug) {
+                    DebugLayout* debug) {
   const unsigned own = flags & kDebugFlags;
   const unsigned want = debug_flags_for(flags);
   const std::size_t debug_size = debug_layout(size, want, debug);
   if (compute_geometry(debug_size, align, flags & ~kDebugFlags, geo)) return true;
   // Too large with its debug metadata: NUMASLAB_DEBUG leaves the cache as it
   // is; flags that asked for debugging fail.
-  *debug = DebugInfo{};
+  *debug = DebugLayout{};
   return !own && want && compute_geometry(size, align, flags & ~kDebugFlags, geo);
 }
 
@@ -274,7 +272,7 @@ Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsig
   for (std::size_t i = 0; !bad_name && i < len; ++i)
     if (name[i] <= ' ' || name[i] > '~' || name[i] == '"' || name[i] == '\\') bad_name = true;
   SlabGeometry geo;
-  DebugInfo debug;
+  DebugLayout debug;
   if (bad_name || (flags & ~kKnownFlags) || !cache_geometry(size, align, flags, &geo, &debug)) {
     errno = EINVAL;
     return nullptr;

@@ -17,6 +17,14 @@ LeakTable g_leaks;
 
 constexpr int kLeakLines = 20;
 
+DebugInfo info(const Cache* c) {
+  DebugInfo d;
+  static_cast<DebugLayout&>(d) = c->debug;
+  d.name = c->name;
+  d.ctor = c->ctor;
+  return d;
+}
+
 std::size_t user_bytes(const Cache* c) {
   return c->debug.flags ? c->debug.obj_size : c->geo.buffer_size;
 }
@@ -44,8 +52,8 @@ void collect_live(Cache* c) {
           if (st != kBufctlCached && st != kBufctlUser) continue;
           void* obj = s->s_mem + std::size_t{i} * c->geo.buffer_size;
           void* site = nullptr;
-          if (debug_live(c->debug, obj, &site) && site)
-            g_leaks.add(c->name, site, debug_requested(c->debug, obj));
+          if (debug_live(info(c), obj, &site) && site)
+            g_leaks.add(c->name, site, debug_requested(info(c), obj));
         }
       }
     }
@@ -70,7 +78,7 @@ void* hand_out_watched(Cache* c, void* obj) {
   tool_alloc(obj, user_bytes(c), c->ctor != nullptr);
   if (c->debug.flags) {
     Quiet q;
-    debug_hand_out(c->debug, obj, c->is_kmalloc ? "numaslab_kmalloc" : "numaslab_cache_alloc");
+    debug_hand_out(info(c), obj, c->is_kmalloc ? "numaslab_kmalloc" : "numaslab_cache_alloc");
   }
   return obj;
 }
@@ -78,7 +86,7 @@ void* hand_out_watched(Cache* c, void* obj) {
 void free_watched(Cache* c, void* obj, const char* api) {
   if (c->debug.flags) {
     Quiet q;
-    debug_free(c->debug, obj, api);
+    debug_free(info(c), obj, api);
   }
   tool_free(obj, c->geo.buffer_size);
 }
@@ -86,7 +94,7 @@ void free_watched(Cache* c, void* obj, const char* api) {
 void slab_created_watched(Cache* c, Slab* s) {
   if (c->debug.flags) {
     for (std::uint32_t i = 0; i < c->geo.num; ++i)
-      debug_init_object(c->debug, s->s_mem + std::size_t{i} * c->geo.buffer_size);
+      debug_init_object(info(c), s->s_mem + std::size_t{i} * c->geo.buffer_size);
   }
   tool_slab_created(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
 }
@@ -103,13 +111,13 @@ void kmalloc_note_size(Cache* c, void* obj, std::size_t size) {
   if (size > have) size = have;
   {
     Quiet q;
-    debug_set_requested(c->debug, obj, size);
+    debug_set_requested(info(c), obj, size);
   }
   tool_resize(obj, have, size);
 }
 
 std::size_t usable_size(const Cache* c, const void* obj) {
-  if (c->debug.flags) return debug_requested(c->debug, obj);
+  if (c->debug.flags) return debug_requested(info(c), obj);
   return c->geo.buffer_size;
 }
 
@@ -123,7 +131,7 @@ int verify_debug_objects(Cache* c, NodeLists* nl, BufWriter& out, int max_lines)
         void* obj = s->s_mem + std::size_t{i} * c->geo.buffer_size;
         char line[256];
         BufWriter w(line, sizeof line);
-        if (debug_check_object(c->debug, obj, w)) continue;
+        if (debug_check_object(info(c), obj, w)) continue;
         if (++bad <= max_lines) out.printf("cache '%s': %s\n", c->name, w.c_str());
       }
     }

@@ -7,7 +7,7 @@
 #define NUMASLAB_FAST_PATH_LAYOUT_H
 
 /* Cache: the slot table starts this many bytes into the descriptor. */
-#define NS_SLOTS_OFF 1024
+#define NS_SLOTS_OFF 960
 #define NS_SLOT_SHIFT 7 /* sizeof(CpuSlot) == 128 */
 
 /* CpuSlot line 0. */

@@ -24,11 +24,11 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
 // debug: the layout cache_geometry() chose (nullptr: none).
 Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
                        unsigned flags, CtorFn ctor, const SlabGeometry& geo,
-                       const DebugInfo* debug = nullptr);
+                       const DebugLayout* debug = nullptr);
 // The geometry of a new cache, with the debug layout its flags and
 // NUMASLAB_DEBUG ask for. False if size or align cannot be served.
 bool cache_geometry(std::size_t size, std::size_t align, unsigned flags, SlabGeometry* geo,
-                    DebugInfo* debug);
+                    DebugLayout* debug);
 int cache_populate(Cache* c) NS_REQUIRES(registry().mutex);
 void cache_release(Cache* c) NS_REQUIRES(registry().mutex);
 void registry_link(Cache* c) NS_REQUIRES(registry().mutex);

@@ -137,8 +137,8 @@ void record(void*& site_field, std::uint32_t& tid, std::int32_t& cpu, void* site
 
 }  // namespace
 
-std::size_t debug_layout(std::size_t size, unsigned flags, DebugInfo* info) {
-  *info = DebugInfo{};
+std::size_t debug_layout(std::size_t size, unsigned flags, DebugLayout* info) {
+  *info = DebugLayout{};
   flags &= kDebugFlags;
   if (!flags) return size;
   info->flags = flags;

@@ -71,15 +71,21 @@ struct DebugTrailer {
 };
 static_assert(sizeof(DebugTrailer) == 40);
 
-// What the debug layer needs to know of a cache (a member of Cache).
-struct DebugInfo {
+// A cache's debug layout (a member of Cache: small, since the descriptor's
+// size decides where the slot table starts).
+struct DebugLayout {
   unsigned flags = 0;          // kDebug* bits; 0: not a debug cache
   std::uint32_t obj_size = 0;  // the user's bytes
   std::uint32_t redzone = 0;   // red zone bytes after them
+
+  std::uint32_t trailer_offset() const { return obj_size + redzone; }
+};
+
+// What the debug layer needs to know of a cache for one operation.
+struct DebugInfo : DebugLayout {
   const char* name = nullptr;  // the cache's name (for reports)
   void (*ctor)(void*) = nullptr;
 
-  std::uint32_t trailer_offset() const { return obj_size + redzone; }
   DebugTrailer* trailer(void* obj) const {
     return reinterpret_cast<DebugTrailer*>(static_cast<char*>(obj) + trailer_offset());
   }
@@ -87,7 +93,7 @@ struct DebugInfo {
 
 // The bytes a debug object needs for `size` user bytes, and the layout.
 // Returns size itself when flags has no debug bit.
-std::size_t debug_layout(std::size_t size, unsigned flags, DebugInfo* info);
+std::size_t debug_layout(std::size_t size, unsigned flags, DebugLayout* layout);
 
 void debug_init_object(const DebugInfo& d, void* obj);
 void debug_hand_out(const DebugInfo& d, void* obj, const char* api);
