@@ -30,6 +30,13 @@
 //        bufctl state on every free, and the state on every hand-out: every
 //        object handed out is kBufctlUser, so a double free is fatal at once.
 //        The fast paths are closed (every operation takes the C++ path).
+//  * Debug caches (NUMASLAB_RED_ZONE/POISON/STORE_USER, NUMASLAB_DEBUG) and,
+//    under a memory checker (base/sanitizer.h), every cache are `watched`:
+//    their slots carry kStopFast for good, so the hand-written fast paths
+//    fall to the slow paths here, which call debug_hooks.cc at the hand-out
+//    (hand_out), the free (free_with_desc), slab creation and destruction.
+//    Other caches pay one test of a flag on their slow paths, nothing on the
+//    fast paths.
 //  * Per-CPU byte budget: Σ over caches of capacity × buffer_size of one CPU's
 //    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). An array
 //    starts with no capacity; each time it needs room (a refill, a free into a
