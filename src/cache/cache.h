@@ -207,9 +207,6 @@ unsigned debug_flags_for(unsigned flags);
 // Appends one line per bad object (at most max_lines) and returns the count.
 int verify_debug_objects(Cache* c, NodeLists* nl, BufWriter& out, int max_lines)
     NS_REQUIRES(nl->list_lock);
-// Writes the live objects of debug cache c by allocation site (destroy of a
-// cache still in use). Caller holds the registry mutex.
-void report_live_objects(Cache* c);
 // The leak report of every debug cache to fd; returns the objects counted.
 // quiet: write nothing when there are none.
 std::uint64_t leak_report(int fd, bool quiet);

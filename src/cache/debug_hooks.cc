@@ -4,6 +4,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cache/cache.h"
+#include "cache/internal.h"
 #include "cache/registry.h"
 #include "debug/leaks.h"
 #include "platform/options.h"
@@ -13,7 +14,7 @@ namespace numaslab::detail {
 namespace {
 
 // Serialised by the registry mutex, which every user holds.
-LeakTable g_leaks;
+LeakTable g_leaks NS_GUARDED_BY(registry().mutex);
 
 constexpr int kLeakLines = 20;
 
@@ -39,7 +40,7 @@ class Quiet {
 
 // Every object of every slab of c in use (bufctl says it left its slab) and
 // live for the debug layer, with its site: into g_leaks.
-void collect_live(Cache* c) {
+void collect_live(Cache* c) NS_REQUIRES(registry().mutex) {
   for (int n = 0; n < topology().num_nodes(); ++n) {
     NodeLists* nl = c->node(n);
     if (!nl) continue;

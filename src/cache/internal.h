@@ -32,6 +32,9 @@ bool cache_geometry(std::size_t size, std::size_t align, unsigned flags, SlabGeo
 int cache_populate(Cache* c) NS_REQUIRES(registry().mutex);
 void cache_release(Cache* c) NS_REQUIRES(registry().mutex);
 void registry_link(Cache* c) NS_REQUIRES(registry().mutex);
+// Writes the live objects of debug cache c by allocation site to stderr
+// (destroy of a cache still in use; debug_hooks.cc).
+void report_live_objects(Cache* c) NS_REQUIRES(registry().mutex);
 void registry_unlink(Cache* c) NS_REQUIRES(registry().mutex);
 
 }  // namespace numaslab::detail

@@ -102,16 +102,17 @@ void put_sites(BufWriter& w, const DebugTrailer* t, bool freed) {
   char buf[kReportBytes];
   BufWriter w(buf, sizeof buf);
   const DebugTrailer* t = d.trailer(obj);
-  if (bad < d.obj_size)
+  if (bad < d.obj_size) {
     w.printf(
         "numaslab: fatal: %s: write after free of %p (cache '%s'): first bad byte at "
         "offset %zu of the %u-byte object\n",
         api, obj, d.name, bad, d.obj_size);
-  else
+  } else {
     w.printf(
         "numaslab: fatal: %s: red zone of free object %p overwritten (cache '%s'): first bad "
         "byte at offset %zu, %zu past the %u-byte object\n",
         api, obj, d.name, bad, bad - d.obj_size, d.obj_size);
+  }
   put_dump(w, bytes(obj), bad, d.trailer_offset());
   put_sites(w, t, true);
   die(w);
