@@ -78,6 +78,15 @@ void tool_free(const void* p, std::size_t size) {
   }
 }
 
+void tool_move_block(const void* from, const void* to, std::size_t size) {
+  if (!g_valgrind) return;
+  VALGRIND_FREELIKE_BLOCK(from, 0);
+  VALGRIND_MALLOCLIKE_BLOCK(to, size, 0, 0);
+  const char* lo = static_cast<const char*>(from < to ? from : to);
+  const char* hi = static_cast<const char*>(from < to ? to : from);
+  VALGRIND_MAKE_MEM_DEFINED(lo, hi - lo);
+}
+
 void tool_quiet_begin() {
   if (g_valgrind) VALGRIND_DISABLE_ERROR_REPORTING;
 }

@@ -52,6 +52,10 @@ void tool_resize(const void* p, std::size_t old_size, std::size_t size);
 void tool_free(const void* p, std::size_t size);
 void tool_quiet_begin();
 void tool_quiet_end();
+// memcheck's block at `from` is now the `size` bytes at `to` (a block
+// reached through an interior pointer); the bytes between stay addressable
+// and defined.
+void tool_move_block(const void* from, const void* to, std::size_t size);
 // Clears array entries an object just left: memcheck's leak check would
 // take a stale pointer in an array for a reference to a block that leaked.
 inline void tool_scrub(void** entries, std::size_t n) {
