@@ -46,6 +46,8 @@ bool tools_init(const char** name) {
   return g_tools;
 }
 
+const char* tools_name() { return g_valgrind ? "valgrind" : g_asan ? "asan" : "none"; }
+
 void tool_slab_created(const void* p, std::size_t size) {
   asan_poison(p, size);
   if (g_valgrind) VALGRIND_MAKE_MEM_NOACCESS(p, size);

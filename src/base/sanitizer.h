@@ -44,6 +44,8 @@ extern bool g_tools;  // a checker watches the process; set by tools_init()
 inline bool tools_active() { return g_tools; }
 // Returns g_tools; writes which checker into *name ("" for none).
 bool tools_init(const char** name);
+// "valgrind", "asan" or "none" (after tools_init).
+const char* tools_name();
 
 void tool_slab_created(const void* p, std::size_t size);
 void tool_slab_destroyed(const void* p, std::size_t size);
