@@ -6,8 +6,11 @@
 // five log-uniform in 32..1024 bytes, the rest in 1 KiB..16 KiB). One retired
 // block in five is not freed by its thread but pushed onto another thread's
 // inbox (an intrusive list under a mutex); every 128 steps a thread frees
-// whatever has arrived in its inbox. The checksum is the sum over all blocks,
-// whoever frees them.
+// whatever has arrived in its inbox, and a thread that has done its steps
+// keeps draining its inbox until every thread has (otherwise the blocks sent
+// to a thread that finished early pile up, and peak memory measures how
+// unevenly the threads were scheduled rather than the allocator). The
+// checksum is the sum over all blocks, whoever frees them.
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -68,7 +71,7 @@ std::uint64_t drain(Inbox& box) {
   return sum;
 }
 
-std::uint64_t run_thread(int t, long steps, Inbox* inboxes) {
+std::uint64_t run_thread(int t, long steps, Inbox* inboxes, std::atomic<int>* done) {
   Rng rng(seed_of(6, static_cast<std::uint64_t>(t)));
   std::vector<Header*> window(kWindow, nullptr);
   std::uint64_t sum = 0;
@@ -88,6 +91,12 @@ std::uint64_t run_thread(int t, long steps, Inbox* inboxes) {
     slot = make_block(rng);
     if (s % kDrainEvery == kDrainEvery - 1) sum += drain(inboxes[t]);
   }
+  done->fetch_add(1, std::memory_order_acq_rel);
+  while (done->load(std::memory_order_acquire) < kThreads) {
+    sum += drain(inboxes[t]);
+    std::this_thread::yield();
+  }
+  sum += drain(inboxes[t]);
   for (Header* h : window)
     if (h) sum += free_block(h);
   return sum;
@@ -99,10 +108,11 @@ int main(int argc, char** argv) {
   const long steps = scaled(kSteps, parse_scale(argc, argv));
   Inbox inboxes[kThreads];
   std::atomic<std::uint64_t> sum{0};
+  std::atomic<int> done{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back(
-        [&, t] { sum.fetch_add(run_thread(t, steps, inboxes), std::memory_order_relaxed); });
+        [&, t] { sum.fetch_add(run_thread(t, steps, inboxes, &done), std::memory_order_relaxed); });
   for (auto& th : threads) th.join();
   std::uint64_t total = sum.load();
   for (Inbox& box : inboxes) total += drain(box);

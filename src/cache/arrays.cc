@@ -20,15 +20,15 @@ void free_array(ArrayCache* a) {
   if (a) kfree(a);
 }
 
-void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch) {
+void** alloc_entries(int node, std::uint32_t size, std::uint32_t batch) {
   NS_INTERNAL_ALLOCATION;
   auto* h = static_cast<ArrayHeader*>(
-      kmalloc_node(sizeof(ArrayHeader) + std::size_t{limit} * sizeof(void*), node));
+      kmalloc_node(sizeof(ArrayHeader) + std::size_t{size} * sizeof(void*), node));
   if (!h) return nullptr;
-  *h = ArrayHeader{limit, batch, 0, 0, 0};
+  *h = ArrayHeader{size, batch, 0, 0, 0};
   // The slot points at the entries, past the header: for memcheck the block
   // starts there, or it would count a live array as "possibly lost".
-  tool_move_block(h, h + 1, std::size_t{limit} * sizeof(void*));
+  tool_move_block(h, h + 1, std::size_t{size} * sizeof(void*));
   return reinterpret_cast<void**>(h + 1);
 }
 

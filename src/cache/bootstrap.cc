@@ -44,7 +44,7 @@ std::uint32_t g_slot_count = 0;
 // index slots with it unchecked.
 int kernel_possible_cpus() {
   CpuMask possible;
-  if (read_sysfs_cpulist("/sys", "devices/system/cpu/possible", &possible) && possible.last() >= 0)
+  if (read_sysfs_cpulist("devices/system/cpu/possible", &possible) && possible.last() >= 0)
     return possible.last() + 1;
   return kMaxCpus;
 }
@@ -178,7 +178,7 @@ int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t er
     return -EBUSY;
   }
   if (options().lockcheck) set_lock_validation(true);
-  if (!topology().init(parsed, options().sysfs_root, err, errlen)) return -EINVAL;
+  if (!topology().init(parsed, err, errlen)) return -EINVAL;
   const int kernel_cpus = kernel_possible_cpus();
   if (kernel_cpus > kMaxCpus) {
     if (err)

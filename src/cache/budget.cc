@@ -10,6 +10,7 @@
 
 #include "cache/cache.h"
 #include "cache/registry.h"
+#include "page/page_allocator.h"
 
 namespace numaslab::detail {
 
@@ -17,6 +18,8 @@ namespace {
 
 std::atomic<std::uint64_t> g_cpu_bytes[kMaxCpus];
 std::atomic<std::uint64_t> g_budget{std::uint64_t{4} << 20};
+// When each CPU last took room from other arrays (coarse ms; cache.h).
+std::atomic<std::uint64_t> g_last_reclaim_ms[kMaxCpus];
 
 bool reserve(int cpu, std::uint64_t bytes) {
   std::atomic<std::uint64_t>& acct = g_cpu_bytes[cpu];
@@ -38,6 +41,16 @@ void unreserve(int cpu, std::uint64_t bytes) {
 // reaper's last visit go first. Without waiting: a busy registry gives
 // nothing. Returns the bytes given back.
 std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SAFETY_ANALYSIS {
+  const std::uint64_t now = coarse_now_ms();
+  std::uint64_t last = g_last_reclaim_ms[cpu].load(std::memory_order_relaxed);
+  if (now - last < kReclaimEveryMs ||
+      !g_last_reclaim_ms[cpu].compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return 0;
+  // An eighth of the budget at a time (at least what is asked for): the
+  // room taken serves the next grows of this and other caches without
+  // another reclaim.
+  const std::uint64_t share = g_budget.load(std::memory_order_relaxed) / 8;
+  if (want < share) want = share;
   if (!registry().mutex.try_lock()) return 0;
   std::uint64_t got = 0;
   for (int pass = 0; pass < 2 && got < want; ++pass) {
@@ -77,6 +90,45 @@ std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SA
   return got;
 }
 
+// The array needs more room than its entries block holds: a block twice as
+// large (at least the room wanted, at most the limit), allocated unlocked,
+// swapped in under a SlotStop with the objects and counters carried over,
+// the old one freed after. `want` entries of budget are reserved.
+// `size` and `cur` were read under the slot's lock.
+bool grow_entries(Cache* c, int cpu, std::uint32_t want, std::uint32_t size, std::uint32_t cur) {
+  CpuSlot& s = c->slot(cpu);
+  const std::uint64_t obj = c->geo.buffer_size;
+  const std::uint32_t limit = c->limit.load(std::memory_order_relaxed);
+  const std::uint32_t need = cur + want;
+  std::uint32_t grown = size * 2 > need ? size * 2 : need;
+  if (grown > limit) grown = limit;
+  void** fresh = alloc_entries(s.node, grown, 0);
+  if (!fresh) {
+    unreserve(cpu, want * obj);
+    return false;
+  }
+  void** old = nullptr;
+  bool done = false;
+  {
+    SlotStop stop(s, cpu);
+    cur = s.base ? s.capacity() : 0;
+    size = s.base ? s.size() : 0;
+    if (s.base && size < grown && cur + want <= grown) {
+      old = slot_move(s, fresh);
+      s.set_cap(fresh + cur + want);
+      done = true;
+    }
+  }
+  if (!done) {
+    // Detached or grown meanwhile: nothing to swap, the block goes back.
+    unreserve(cpu, want * obj);
+    free_entries(fresh);
+    return false;
+  }
+  free_entries(old);
+  return true;
+}
+
 }  // namespace
 
 std::uint64_t cpu_cache_bytes(int cpu) { return g_cpu_bytes[cpu].load(std::memory_order_relaxed); }
@@ -106,20 +158,32 @@ bool capacity_grow(Cache* c, int cpu) {
   if (want == 0) {
     // Spent: take room from arrays that hold it idle, so that a cache that
     // starts working now is not left without an array until the reaper
-    // comes round.
-    want = wanted;
+    // comes round. One batch then, not a doubling: room is scarce.
+    want = wanted < batch ? wanted : (batch ? batch : 1);
     if (reclaim(c, cpu, std::uint64_t{want} * obj) == 0) return false;
     while (want > 0 && !reserve(cpu, want * obj)) want /= 2;
     if (want == 0) return false;
   }
-  SlotStop stop(s, cpu);
-  const std::uint32_t cur = s.base ? s.capacity() : 0;
-  const std::uint32_t size = s.base ? s.size() : 0;
-  const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;
-  if (step < want) unreserve(cpu, (want - step) * obj);
-  if (step == 0) return false;
-  s.set_cap(s.base + cur + step);
-  return true;
+  std::uint32_t cur, size;
+  {
+    // Growing within the entries block needs the slot's lock but no fence: a
+    // critical section that read the old cap just sees less room.
+    LockGuard<SpinLock> guard(s.lock);
+    cur = s.base ? s.capacity() : 0;
+    size = s.base ? s.size() : 0;
+    if (s.base && (cur + want <= size || size >= limit)) {
+      const std::uint32_t step = cur < size ? (want < size - cur ? want : size - cur) : 0;
+      if (step < want) unreserve(cpu, (want - step) * obj);
+      if (step == 0) return false;
+      s.set_cap(s.base + cur + step);
+      return true;
+    }
+    if (!s.base) {
+      unreserve(cpu, want * obj);
+      return false;
+    }
+  }
+  return grow_entries(c, cpu, want, size, cur);
 }
 
 void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) {
@@ -137,6 +201,26 @@ void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) {
   if (keep < s.avail()) keep = s.avail();
   unreserve(cpu, std::uint64_t{cur - keep} * c->geo.buffer_size);
   s.set_cap(s.base + keep);
+}
+
+void entries_shrink(Cache* c, int cpu) {
+  CpuSlot& s = c->slot(cpu);
+  const std::uint32_t first = initial_entries(c->limit.load(std::memory_order_relaxed),
+                                              c->batchcount.load(std::memory_order_relaxed));
+  {
+    LockGuard<SpinLock> guard(s.lock);
+    if (!s.base || s.capacity() != 0 || s.size() <= first) return;
+  }
+  void** small = alloc_entries(s.node, first, 0);
+  if (!small) return;  // the large block stays: nothing is lost
+  {
+    SlotStop stop(s, cpu);
+    if (s.base && s.capacity() == 0 && s.size() > first) {
+      void** old = slot_move(s, small);
+      small = old;
+    }
+  }
+  free_entries(small);
 }
 
 }  // namespace numaslab::detail

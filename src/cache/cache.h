@@ -162,11 +162,20 @@ void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
 // Doubles the capacity of CPU cpu's array (at least one batch, at most up to
 // its limit), or grows it as far as the CPU's budget allows; false if the
 // array is at its limit, the budget is spent (then without a fence), or the
-// CPU has no array. Takes a SlotStop.
+// CPU has no array. Takes the slot's lock (growing needs no fence); a spent
+// budget takes room from other arrays on the CPU at most every few ms.
 bool capacity_grow(Cache* c, int cpu);
+// A reclaim costs a fence per array it shrinks: a CPU reclaims at most once
+// per kReclaimEveryMs, and then an eighth of the budget (at least what it
+// needs), so caches that together want more room than the budget has do not
+// pass it to and fro at a fence per operation.
+inline constexpr std::uint64_t kReclaimEveryMs = 2;
 // Gives back capacity of a slot being detached or trimmed (caller holds its
 // SlotStop): sets the capacity to `keep` entries (>= avail).
 void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) NS_REQUIRES(s.lock);
+// An emptied array (capacity 0) whose entries block grew gets a first-size
+// block back (a fence); the large one is freed. Call with no lock held.
+void entries_shrink(Cache* c, int cpu);
 // Detaches CPU cpu's entries block (caller holds its SlotStop) and gives its
 // capacity back; *avail objects are left in entries [0, *avail).
 void** array_detach(Cache* c, CpuSlot& s, int cpu, std::uint32_t* avail) NS_REQUIRES(s.lock);

@@ -31,7 +31,7 @@ int cache_prepare_cpu(Cache* c, int cpu) {
   const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
   const std::uint32_t shared = c->shared.load(std::memory_order_relaxed);
   // R2: allocate everything before taking any lock ...
-  void** nc = alloc_entries(node, limit, batch);
+  void** nc = alloc_entries(node, initial_entries(limit, batch), batch);
   ArrayCache* sh = nullptr;
   AlienArray** al = nullptr;
   bool ok = nc != nullptr;

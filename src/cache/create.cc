@@ -156,6 +156,7 @@ void drain_all_arrays(Cache* c) {
       capacity_set(c, s, static_cast<int>(cpu), 0);
     }
     destroy_slabs(c, &dead);
+    entries_shrink(c, static_cast<int>(cpu));
   }
   // Alien arrays before shared arrays: draining an alien array fills its home
   // node's shared array first, which must then be emptied too.

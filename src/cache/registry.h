@@ -66,9 +66,15 @@ void drain_all_arrays(Cache* c) NS_REQUIRES(registry().mutex);
 // Metadata allocation (arrays.cc).
 ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch);
 void free_array(ArrayCache* a);
-// A CPU's entries block: an ArrayHeader {limit, batch} and limit pointers;
+// A CPU's entries block: an ArrayHeader {size, batch} and `size` pointers;
 // returns the first entry (what CpuSlot::base points at).
-void** alloc_entries(int node, std::uint32_t limit, std::uint32_t batch);
+void** alloc_entries(int node, std::uint32_t size, std::uint32_t batch);
 void free_entries(void** entries);
+// Entries a CPU's first block holds: one batch (at most the limit). The
+// block grows with the array's capacity (capacity_grow), so a cache a CPU
+// barely uses costs a few hundred bytes there, not its whole limit.
+inline std::uint32_t initial_entries(std::uint32_t limit, std::uint32_t batch) {
+  return batch && batch < limit ? batch : limit;
+}
 
 }  // namespace numaslab::detail

@@ -6,14 +6,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cache/internal.h"
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 
 namespace numaslab::detail {
 
 namespace {
-
-constexpr std::uint32_t kSharedSentinelBatch = 0xbaadf00d;
 
 bool valid_tunables(long limit, long batch, long shared) {
   return limit >= 1 && limit <= static_cast<long>(kMaxArrayLimit) && batch >= 1 && batch <= limit &&
@@ -38,7 +37,8 @@ int cache_tune(Cache* c, long limit, long batch, long shared) {
   bool ok = true;
   for (int cpu = 0; cpu < t.possible_cpus() && ok; ++cpu)
     if (t.cpu_online(cpu))
-      ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), lim, bat)) != nullptr;
+      ok = (fresh[cpu] = alloc_entries(t.cpu_to_node(cpu), initial_entries(lim, bat), bat)) !=
+           nullptr;
   for (int n = 0; n < t.num_nodes() && ok; ++n)
     if (t.online_cpus_on_node(n) > 0 && sha * bat > 0)
       ok = (fresh_shared[n] = alloc_array(n, sha * bat, kSharedSentinelBatch)) != nullptr;

@@ -30,9 +30,10 @@
 //    holds a SlotStop (cpu/slots.h): the slot's lock and, under RseqSlots,
 //    kStopRemote set and the CPU fenced.
 //  * current_cpu(): real/map modes ask the kernel (sched_getcpu, backed by
-//    rseq); sim mode returns the thread's virtual CPU, assigning one round-
-//    robin on first use and migrating — same node first — when its CPU has
-//    gone offline, as the kernel migrates tasks.
+//    rseq; the installed platform's getcpu when it is not the real one);
+//    sim mode returns the thread's virtual CPU, assigning one round-robin
+//    on first use and migrating — same node first — when its CPU has gone
+//    offline, as the kernel migrates tasks.
 // Lock order: registry → slot → alien → list_lock (base/lock.h).
 #pragma once
 
@@ -180,9 +181,6 @@ int current_cpu();
 // sim mode: binds the calling thread to virtual CPU `cpu`. Returns 0, or
 // -EINVAL (not sim mode, no such CPU) / -ENODEV (CPU offline).
 int bind_thread_to_cpu(int cpu);
-
-// sim mode: the thread's bound CPU or -1 (for tests and tools).
-int bound_cpu();
 
 // Number of sim-mode migrations forced by CPUs going down.
 std::uint64_t sim_migrations();

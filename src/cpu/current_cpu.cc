@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "cpu/cpu_slots.h"
+#include "platform/platform.h"
 
 namespace numaslab::detail {
 
@@ -55,7 +56,9 @@ int current_cpu() {
     if (NS_LIKELY(c >= 0 && g_topology.cpu_online(c))) return c;
     return sim_assign();
   }
-  int c = sched_getcpu();
+  // One call per LockedSlots operation: no indirect call while the platform
+  // is the real one (platform/platform.h).
+  int c = NS_LIKELY(!platform_replaced()) ? ::sched_getcpu() : platform().getcpu();
   if (NS_UNLIKELY(c < 0 || c >= g_topology.possible_cpus())) c = 0;
   return c;
 }
@@ -67,8 +70,6 @@ int bind_thread_to_cpu(int cpu) {
   t_vcpu = cpu;
   return 0;
 }
-
-int bound_cpu() { return t_vcpu; }
 
 std::uint64_t sim_migrations() { return g_migrations.load(std::memory_order_relaxed); }
 

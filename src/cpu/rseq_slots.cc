@@ -1,9 +1,6 @@
 #include "cpu/rseq_slots.h"
 
-#include <sched.h>
 #include <sys/auxv.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
@@ -12,6 +9,7 @@
 #include "base/format.h"
 #include "base/sanitizer.h"
 #include "cpu/slots.h"
+#include "platform/platform.h"
 
 namespace numaslab::detail {
 
@@ -30,9 +28,7 @@ constexpr unsigned kMembarrierCmdFlagCpu = 1;
 
 std::atomic<std::uint64_t> g_aborts{0};
 
-long membarrier(int cmd, unsigned flags, int cpu) {
-  return ::syscall(SYS_membarrier, cmd, flags, cpu);
-}
+long membarrier(int cmd, unsigned flags, int cpu) { return platform().membarrier(cmd, flags, cpu); }
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kThreadSanitizer = true;
@@ -106,7 +102,8 @@ int rseq_current_cpu() {
     if (c >= 0 && c < topology().possible_cpus()) return c;
   }
 #endif
-  int c = sched_getcpu();
+  // Slow path only (rseq off or its CPU out of range): through the seam.
+  const int c = platform().getcpu();
   return c >= 0 && c < topology().possible_cpus() ? c : 0;
 }
 
@@ -153,6 +150,24 @@ void** slot_detach(CpuSlot& s, std::uint32_t* avail) {
   __atomic_store_n(&s.cap, static_cast<void**>(nullptr), __ATOMIC_RELAXED);
   __atomic_store_n(&s.top, static_cast<void**>(nullptr), __ATOMIC_RELAXED);
   return entries;
+}
+
+void** slot_move(CpuSlot& s, void** entries) {
+  void** old = s.base;
+  NS_CHECK(old != nullptr, "slot_move: the CPU has no array");
+  auto* oh = reinterpret_cast<ArrayHeader*>(old) - 1;
+  auto* nh = reinterpret_cast<ArrayHeader*>(entries) - 1;
+  const auto avail = static_cast<std::uint32_t>(s.top - old);
+  const auto cap = static_cast<std::uint32_t>(s.cap - old);
+  NS_CHECK(cap <= nh->size, "slot_move: %u entries do not fit a block of %u", cap, nh->size);
+  for (std::uint32_t i = 0; i < avail; ++i) entries[i] = old[i];
+  nh->batchcount = oh->batchcount;
+  nh->idle_visits = oh->idle_visits;
+  nh->locked_hits = oh->locked_hits;
+  __atomic_store_n(&s.top, entries + avail, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.cap, entries + cap, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.base, entries, __ATOMIC_RELEASE);
+  return old;
 }
 
 std::uint64_t rseq_aborts() { return g_aborts.load(std::memory_order_relaxed); }

@@ -133,6 +133,11 @@ void slot_attach(CpuSlot& s, void** entries, std::uint32_t capacity) NS_REQUIRES
 // (entries [0, *avail) of the returned block).
 void** slot_detach(CpuSlot& s, std::uint32_t* avail) NS_REQUIRES(s.lock);
 
+// Moves the array into `entries` (header filled in, room for at least the
+// array's capacity): its objects, capacity and locked hits come along, and
+// the counters read the same after. Returns the old block.
+void** slot_move(CpuSlot& s, void** entries) NS_REQUIRES(s.lock);
+
 // Fences the CPU `cpu` (membarrier, RSEQ flavour): every critical section
 // that was running there has committed or aborted when this returns.
 void fence_cpu(int cpu);

@@ -1,9 +1,6 @@
 #include "hotplug/watcher.h"
 
-#include <linux/netlink.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,27 +22,12 @@ std::atomic<bool> g_started{false};
 std::atomic<int> g_uevent_fd{-1};
 int g_interval_ms = 100;
 
-const char* sysfs_root() { return options().sysfs_root; }
-
-int open_uevent_socket() {
-  int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
-  if (fd < 0) return -1;
-  sockaddr_nl addr{};
-  addr.nl_family = AF_NETLINK;
-  addr.nl_groups = 1;  // kernel uevent broadcast group
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // True if any pending uevent concerns a CPU; drains the socket.
 bool drain_uevents(int fd) {
   bool cpu_event = false;
   char buf[2048];
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+    const long n = platform().receive(fd, buf, sizeof buf - 1);
     if (n <= 0) break;
     buf[n] = '\0';
     if (std::strstr(buf, "/devices/system/cpu/cpu")) cpu_event = true;
@@ -53,13 +35,14 @@ bool drain_uevents(int fd) {
   return cpu_event;
 }
 
+// Without a uevent socket (netlink refused, e.g. in a sandbox) the watcher
+// still sees every change: it polls the online mask each interval.
 void* watcher_main(void*) {
-  int fd = open_uevent_socket();
+  const int fd = platform().uevent_open();
   g_uevent_fd.store(fd);
   for (;;) {
     if (fd >= 0) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, g_interval_ms) > 0) drain_uevents(fd);
+      if (platform().wait_readable(fd, g_interval_ms) > 0) drain_uevents(fd);
     } else {
       ::usleep(static_cast<useconds_t>(g_interval_ms) * 1000);
     }
@@ -75,7 +58,7 @@ int watch_poll() {
   Topology& t = topology();
   if (t.mode() == TopologyMode::kSim) return 0;
   CpuMask sys_online, allowed;
-  if (!read_online_cpus(sysfs_root(), &sys_online)) return 0;
+  if (!read_online_cpus(&sys_online)) return 0;
   if (!read_allowed_cpus(&allowed)) allowed = sys_online;
   int events = 0;
   for (int c = 0; c < t.possible_cpus(); ++c) {
@@ -115,7 +98,7 @@ bool watcher_running() { return g_started.load(); }
 
 void watcher_forget_in_child() {
   const int fd = g_uevent_fd.exchange(-1);
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) platform().close(fd);
   g_started.store(false);
 }
 

@@ -41,7 +41,10 @@ struct alignas(kCacheLine) NodeState {
       : lock(LockRank::kPages, LockName{"page_lock", nullptr, node}) {}
 
   SpinLock lock;
+  // Resident blocks at the front, released ones at the back (free_tails),
+  // so an allocation takes memory that is already faulted in first.
   PageDesc* free_lists[kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
+  PageDesc* free_tails[kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
   SegmentHeader* segments NS_GUARDED_BY(lock) = nullptr;  // linked via next_in_node
   std::size_t segment_count NS_GUARDED_BY(lock) = 0;
   std::size_t used_pages NS_GUARDED_BY(lock) = 0;
@@ -52,7 +55,7 @@ struct alignas(kCacheLine) NodeState {
   std::size_t resident_free_pages NS_GUARDED_BY(lock) = 0;
 };
 
-// Resident free pages a node keeps before a free returns memory at once.
+// Resident free pages a node keeps at least (page_allocator.h: the keep).
 std::atomic<std::size_t> g_keep_free_pages{(std::size_t{8} << 20) >> kPageShift};
 
 // A table of per-node state, constant-initialised (no static-init order
@@ -81,12 +84,25 @@ void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 
     NS_REQUIRES(n.lock) {
   d->kind = PageKind::kFree;
   d->size = stamp;
-  if (stamp != 0) n.resident_free_pages += std::size_t{1} << order;
   d->order = static_cast<std::uint8_t>(order);
-  d->prev = nullptr;
-  d->next = n.free_lists[order];
-  if (d->next) d->next->prev = d;
-  n.free_lists[order] = d;
+  if (stamp != 0) {
+    n.resident_free_pages += std::size_t{1} << order;
+    d->prev = nullptr;
+    d->next = n.free_lists[order];
+    if (d->next)
+      d->next->prev = d;
+    else
+      n.free_tails[order] = d;
+    n.free_lists[order] = d;
+  } else {
+    d->next = nullptr;
+    d->prev = n.free_tails[order];
+    if (d->prev)
+      d->prev->next = d;
+    else
+      n.free_lists[order] = d;
+    n.free_tails[order] = d;
+  }
 }
 
 void list_remove(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
@@ -95,7 +111,10 @@ void list_remove(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) 
     d->prev->next = d->next;
   else
     n.free_lists[order] = d->next;
-  if (d->next) d->next->prev = d->prev;
+  if (d->next)
+    d->next->prev = d->prev;
+  else
+    n.free_tails[order] = d->prev;
   d->next = d->prev = nullptr;
 }
 
@@ -163,9 +182,15 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 // Takes the smallest free block of order >= `order`, splits it down and marks
 // the result allocated. nullptr if the node has no block large enough.
 PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
+  // The smallest resident block that fits; failing that, the smallest one
+  // (released: its pages fault in as they are touched).
   unsigned o = order;
-  while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
-  if (o > kMaxRunOrder) return nullptr;
+  while (o <= kMaxRunOrder && (n.free_lists[o] == nullptr || n.free_lists[o]->size == 0)) ++o;
+  if (o > kMaxRunOrder) {
+    o = order;
+    while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
+    if (o > kMaxRunOrder) return nullptr;
+  }
   PageDesc* head = n.free_lists[o];
   list_remove(n, head, o);
   SegmentHeader* seg = segment_of(head);
@@ -248,6 +273,7 @@ void page_allocator_reset() {
       segs = n.segments;
       n.segments = nullptr;
       for (auto& l : n.free_lists) l = nullptr;
+      for (auto& l : n.free_tails) l = nullptr;
       n.segment_count = n.used_pages = n.free_pages = 0;
       n.huge_mappings = n.huge_bytes = 0;
     }
@@ -314,6 +340,7 @@ void free_pages(void* p, unsigned order) {
   NS_CHECK(node < kMaxNodes, "free_pages: %p has corrupted node %d", p, node);
   NodeState& n = g_table.nodes[node];
   std::size_t excess = 0;
+  bool hard = false;
   {
     LockGuard<SpinLock> guard(n.lock);
     // Validate under the lock: a double free races with the block's reuse.
@@ -328,12 +355,25 @@ void free_pages(void* p, unsigned order) {
 
     mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
     insert_free(n, seg, d->index, order, coarse_now_ms());
-    const std::size_t keep = g_keep_free_pages.load(std::memory_order_relaxed);
-    if (n.resident_free_pages > keep) excess = n.resident_free_pages - keep / 2;
+    // A node keeps the larger of the set amount and a share of what it has
+    // in use: a large heap that breathes keeps its pages resident (a fault
+    // costs more than anything else here), a small one stays small.
+    std::size_t keep = g_keep_free_pages.load(std::memory_order_relaxed);
+    if (keep < n.used_pages >> kKeepInUseShift) keep = n.used_pages >> kKeepInUseShift;
+    if (n.resident_free_pages > keep) {
+      excess = n.resident_free_pages - keep / 2;
+      hard = n.resident_free_pages > 2 * keep;
+    }
   }
   // Above what a node keeps resident: back to the OS now, down to half of it
-  // (hysteresis, so a free at the limit does not madvise every time).
-  if (excess != 0) (void)release_idle(node, 0, excess);
+  // (hysteresis, so a free at the limit does not madvise every time) — the
+  // blocks that have been free a while first, since a block freed just now
+  // is the likeliest to be asked for again; any block once the node holds
+  // twice its keep.
+  if (excess != 0) {
+    const std::size_t done = release_idle(node, kFreshFreeMs, excess) >> kPageShift;
+    if (hard && done < excess) (void)release_idle(node, 0, excess - done);
+  }
 }
 
 void* alloc_huge(std::size_t bytes, int node, std::size_t align) {
@@ -524,9 +564,10 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pag
       std::size_t taken = 0;
       for (int o = kMaxRunOrder; o >= 0 && got < kBatch && taken < max_pages; --o) {
         PageDesc* d = n.free_lists[o];
-        while (d && got < kBatch && taken < max_pages) {
+        // Resident blocks are at the front: the first released one ends them.
+        while (d && d->size != 0 && got < kBatch && taken < max_pages) {
           PageDesc* next = d->next;
-          if (d->size != 0 && now - d->size >= min_age_ms) {
+          if (now - d->size >= min_age_ms) {
             taken += std::size_t{1} << o;
             list_remove(n, d, static_cast<unsigned>(o));
             d->kind = PageKind::kAllocated;  // off the lists: buddies must not merge it

@@ -77,11 +77,18 @@ std::size_t trim_node(int node, std::size_t keep, bool clean_only = false);
 std::size_t release_idle(int node, std::uint64_t min_age_ms,
                          std::size_t max_pages = ~std::size_t{0});
 
-// Resident free memory a node keeps (NUMASLAB_KEEP_FREE_BYTES, default
-// 8 MiB): a free_pages that takes the node's resident free pages above it
-// releases memory at once, largest blocks first, down to half of it; below
-// it, free memory waits for release_idle (the reaper), so memory that is
-// reused soon is not faulted in again.
+// Resident free memory a node keeps — its keep: the larger of
+// NUMASLAB_KEEP_FREE_BYTES (default 8 MiB) and its pages in use >>
+// kKeepInUseShift, so a large heap that breathes keeps its pages and a small
+// one stays small. A free_pages that takes the node's resident free pages
+// above the keep releases memory at once, down to half of it, largest blocks
+// first: blocks free for at least kFreshFreeMs first, and fresher ones only
+// once the node holds more than twice its keep (a block freed just now is the
+// likeliest to be asked for again, and a page faulted back in costs far more
+// than keeping it). Below the keep, free memory waits for release_idle (the
+// reaper). Allocation takes resident blocks before released ones.
+inline constexpr unsigned kKeepInUseShift = 1;
+inline constexpr std::uint64_t kFreshFreeMs = 50;
 void set_keep_free_bytes(std::size_t bytes);
 
 // Milliseconds on the coarse monotonic clock (for free-block ages).

@@ -189,7 +189,6 @@ int option_name_distance(const char* a, const char* b) {
 void parse_options(Options* out, char* problems, std::size_t len) {
   Parser p(problems, len);
   out->topology = p.get("NUMASLAB_TOPOLOGY");
-  out->sysfs_root = p.get("NUMASLAB_SYSFS_ROOT");
   out->watch_ms = p.get_int("NUMASLAB_WATCH_MS", 0, 3600000);
   out->reap = p.get_bool("NUMASLAB_REAP");
   out->reap_ms = p.get_int("NUMASLAB_REAP_MS", 1, 3600000);

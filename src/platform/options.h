@@ -14,21 +14,20 @@
 namespace numaslab::detail {
 
 struct Options {
-  const char* topology;    // NUMASLAB_TOPOLOGY
-  const char* sysfs_root;  // NUMASLAB_SYSFS_ROOT
-  int watch_ms;            // NUMASLAB_WATCH_MS
-  bool reap;               // NUMASLAB_REAP
-  int reap_ms;             // NUMASLAB_REAP_MS
-  int release_delay_ms;    // NUMASLAB_RELEASE_DELAY_MS
-  bool publish;            // NUMASLAB_PUBLISH
-  bool lockcheck;          // NUMASLAB_LOCKCHECK
-  bool verbose;            // NUMASLAB_VERBOSE
-  bool rseq;               // NUMASLAB_RSEQ
-  bool check_full;         // NUMASLAB_CHECK=full
-  long cpu_cache_bytes;    // NUMASLAB_CPU_CACHE_BYTES
-  bool stats;              // NUMASLAB_STATS
-  long keep_free_bytes;    // NUMASLAB_KEEP_FREE_BYTES
-  unsigned debug;          // NUMASLAB_DEBUG: kDebugOpt* bits
+  const char* topology;  // NUMASLAB_TOPOLOGY
+  int watch_ms;          // NUMASLAB_WATCH_MS
+  bool reap;             // NUMASLAB_REAP
+  int reap_ms;           // NUMASLAB_REAP_MS
+  int release_delay_ms;  // NUMASLAB_RELEASE_DELAY_MS
+  bool publish;          // NUMASLAB_PUBLISH
+  bool lockcheck;        // NUMASLAB_LOCKCHECK
+  bool verbose;          // NUMASLAB_VERBOSE
+  bool rseq;             // NUMASLAB_RSEQ
+  bool check_full;       // NUMASLAB_CHECK=full
+  long cpu_cache_bytes;  // NUMASLAB_CPU_CACHE_BYTES
+  bool stats;            // NUMASLAB_STATS
+  long keep_free_bytes;  // NUMASLAB_KEEP_FREE_BYTES
+  unsigned debug;        // NUMASLAB_DEBUG: kDebugOpt* bits
 };
 
 // NUMASLAB_DEBUG words (debug/slab_debug.h turns them into cache flags).
@@ -64,15 +63,15 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_CPU_CACHE_BYTES", "4194304",
      "per-CPU budget: bytes the arrays of all caches together may hold on one CPU"},
     {"NUMASLAB_KEEP_FREE_BYTES", "8388608",
-     "free memory a node keeps resident for reuse; a free beyond it returns memory to the OS at "
-     "once (the rest goes after NUMASLAB_RELEASE_DELAY_MS)"},
+     "free memory a node keeps resident for reuse at least (half its memory in use if more); a "
+     "free beyond it returns memory to the OS at once (the rest goes after "
+     "NUMASLAB_RELEASE_DELAY_MS)"},
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},
     {"NUMASLAB_DEBUG", "none",
      "debug every cache: a comma list of redzone, poison, user (call sites), leaks (report at "
      "exit), or all; the fast paths then close (README: Debugging)"},
-    {"NUMASLAB_SYSFS_ROOT", "/sys", "where sysfs is read from (tests use a fake tree)"},
 };
 
 inline constexpr int kMaxSuggestionDistance = 3;

@@ -70,7 +70,7 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
     SlotStop stop(s, cpu);
     if (!s.base) return;
     const std::uint32_t avail = s.avail();
-    drained = drain_amount(avail, s.size(), all);
+    drained = drain_amount(avail, c->limit.load(std::memory_order_relaxed), all);
     if (drained) {
       // The oldest objects go: the hot top stays for the next allocations.
       NodeLists* nl = c->node(node);
@@ -86,6 +86,8 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
   }
   add(g_stats.objects_drained, drained);
   destroy_slabs(c, &dead);
+  // Long idle and empty: a grown entries block goes back for a small one.
+  if (all) entries_shrink(c, cpu);
 }
 
 void drain_one_alien(Cache* c, int cpu, int node) NS_REQUIRES(g_reap_mutex) {

@@ -1,9 +1,6 @@
 #include "stats/publish.h"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +11,7 @@
 #include "base/fork_gate.h"
 #include "base/format.h"
 #include "base/lock.h"
+#include "platform/platform.h"
 
 namespace numaslab::detail {
 
@@ -35,11 +33,12 @@ std::uint64_t realtime_ms() {
 // publishing it removes the files of processes that no longer exist. Reads
 // the directory with getdents64 into a stack buffer (opendir allocates).
 void remove_stale_files() {
-  int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const Platform& os = platform();
+  const int dir = os.open("/dev/shm", O_RDONLY | O_DIRECTORY, 0);
   if (dir < 0) return;
   alignas(8) char buf[4096];
   for (;;) {
-    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    const long n = os.read_dir(dir, buf, sizeof buf);
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
@@ -52,11 +51,11 @@ void remove_stale_files() {
       const char* p = name + 9;
       for (; *p >= '0' && *p <= '9' && pid < (1L << 30); ++p) pid = pid * 10 + (*p - '0');
       if (*p != '\0' || pid <= 0 || pid == ::getpid()) continue;
-      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-      ::unlinkat(dir, name, 0);
+      if (os.probe_process(static_cast<int>(pid)) == 0 || errno != ESRCH) continue;
+      os.unlink_at(dir, name);
     }
   }
-  ::close(dir);
+  os.close(dir);
 }
 
 }  // namespace
@@ -71,19 +70,20 @@ int publish_start() {
     LockGuard<Mutex> g(g_publish_mutex);
     if (g_header) return 0;
     remove_stale_files();
+    const Platform& os = platform();
     publish_path(static_cast<int>(::getpid()), g_path, sizeof g_path);
-    int fd = ::open(g_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = os.open(g_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return -errno;
-    if (::ftruncate(fd, static_cast<off_t>(kPublishBytes)) != 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(g_path);
+    if (os.truncate(fd, kPublishBytes) != 0) {
+      const int e = errno;
+      os.close(fd);
+      os.unlink_at(AT_FDCWD, g_path);
       return -e;
     }
-    void* p = ::mmap(nullptr, kPublishBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (p == MAP_FAILED) {
-      ::unlink(g_path);
+    void* p = os.map_file(fd, kPublishBytes);
+    os.close(fd);
+    if (!p) {
+      os.unlink_at(AT_FDCWD, g_path);
       return -ENOMEM;
     }
     auto* h = static_cast<PublishHeader*>(p);
@@ -104,8 +104,8 @@ void publish_stop() {
   LockGuard<Mutex> g(g_publish_mutex);
   if (!g_header) return;
   g_on.store(false, std::memory_order_release);
-  ::munmap(g_header, kPublishBytes);
-  ::unlink(g_path);
+  platform().unmap(g_header, kPublishBytes);
+  platform().unlink_at(AT_FDCWD, g_path);
   g_header = nullptr;
 }
 
@@ -132,7 +132,7 @@ void publish_forget_in_child() NS_NO_THREAD_SAFETY_ANALYSIS {
   // Single-threaded: the child's only thread runs its fork handler.
   if (!g_header) return;
   g_on.store(false, std::memory_order_release);
-  ::munmap(g_header, kPublishBytes);
+  platform().unmap(g_header, kPublishBytes);
   g_header = nullptr;
   g_path[0] = '\0';
 }

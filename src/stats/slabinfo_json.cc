@@ -42,11 +42,12 @@ void json_cpu(BufWriter& w, Cache* c, int cpu) {
   LockGuard<SpinLock> g(s.lock);
   const bool has = s.base != nullptr;
   w.printf(
-      "{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"capacity\":%u,\"limit\":%u,"
+      "{\"cpu\":%d,\"array\":%s,\"avail\":%u,\"capacity\":%u,\"entries\":%u,\"limit\":%u,"
       "\"batchcount\":%u,\"touched\":%u,"
       "\"alloc_hit\":%llu,\"alloc_miss\":%llu,\"free_hit\":%llu,\"free_miss\":%llu,"
       "\"remote_frees\":%llu,\"alien_overflows\":%llu}",
-      cpu, has ? "true" : "false", s.avail(), s.capacity(), s.size(), s.batchcount(),
+      cpu, has ? "true" : "false", s.avail(), s.capacity(), s.size(),
+      has ? c->limit.load(std::memory_order_relaxed) : 0u, s.batchcount(),
       has && !s.idle_hint() ? 1u : 0u, U(s.slot_read_hits()), U(slot_read(&s.stats.alloc_miss)),
       U(s.free_hits()), U(slot_read(&s.stats.free_miss)), U(slot_read(&s.stats.remote_frees)),
       U(slot_read(&s.stats.alien_overflows)));

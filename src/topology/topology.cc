@@ -1,15 +1,11 @@
 #include "topology/topology.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdarg>
 #include <cstring>
 
 #include "base/check.h"
 #include "base/format.h"
+#include "platform/platform.h"
 
 namespace numaslab::detail {
 
@@ -115,51 +111,26 @@ bool parse_map(const char* spec, const char* p, TopologySpec* out, ErrSink e) {
   return true;
 }
 
-// Reads a whole small file into buf (NUL-terminated). open/read/close only:
-// fopen and friends allocate.
-bool read_small_file(const char* path, char* buf, std::size_t cap) {
-  int fd;
-  do fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return false;
-  std::size_t len = 0;
-  bool ok = true;
-  for (;;) {
-    if (len + 1 >= cap) {  // no room to tell a full buffer from a longer file
-      ok = false;
-      break;
-    }
-    ssize_t k = ::read(fd, buf + len, cap - 1 - len);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) ok = false;
-    if (k <= 0) break;
-    len += static_cast<std::size_t>(k);
-  }
-  ::close(fd);
-  buf[ok ? len : 0] = '\0';
-  return ok;
+// sysfs is always read at /sys, through the platform seam (a test's fake
+// sysfs is a fake platform, not another root).
+constexpr const char* kSysfs = "/sys";
+
+bool join_path(char* path, std::size_t cap, const char* rel) {
+  return detail::format(path, cap, "%s/%s", kSysfs, rel) < cap;
 }
 
-bool join_path(char* path, std::size_t cap, const char* root, const char* rel) {
-  return detail::format(path, cap, "%s/%s", root, rel) < cap;
-}
-
-bool is_dir(const char* root, const char* rel) {
+bool is_dir(const char* rel) {
   char path[kPathMax];
-  if (!join_path(path, sizeof path, root, rel)) return false;
-  int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
+  return join_path(path, sizeof path, rel) && platform().probe_dir(path) == 0;
 }
 
 enum class ListRead { kOk, kUnreadable, kMalformed };
 
-ListRead read_list(const char* root, const char* rel, int limit, CpuMask* out) {
+ListRead read_list(const char* rel, int limit, CpuMask* out) {
   *out = CpuMask{};
   char path[kPathMax];
   char buf[kFileBuf];
-  if (!join_path(path, sizeof path, root, rel) || !read_small_file(path, buf, sizeof buf))
+  if (!join_path(path, sizeof path, rel) || platform().read_file(path, buf, sizeof buf) < 0)
     return ListRead::kUnreadable;
   return parse_cpulist(buf, out, limit) ? ListRead::kOk : ListRead::kMalformed;
 }
@@ -189,8 +160,9 @@ bool build_sim(const TopologySpec& spec, Layout* l, ErrSink e) {
   return true;
 }
 
-bool read_cpu_list(const char* root, const char* rel, CpuMask* out, ErrSink e) {
-  const ListRead r = read_list(root, rel, kMaxCpus, out);
+bool read_cpu_list(const char* rel, CpuMask* out, ErrSink e) {
+  const char* root = kSysfs;
+  const ListRead r = read_list(rel, kMaxCpus, out);
   if (r == ListRead::kUnreadable) return fail(e, "topology: cannot read %s/%s", root, rel);
   if (r == ListRead::kMalformed)
     return fail(e, "topology: %s/%s is malformed or names a CPU >= %d", root, rel, kMaxCpus);
@@ -198,28 +170,30 @@ bool read_cpu_list(const char* root, const char* rel, CpuMask* out, ErrSink e) {
 }
 
 // Possible and online CPUs from sysfs (real and map modes).
-bool read_cpus(const char* root, Layout* l, ErrSink e) {
+bool read_cpus(Layout* l, ErrSink e) {
+  const char* root = kSysfs;
   CpuMask possible, online;
-  if (!read_cpu_list(root, "devices/system/cpu/possible", &possible, e)) return false;
+  if (!read_cpu_list("devices/system/cpu/possible", &possible, e)) return false;
   // Per-CPU tables are indexed 0..possible-1, so holes cannot be represented.
   const int last = possible.last();
   if (last < 0 || possible.count() != last + 1)
     return fail(e, "topology: %s/devices/system/cpu/possible is not a range 0..n-1", root);
-  if (!read_cpu_list(root, "devices/system/cpu/online", &online, e)) return false;
+  if (!read_cpu_list("devices/system/cpu/online", &online, e)) return false;
   l->possible = last + 1;
   for (int c = online.first(); c >= 0 && c < l->possible; c = online.next(c + 1)) l->online.set(c);
   if (l->online.empty()) return fail(e, "topology: no possible CPU is online under %s", root);
   return true;
 }
 
-bool build_real_nodes(const char* root, Layout* l, ErrSink e) {
+bool build_real_nodes(Layout* l, ErrSink e) {
+  const char* root = kSysfs;
   char rel[96];
   CpuMask present, assigned;
-  if (is_dir(root, "devices/system/node")) {
+  if (is_dir("devices/system/node")) {
     for (int n = 0; n <= kMaxNodes; ++n) {
       detail::format(rel, sizeof rel, "devices/system/node/node%d/cpulist", n);
       CpuMask cpus;
-      ListRead r = read_list(root, rel, kMaxCpus, &cpus);
+      ListRead r = read_list(rel, kMaxCpus, &cpus);
       if (r == ListRead::kUnreadable) continue;
       if (r == ListRead::kMalformed)
         return fail(e, "topology: %s/%s is malformed or names a CPU >= %d", root, rel, kMaxCpus);
@@ -248,7 +222,7 @@ bool build_real_nodes(const char* root, Layout* l, ErrSink e) {
     }
   }
   CpuMask mem;
-  const ListRead r = read_list(root, "devices/system/node/has_memory", kMaxNodes, &mem);
+  const ListRead r = read_list("devices/system/node/has_memory", kMaxNodes, &mem);
   if (r == ListRead::kMalformed)
     return fail(e, "topology: %s/devices/system/node/has_memory is malformed", root);
   if (r == ListRead::kUnreadable) mem = present;
@@ -319,8 +293,7 @@ bool parse_topology_spec(const char* spec, TopologySpec* out, char* err, std::si
   return ok;
 }
 
-bool Topology::init(const TopologySpec& spec, const char* sysfs_root, char* err,
-                    std::size_t errlen) {
+bool Topology::init(const TopologySpec& spec, char* err, std::size_t errlen) {
   ErrSink e{err, err ? errlen : 0};
   if (e.len) err[0] = '\0';
   // A failed init leaves an empty topology rather than a half-built one.
@@ -331,7 +304,6 @@ bool Topology::init(const TopologySpec& spec, const char* sysfs_root, char* err,
   for (auto& w : online_) w.store(0, std::memory_order_relaxed);
   for (auto& n : node_online_count_) n.store(0, std::memory_order_relaxed);
   spec_text_[0] = '\0';
-  if (sysfs_root == nullptr) sysfs_root = "/sys";
 
   Layout l;
   bool ok = false;
@@ -340,10 +312,10 @@ bool Topology::init(const TopologySpec& spec, const char* sysfs_root, char* err,
       ok = build_sim(spec, &l, e);
       break;
     case TopologyMode::kReal:
-      ok = read_cpus(sysfs_root, &l, e) && build_real_nodes(sysfs_root, &l, e);
+      ok = read_cpus(&l, e) && build_real_nodes(&l, e);
       break;
     case TopologyMode::kMap:
-      ok = read_cpus(sysfs_root, &l, e) && build_map_nodes(spec, &l, e);
+      ok = read_cpus(&l, e) && build_map_nodes(spec, &l, e);
       break;
   }
   if (!ok) return false;
@@ -398,13 +370,11 @@ CpuMask Topology::online_mask() const {
   return m;
 }
 
-bool read_sysfs_cpulist(const char* sysfs_root, const char* rel_path, CpuMask* out) {
-  return read_list(sysfs_root, rel_path, kMaxCpus, out) == ListRead::kOk;
+bool read_sysfs_cpulist(const char* rel_path, CpuMask* out) {
+  return read_list(rel_path, kMaxCpus, out) == ListRead::kOk;
 }
 
-bool read_online_cpus(const char* sysfs_root, CpuMask* out) {
-  return read_sysfs_cpulist(sysfs_root, "devices/system/cpu/online", out);
-}
+bool read_online_cpus(CpuMask* out) { return read_sysfs_cpulist("devices/system/cpu/online", out); }
 
 bool read_allowed_cpus(CpuMask* out) {
   *out = CpuMask{};
@@ -412,8 +382,7 @@ bool read_allowed_cpus(CpuMask* out) {
   // A fixed mask: CPU_ALLOC would malloc. The kernel refuses (EINVAL) if it
   // has more CPU ids than fit, which is the right answer for kMaxCpus too.
   unsigned long mask[kMaxCpus / kLongBits] = {};
-  if (sched_getaffinity(getpid(), sizeof mask, reinterpret_cast<cpu_set_t*>(mask)) != 0)
-    return false;
+  if (platform().affinity(mask, sizeof mask) != 0) return false;
   for (int c = 0; c < kMaxCpus; ++c)
     if ((mask[c / kLongBits] >> (c % kLongBits)) & 1) out->set(c);
   return true;

@@ -18,8 +18,9 @@
 //    layer calls under the registry mutex; readers use acquire loads and may
 //    see a slightly stale value (the hotplug protocol tolerates it).
 //  * Invariant: online_cpus_on_node(n) == |{c online : cpu_to_node(c) == n}|.
-// No locks; nothing here allocates. sysfs is read with fixed buffers from a
-// root directory that tests can point at a fake tree.
+// No locks; nothing here allocates. sysfs (/sys) and the process's affinity
+// are read through the platform seam (platform/platform.h) with fixed
+// buffers; a test's fake sysfs is a fake platform.
 #pragma once
 
 #include <atomic>
@@ -49,11 +50,11 @@ bool parse_topology_spec(const char* spec, TopologySpec* out, char* err, std::si
 
 class Topology {
  public:
-  // Builds the topology. `sysfs_root` is the directory holding devices/system
-  // ("/sys" normally; nullptr means "/sys"; sim mode reads nothing). Returns
-  // false with a reason in err (e.g. map: lists a CPU that is not possible,
-  // sysfs unreadable, more than kMaxCpus CPUs) and leaves the topology empty.
-  bool init(const TopologySpec& spec, const char* sysfs_root, char* err, std::size_t errlen);
+  // Builds the topology (real and map modes read /sys/devices/system; sim
+  // mode reads nothing). Returns false with a reason in err (e.g. map: lists
+  // a CPU that is not possible, sysfs unreadable, more than kMaxCpus CPUs)
+  // and leaves the topology empty.
+  bool init(const TopologySpec& spec, char* err, std::size_t errlen);
 
   TopologyMode mode() const { return mode_; }
   const char* mode_name() const;
@@ -88,9 +89,10 @@ class Topology {
 };
 
 // sysfs helpers (fixed buffers; return false if the file is missing/unreadable).
-bool read_sysfs_cpulist(const char* sysfs_root, const char* rel_path, CpuMask* out);
-// The CPUs the kernel reports online right now (<root>/devices/system/cpu/online).
-bool read_online_cpus(const char* sysfs_root, CpuMask* out);
+// rel_path is relative to /sys ("devices/system/cpu/possible").
+bool read_sysfs_cpulist(const char* rel_path, CpuMask* out);
+// The CPUs the kernel reports online right now (/sys/devices/system/cpu/online).
+bool read_online_cpus(CpuMask* out);
 // The CPUs this process may run on: the affinity of its main thread (pid),
 // which is what cpusets and taskset change for the whole process.
 bool read_allowed_cpus(CpuMask* out);

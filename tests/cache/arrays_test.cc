@@ -30,17 +30,17 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   EXPECT_EQ(k->shared.load(), 8u);
   for (int cpu = 0; cpu < 4; ++cpu) {
     SlotView v = slot_view(k, cpu);
-    EXPECT_TRUE(v.has_array) << cpu;
+    EXPECT_NE(v.ac, nullptr) << cpu;
     EXPECT_EQ(v.limit, 1024u);
     EXPECT_EQ(v.batchcount, 60u);
     EXPECT_EQ(v.avail, 0u);
   }
   for (int n = 0; n < 2; ++n) {
     NodeView v = node_view(k, n);
-    ASSERT_TRUE(v.exists);
-    EXPECT_TRUE(v.has_shared);
+    ASSERT_NE(v.nl, nullptr);
+    EXPECT_NE(v.shared, nullptr);
     EXPECT_EQ(v.shared_limit, 8u * 60u);
-    EXPECT_TRUE(v.has_alien);
+    EXPECT_NE(v.alien, nullptr);
     // free_limit == (1 + online CPUs of the node) * batchcount + num.
     EXPECT_EQ(v.free_limit, 3u * 60u + k->geo.num);
   }
@@ -55,7 +55,7 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   numaslab_cache* huge = make_cache("tunables_huge", 10000);
   EXPECT_EQ(raw(huge)->limit.load(), 8u);
   EXPECT_EQ(raw(huge)->shared.load(), 0u);
-  EXPECT_FALSE(node_view(raw(huge), 0).has_shared);
+  EXPECT_EQ(node_view(raw(huge), 0).shared, nullptr);
 }
 
 TEST(Arrays, EveryAllocationCountsExactlyOneHitOrMiss) {
@@ -397,11 +397,11 @@ TEST(Arrays, FreeLimitFollowsOnlineCpus) {
   ASSERT_EQ(numaslab_cpu_down(1), 0);
   EXPECT_EQ(node_view(k, 0).free_limit, 2 * batch + num);
   EXPECT_EQ(node_view(k, 1).free_limit, 3 * batch + num);
-  EXPECT_FALSE(slot_view(k, 1).has_array);
+  EXPECT_EQ(slot_view(k, 1).ac, nullptr);
   EXPECT_VERIFY_OK();
   ASSERT_EQ(numaslab_cpu_up(1), 0);
   EXPECT_EQ(node_view(k, 0).free_limit, 3 * batch + num);
-  EXPECT_TRUE(slot_view(k, 1).has_array);
+  EXPECT_NE(slot_view(k, 1).ac, nullptr);
   EXPECT_VERIFY_OK();
 }
 
@@ -420,9 +420,9 @@ TEST(Arrays, LastCpuOfANodeDownKeepsItsListsUsable) {
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   EXPECT_EQ(numaslab_cpu_online(3), 0);
   NodeView nv = node_view(k, 1);
-  ASSERT_TRUE(nv.exists) << "node lists live as long as the cache";
-  EXPECT_FALSE(nv.has_shared);
-  EXPECT_FALSE(nv.has_alien);
+  ASSERT_NE(nv.nl, nullptr) << "node lists live as long as the cache";
+  EXPECT_EQ(nv.shared, nullptr);
+  EXPECT_EQ(nv.alien, nullptr);
   EXPECT_EQ(nv.free_limit, 1 * k->batchcount.load() + k->geo.num);
   EXPECT_VERIFY_OK();
 
@@ -442,8 +442,8 @@ TEST(Arrays, LastCpuOfANodeDownKeepsItsListsUsable) {
 
   ASSERT_EQ(numaslab_cpu_up(3), 0);
   nv = node_view(k, 1);
-  EXPECT_TRUE(nv.has_shared);
-  EXPECT_TRUE(nv.has_alien);
+  EXPECT_NE(nv.shared, nullptr);
+  EXPECT_NE(nv.alien, nullptr);
   ASSERT_EQ(numaslab_bind_thread_to_cpu(3), 0);
   void* p = numaslab_cache_alloc(c);
   EXPECT_EQ(numaslab_node_of(p), 1);

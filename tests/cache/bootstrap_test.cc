@@ -174,8 +174,8 @@ TEST(Bootstrap, SingleNodeHasNoAlienArrays) {
   numaslab_cache* c = numaslab_cache_create("one_node", 64, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
   NodeView v = node_view(raw(c), 0);
-  EXPECT_TRUE(v.has_shared);
-  EXPECT_FALSE(v.has_alien);
+  EXPECT_NE(v.shared, nullptr);
+  EXPECT_EQ(v.alien, nullptr);
   std::vector<void*> objs;
   for (int cpu = 0; cpu < 4; ++cpu) {
     ASSERT_EQ(numaslab_bind_thread_to_cpu(cpu), 0);

@@ -2,9 +2,11 @@
 // and CPUs, the objects cached in one CPU's arrays never exceed
 // NUMASLAB_CPU_CACHE_BYTES, and capacity comes back when arrays go idle.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache_test_util.h"
@@ -27,6 +29,19 @@ std::vector<std::uint64_t> held_per_cpu() NS_NO_THREAD_SAFETY_ANALYSIS {
     }
   }
   return held;
+}
+
+// Bytes of capacity the arrays of every cache claim on `cpu`: what the CPU's
+// account must equal.
+std::uint64_t capacity_bytes(int cpu) NS_NO_THREAD_SAFETY_ANALYSIS {
+  std::uint64_t bytes = 0;
+  LockGuard<Mutex> g(registry().mutex);
+  for (Cache* c = registry().head; c; c = c->next) {
+    CpuSlot& s = c->slot(cpu);
+    LockGuard<SpinLock> gs(s.lock);
+    bytes += std::uint64_t{s.capacity()} * c->geo.buffer_size;
+  }
+  return bytes;
 }
 
 nlohmann::json slabinfo_json() { return nlohmann::json::parse(test_support::slabinfo_json()); }
@@ -113,8 +128,15 @@ TEST(Budget, ASpentBudgetTakesRoomFromOtherArraysAndIdleOnesGiveItBack) {
   EXPECT_EQ(slot_view(raw(a), 0).capacity, limit);
   const std::uint32_t a_held = slot_view(raw(a), 0).avail;
   // b needs room while a holds the budget: a gives back room it does not use
-  // and then its oldest objects, so b reaches its limit at once ...
+  // and then its oldest objects, so b reaches its limit — taking an eighth of
+  // the budget (or a batch) at most every kReclaimEveryMs, not at every grow.
   burst(b);
+  const std::uint32_t first = slot_view(raw(b), 0).capacity;
+  EXPECT_LT(first, limit) << "one burst is one reclaim";
+  for (int i = 0; i < 100 && slot_view(raw(b), 0).capacity < limit; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kReclaimEveryMs + 1));
+    burst(b);
+  }
   EXPECT_EQ(slot_view(raw(b), 0).capacity, limit) << "b took room from a";
   EXPECT_LT(slot_view(raw(a), 0).capacity, limit) << "a gave room back";
   EXPECT_LT(slot_view(raw(a), 0).avail, a_held) << "a's oldest objects went to their slabs";
@@ -141,12 +163,12 @@ TEST(Budget, ArraysStartEmptyAndDoubleUpToTheirLimitAsTheyNeedRoom) {
   Cache* k = raw(c);
   const std::uint64_t obj = k->geo.buffer_size;
   EXPECT_EQ(slot_view(k, 0).capacity, 0u);
-  const std::uint64_t before = cpu_cache_bytes(0);
   void* p = numaslab_cache_alloc(c);
   ASSERT_NE(p, nullptr);
   SlotView v = slot_view(k, 0);
   EXPECT_EQ(v.capacity, v.batchcount) << "the first refill makes room for one batch";
-  EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{v.capacity} * obj);
+  EXPECT_EQ(v.size, v.batchcount) << "the first entries block holds one batch";
+  EXPECT_EQ(cpu_cache_bytes(0), capacity_bytes(0)) << "the account is the arrays' capacity";
   EXPECT_EQ(slot_view(k, 1).capacity, 0u) << "only the CPU that used it";
   numaslab_cache_free(c, p);
   EXPECT_EQ(slot_view(k, 0).capacity, v.batchcount) << "no room needed, no growth";
@@ -162,15 +184,28 @@ TEST(Budget, ArraysStartEmptyAndDoubleUpToTheirLimitAsTheyNeedRoom) {
     if (cap != last) {
       ++steps;
       EXPECT_EQ(cap, std::min(2 * last, v.limit)) << "after " << last;
-      EXPECT_EQ(cpu_cache_bytes(0) - before, std::uint64_t{cap} * obj);
+      EXPECT_GE(slot_view(k, 0).size, cap) << "the entries block grows with the capacity";
+      EXPECT_EQ(cpu_cache_bytes(0), capacity_bytes(0));
       last = cap;
     }
   }
   EXPECT_EQ(last, v.limit);
+  EXPECT_EQ(slot_view(k, 0).size, v.limit);
   EXPECT_GE(steps, 1u);
   EXPECT_LE(steps, 6u) << "a few fences to reach the limit";
+  // The objects are still in use through the array: counts survive the moves.
+  std::uint64_t hits = slot_view(k, 0).stats.alloc_hit;
+  for (void*& o : objs) o = numaslab_cache_alloc(c);
+  EXPECT_GE(slot_view(k, 0).stats.alloc_hit, hits + v.limit) << "the array's objects came back";
+  for (void* o : objs) numaslab_cache_free(c, o);
+  // A shrink empties the array and gives the large block back for a small one.
+  numaslab_cache_shrink(c);
+  EXPECT_EQ(slot_view(k, 0).capacity, 0u);
+  EXPECT_EQ(slot_view(k, 0).size, v.batchcount) << "back to a first-size block";
+  EXPECT_EQ(cpu_cache_bytes(0), capacity_bytes(0));
+  EXPECT_VERIFY_OK();
   EXPECT_EQ(numaslab_cache_destroy(c), 0);
-  EXPECT_EQ(cpu_cache_bytes(0), before) << "destroy gives the capacity back";
+  EXPECT_EQ(cpu_cache_bytes(0), capacity_bytes(0)) << "destroy gives the capacity back";
 }
 
 }  // namespace

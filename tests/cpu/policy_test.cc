@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu_test_util.h"
+#include "fakes/fake_platform.h"
 
 namespace numaslab::cpu_test {
 namespace {
@@ -74,6 +75,39 @@ TEST(CpuPolicy, RealModeSelectsRseq) {
   VerifyResult vr = verify();
   EXPECT_EQ(vr.errors, 0) << vr.report;
   EXPECT_EQ(numaslab_cache_destroy(c), 0);
+}
+
+// membarrier's RSEQ registration is what makes remote stops possible: when it
+// fails, the slots are locked ones, and they never fence.
+TEST(CpuPolicy, MembarrierRegistrationFailingSelectsLocked) {
+  using testing_fakes::Call;
+  using testing_fakes::FakePlatform;
+  if (kTsan) GTEST_SKIP() << "ThreadSanitizer build: RseqSlots are never selected";
+  if (!thread_has_rseq()) GTEST_SKIP() << "glibc has not registered rseq";
+  setenv("NUMASLAB_WATCH_MS", "0", 1);
+  setenv("NUMASLAB_REAP", "0", 1);
+  FakePlatform::install();
+  FakePlatform::fail_next(Call::kMembarrier, 1);
+  int rc = -1;
+  std::string err = verbose_init("real", &rc);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_EQ(FakePlatform::failures(Call::kMembarrier), 1u);
+  EXPECT_STREQ(numaslab_slots_policy(), "locked");
+  EXPECT_FALSE(detail::rseq_enabled());
+  EXPECT_NE(err.find("slots locked (membarrier RSEQ fences unavailable)"), std::string::npos)
+      << err;
+  numaslab_cache* c = small_workload();
+  ASSERT_NE(c, nullptr);
+  EXPECT_GT(locked_hits(c), 1000u);
+  EXPECT_EQ(rseq_hits(c), 0u);
+  // A remote operation (the shrink drains every CPU's array) takes the slot
+  // lock and needs no fence.
+  EXPECT_GE(numaslab_cache_shrink(c), 0);
+  EXPECT_EQ(FakePlatform::calls(Call::kMembarrier), 1u);
+  VerifyResult vr = verify();
+  EXPECT_EQ(vr.errors, 0) << vr.report;
+  EXPECT_EQ(numaslab_cache_destroy(c), 0);
+  FakePlatform::uninstall();
 }
 
 TEST(CpuPolicy, MapModeSelectsRseq) {
@@ -191,8 +225,10 @@ void* untag(void* p) {
   return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{1});
 }
 void release(numaslab_cache* c, void* tagged) {
-  if (reinterpret_cast<std::uintptr_t>(tagged) & 1) numaslab_cache_free(c, untag(tagged));
-  else numaslab_kfree(tagged);
+  if (reinterpret_cast<std::uintptr_t>(tagged) & 1)
+    numaslab_cache_free(c, untag(tagged));
+  else
+    numaslab_kfree(tagged);
 }
 
 constexpr const char* kChildMarker = "NUMASLAB_CPU_TEST_TUNABLE_CHILD";

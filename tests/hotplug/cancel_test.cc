@@ -12,15 +12,17 @@
 #include <tuple>
 
 #include "fakes/fake_platform.h"
-#include "hotplug_test_util.h"
 #include "page/page_allocator.h"
 #include "platform/os_memory.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
-
-using detail::LockGuard;
-using detail::SpinLock;
 namespace {
+
+using namespace ::numaslab::test_support;
 
 struct Node1State {
   std::vector<ArrayCache*> shared;
@@ -31,11 +33,11 @@ struct Node1State {
 Node1State node1_state() {
   Node1State s;
   for (Cache* c : all_caches()) {
-    NodeSnap n = node_snap(c, 1);
+    NodeView n = node_view(c, 1);
     EXPECT_NE(n.nl, nullptr) << c->name;
     s.shared.push_back(n.shared);
     s.alien.push_back(n.alien);
-    s.slot3.push_back(slot_snap(c, 3).ac != nullptr);
+    s.slot3.push_back(slot_view(c, 3).ac != nullptr);
   }
   return s;
 }
@@ -61,7 +63,7 @@ void expect_canceled_cleanly(bool node_has_cpu, const Node1State& before,
       EXPECT_NE(after.alien[i], nullptr);
       EXPECT_TRUE(after.slot3[i]);
     }
-    EXPECT_EQ(node_snap(caches[i], 1).free_limit,
+    EXPECT_EQ(node_view(caches[i], 1).free_limit,
               expected_free_limit(caches[i], node_has_cpu ? 1 : 0));
   }
   const auto meta_after = metadata_objects_by_cache();
@@ -73,7 +75,8 @@ void expect_canceled_cleanly(bool node_has_cpu, const Node1State& before,
 // is how UP_PREPARE, running on CPU 0, allocates node-1 metadata).
 std::map<std::string, std::int64_t> node1_allocs() {
   std::map<std::string, std::int64_t> m;
-  for (Cache* c : all_caches()) m[c->name] = static_cast<std::int64_t>(node_snap(c, 1).node_allocs);
+  for (Cache* c : all_caches())
+    m[c->name] = static_cast<std::int64_t>(node_view(c, 1).stats.node_allocs);
   return m;
 }
 
@@ -87,14 +90,14 @@ void expect_up_complete() {
   EXPECT_EQ(numaslab_cpu_online(2), 1);
   for (Cache* c : all_caches()) {
     SCOPED_TRACE(c->name);
-    EXPECT_NE(slot_snap(c, 2).ac, nullptr);
-    NodeSnap n = node_snap(c, 1);
+    EXPECT_NE(slot_view(c, 2).ac, nullptr);
+    NodeView n = node_view(c, 1);
     EXPECT_NE(n.alien, nullptr);
     if (c->shared.load() * c->batchcount.load() > 0) {
       EXPECT_NE(n.shared, nullptr);
     }
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // ---- failing at a chosen allocation ----
@@ -114,8 +117,9 @@ std::vector<PlannedAlloc> up_prepare_plan() {
   for (Cache* c : all_caches()) {
     const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
     const std::uint32_t shared = c->shared.load();
-    plan.push_back(
-        {c, "cpu array", detail::size_class(sizeof(detail::ArrayHeader) + limit * sizeof(void*))});
+    plan.push_back({c, "cpu array",
+                    detail::size_class(sizeof(detail::ArrayHeader) +
+                                       detail::initial_entries(limit, batch) * sizeof(void*))});
     if (shared * batch > 0)
       plan.push_back(
           {c, "shared array", detail::size_class(ArrayCache::bytes_for(shared * batch))});
@@ -145,7 +149,7 @@ TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
   shrink_everything();
 
   const std::vector<PlannedAlloc> plan = up_prepare_plan();
-  ASSERT_EQ(plan[0].cache, internals(uc));
+  ASSERT_EQ(plan[0].cache, raw(uc));
   const std::size_t t = where >= 0 ? static_cast<std::size_t>(where) : plan.size() + where;
   ASSERT_LT(t, plan.size());
   SCOPED_TRACE(std::string("failing allocation #") + std::to_string(t) + ": " +
@@ -193,7 +197,7 @@ TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
     ASSERT_GE(v.size(), n);
     detail::free_to_home(k, v.data() + v.size() - n, n);
     v.resize(v.size() - n);
-    ASSERT_EQ(node_snap(k, 1).free_objects, n) << k->name;
+    ASSERT_EQ(node_view(k, 1).free_objects, n) << k->name;
   }
 
   const Node1State before = node1_state();
@@ -209,7 +213,7 @@ TEST_P(CancelAt, FailureAtChosenAllocationLeaksNothing) {
   EXPECT_EQ(got, want) << "node-1 allocations per cache (want -> got):\n" << map_diff(want, got);
   expect_canceled_cleanly(node_has_cpu, before, meta0);
   EXPECT_EQ(hotplug_stats().canceled, 1u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   // Memory again: everything returns and the CPU comes up.
   testing_fakes::FakePlatform::stop_failing();

@@ -3,10 +3,15 @@
 #include <cerrno>
 #include <climits>
 
-#include "hotplug_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 TEST(HotplugEvents, UnknownCpuIsInvalid) {
   ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
@@ -36,7 +41,7 @@ TEST(HotplugEvents, AlreadyInThatStateIsEalready) {
   numaslab_hotplug_stats s = hotplug_stats();
   EXPECT_EQ(s.ups, 1u);
   EXPECT_EQ(s.downs, 1u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugEvents, LastOnlineCpuIsBusy) {
@@ -60,7 +65,7 @@ TEST(HotplugEvents, LastOnlineCpuIsBusy) {
   EXPECT_EQ(s.ups, 2u);
   EXPECT_EQ(s.downs, 2u);
   EXPECT_EQ(s.last_cpu_of_node_downs, 2u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugEvents, SingleCpuMachineCannotGoDown) {
@@ -91,7 +96,7 @@ TEST(HotplugEvents, OnlineReflectsEveryTransition) {
     want[cpu] = 1;
     check();
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugEvents, StatsCountUpsDownsAndLastCpuOfNode) {
@@ -103,18 +108,14 @@ TEST(HotplugEvents, StatsCountUpsDownsAndLastCpuOfNode) {
     unsigned long long ups, downs, last;
   };
   const Step steps[] = {
-      {false, 3, 0, 0, 1, 0},           // node 1 keeps CPU 2
-      {false, 2, 0, 0, 2, 1},           // node 1 loses its last CPU
-      {false, 2, -EALREADY, 0, 2, 1},   // failures count nothing
-      {true, 3, 0, 1, 2, 1},
-      {false, 1, 0, 1, 3, 1},
-      {false, 0, 0, 1, 4, 2},           // node 0 loses its last CPU; CPU 3 still runs
-      {false, 3, -EBUSY, 1, 4, 2},
-      {true, 0, 0, 2, 4, 2},
-      {true, 1, 0, 3, 4, 2},
-      {true, 2, 0, 4, 4, 2},
-      {true, 2, -EALREADY, 4, 4, 2},
-      {true, 9, -EINVAL, 4, 4, 2},
+      {false, 3, 0, 0, 1, 0},          // node 1 keeps CPU 2
+      {false, 2, 0, 0, 2, 1},          // node 1 loses its last CPU
+      {false, 2, -EALREADY, 0, 2, 1},  // failures count nothing
+      {true, 3, 0, 1, 2, 1},          {false, 1, 0, 1, 3, 1},
+      {false, 0, 0, 1, 4, 2},  // node 0 loses its last CPU; CPU 3 still runs
+      {false, 3, -EBUSY, 1, 4, 2},    {true, 0, 0, 2, 4, 2},
+      {true, 1, 0, 3, 4, 2},          {true, 2, 0, 4, 4, 2},
+      {true, 2, -EALREADY, 4, 4, 2},  {true, 9, -EINVAL, 4, 4, 2},
   };
   for (const Step& st : steps) {
     int rc = st.up ? numaslab_cpu_up(st.cpu) : numaslab_cpu_down(st.cpu);
@@ -127,7 +128,7 @@ TEST(HotplugEvents, StatsCountUpsDownsAndLastCpuOfNode) {
   }
   // The main thread sat on CPU 0 while CPUs 1 and 0 went down: it migrated.
   EXPECT_GE(hotplug_stats().sim_migrations, 1u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 }  // namespace

@@ -4,11 +4,16 @@
 #include <cerrno>
 #include <memory>
 
-#include "hotplug_test_util.h"
 #include "reap/reaper.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 // The reaper visits a CPU every millisecond while node 1 keeps losing and
 // regaining its CPUs under traffic from every CPU.
@@ -24,7 +29,7 @@ TEST(HotplugInterplay, ReaperRunsThroughDownUpCycles) {
     void* ring[kRing] = {};
     void* kring[kRing] = {};
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      if (detail::bound_cpu() != home && numaslab_cpu_online(home) == 1)
+      if (numaslab_current_cpu() != home && numaslab_cpu_online(home) == 1)
         (void)numaslab_bind_thread_to_cpu(home);
       const int s = static_cast<int>(i % kRing);
       numaslab_cache_free(uc, ring[s]);
@@ -57,20 +62,20 @@ TEST(HotplugInterplay, ReaperRunsThroughDownUpCycles) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(detail::reaper_stats().visits, visits0) << "the reaper did not run";
   detail::reaper_stop();
-  HP_EXPECT_VERIFY_OK();
-  EXPECT_EQ(objects_in_user_hands(internals(uc)), 0u);
+  EXPECT_VERIFY_OK();
+  EXPECT_EQ(objects_in_user_hands(raw(uc)), 0u);
   // A full reap with node 1 down leaves nothing cached anywhere for it.
   ASSERT_EQ(numaslab_cpu_down(2), 0);
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   numaslab_reap();
   for (Cache* c : all_caches()) {
     SCOPED_TRACE(c->name);
-    NodeSnap n1 = node_snap(c, 1);
+    NodeView n1 = node_view(c, 1);
     EXPECT_EQ(n1.shared, nullptr);
     EXPECT_EQ(n1.alien, nullptr);
-    EXPECT_EQ(n1.free_slabs, 0u);
+    EXPECT_EQ(n1.free, 0u);
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // The reaper must never visit a dead CPU: nothing may appear in its slot,
@@ -89,11 +94,11 @@ TEST(HotplugInterplay, ForcedReapWithNodeDown) {
   numaslab_reap();
   EXPECT_EQ(caches_with_array_on(2), 0);
   EXPECT_EQ(caches_with_array_on(3), 0);
-  EXPECT_EQ(alien_avail(internals(uc), 0, 1), 0) << "forced reap drains aliens to the empty node";
-  EXPECT_EQ(node_snap(internals(uc), 1).active, 0u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_EQ(alien_avail(raw(uc), 0, 1), 0) << "forced reap drains aliens to the empty node";
+  EXPECT_EQ(node_view(raw(uc), 1).stats.active, 0u);
+  EXPECT_VERIFY_OK();
   ASSERT_EQ(numaslab_cpu_up(2), 0);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // Tunables set while a node is down are what its CPUs get when they return;
@@ -102,22 +107,23 @@ TEST(HotplugInterplay, TuneWhileNodeDownThenUp) {
   ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
   numaslab_cache* uc = numaslab_cache_create("hp_tuned", 100, 0, 0, nullptr);
   ASSERT_NE(uc, nullptr);
-  Cache* c = internals(uc);
+  Cache* c = raw(uc);
   ASSERT_EQ(numaslab_cpu_down(2), 0);
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   ASSERT_EQ(numaslab_tune("hp_tuned", 30, 10, 3), 0);
-  EXPECT_EQ(slot_snap(c, 0).limit, 30u);
-  EXPECT_EQ(node_snap(c, 0).shared_limit, 30u);
-  EXPECT_EQ(node_snap(c, 1).shared, nullptr) << "tuning must not give a CPU-less node a shared array";
-  EXPECT_EQ(node_snap(c, 1).free_limit, expected_free_limit(c, 0));
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_EQ(slot_view(c, 0).limit, 30u);
+  EXPECT_EQ(node_view(c, 0).shared_limit, 30u);
+  EXPECT_EQ(node_view(c, 1).shared, nullptr)
+      << "tuning must not give a CPU-less node a shared array";
+  EXPECT_EQ(node_view(c, 1).free_limit, expected_free_limit(c, 0));
+  EXPECT_VERIFY_OK();
 
   ASSERT_EQ(numaslab_cpu_up(2), 0);
-  SlotSnap s2 = slot_snap(c, 2);
+  SlotView s2 = slot_view(c, 2);
   ASSERT_NE(s2.ac, nullptr);
   EXPECT_EQ(s2.limit, 30u);
-  EXPECT_EQ(s2.batch, 10u);
-  NodeSnap n1 = node_snap(c, 1);
+  EXPECT_EQ(s2.batchcount, 10u);
+  NodeView n1 = node_view(c, 1);
   ASSERT_NE(n1.shared, nullptr);
   EXPECT_EQ(n1.shared_limit, 30u);
   ASSERT_NE(n1.alien, nullptr);
@@ -125,20 +131,20 @@ TEST(HotplugInterplay, TuneWhileNodeDownThenUp) {
   EXPECT_EQ(n1.free_limit, expected_free_limit(c, 1));
   // Shared factor 0: a returning CPU gets no shared array.
   ASSERT_EQ(numaslab_tune("hp_tuned", 16, 8, 0), 0);
-  EXPECT_EQ(node_snap(c, 1).shared, nullptr);
+  EXPECT_EQ(node_view(c, 1).shared, nullptr);
   ASSERT_EQ(numaslab_cpu_up(3), 0);
-  EXPECT_EQ(node_snap(c, 1).shared, nullptr);
-  EXPECT_EQ(slot_snap(c, 3).limit, 16u);
+  EXPECT_EQ(node_view(c, 1).shared, nullptr);
+  EXPECT_EQ(slot_view(c, 3).limit, 16u);
   run_on_cpu(3, [&] {
     std::vector<void*> v;
     for (int i = 0; i < 100; ++i) v.push_back(numaslab_cache_alloc(uc));
     for (void* p : v) numaslab_cache_free(uc, p);  // flushes with no shared array
   });
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   ASSERT_EQ(numaslab_cpu_down(2), 0);
-  EXPECT_EQ(node_snap(c, 1).active, 0u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_EQ(node_view(c, 1).stats.active, 0u);
+  EXPECT_VERIFY_OK();
 }
 
 }  // namespace

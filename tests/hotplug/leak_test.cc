@@ -3,10 +3,15 @@
 // kmalloc caches and the memory held per node are what they were.
 #include <cerrno>
 
-#include "hotplug_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 constexpr int kCycles = 1000;
 
@@ -62,7 +67,7 @@ TEST(HotplugLeak, ThousandDownUpCyclesLeakNothing) {
   EXPECT_EQ(stats1.downs - stats0.downs, 2u * kCycles);
   EXPECT_EQ(stats1.last_cpu_of_node_downs - stats0.last_cpu_of_node_downs, 1u * kCycles);
   EXPECT_EQ(stats1.canceled, 0u);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   shrink_everything();
   const auto meta1 = metadata_objects_by_cache();
@@ -81,8 +86,8 @@ TEST(HotplugLeak, ThousandDownUpCyclesLeakNothing) {
   EXPECT_LE(bytes1, bytes0 + 64 * 1024) << bytes0 << " -> " << bytes1;
   RecordProperty("node_bytes_before", static_cast<int>(bytes0));
   RecordProperty("node_bytes_after", static_cast<int>(bytes1));
-  HP_EXPECT_VERIFY_OK();
-  EXPECT_EQ(objects_in_user_hands(internals(uc)), 0u);
+  EXPECT_VERIFY_OK();
+  EXPECT_EQ(objects_in_user_hands(raw(uc)), 0u);
   EXPECT_EQ(numaslab_cache_destroy(uc), 0);
 }
 

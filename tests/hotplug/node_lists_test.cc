@@ -2,10 +2,16 @@
 // re-online restoring the shared and alien arrays (R2).
 #include <cerrno>
 
-#include "hotplug_test_util.h"
+#include "cache/internal.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 // Something that hands out and takes back objects of one cache.
 struct Subject {
@@ -17,18 +23,18 @@ struct Subject {
 
 // State every cache must be in once node 1 has no online CPU.
 void expect_node1_without_cpus(Cache* c) {
-  NodeSnap n1 = node_snap(c, 1);
+  NodeView n1 = node_view(c, 1);
   ASSERT_NE(n1.nl, nullptr) << c->name << ": node lists of node 1 were freed (R1)";
   EXPECT_EQ(n1.shared, nullptr) << c->name;
   EXPECT_EQ(n1.alien, nullptr) << c->name;
-  EXPECT_EQ(n1.free_slabs, 0u) << c->name << ": free slabs left on node 1 (second shrink pass)";
+  EXPECT_EQ(n1.free, 0u) << c->name << ": free slabs left on node 1 (second shrink pass)";
   EXPECT_EQ(n1.free_limit, expected_free_limit(c, 0)) << c->name;
-  EXPECT_EQ(slot_snap(c, 2).ac, nullptr) << c->name;
-  EXPECT_EQ(slot_snap(c, 3).ac, nullptr) << c->name;
+  EXPECT_EQ(slot_view(c, 2).ac, nullptr) << c->name;
+  EXPECT_EQ(slot_view(c, 3).ac, nullptr) << c->name;
   // Node 0 is untouched: it keeps its arrays.
-  NodeSnap n0 = node_snap(c, 0);
+  NodeView n0 = node_view(c, 0);
   EXPECT_NE(n0.alien, nullptr) << c->name;
-  EXPECT_NE(slot_snap(c, 0).ac, nullptr) << c->name;
+  EXPECT_NE(slot_view(c, 0).ac, nullptr) << c->name;
 }
 
 void check_r1(const Subject& s) {
@@ -36,7 +42,7 @@ void check_r1(const Subject& s) {
   NodeLists* nl1 = c->node(1);
   ASSERT_NE(nl1, nullptr);
   {
-    NodeSnap n1 = node_snap(c, 1);
+    NodeView n1 = node_view(c, 1);
     if (c->shared.load() * c->batchcount.load() > 0) {
       EXPECT_NE(n1.shared, nullptr);
     }
@@ -66,7 +72,7 @@ void check_r1(const Subject& s) {
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(numaslab_node_of(p), 1);
   }
-  EXPECT_GT(slot_snap(c, 2).avail, 0u);
+  EXPECT_GT(slot_view(c, 2).avail, 0u);
 
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   ASSERT_EQ(numaslab_cpu_down(2), 0);
@@ -78,7 +84,7 @@ void check_r1(const Subject& s) {
     SCOPED_TRACE(any->name);
     expect_node1_without_cpus(any);
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   // Held node-1 objects stay valid and freeable: half from CPU 0, a quarter
   // from a thread on CPU 1, the rest from an unbound thread.
@@ -114,7 +120,7 @@ void check_r1(const Subject& s) {
   });
   EXPECT_EQ(c->node(1), nl1);
   for (void* p : fresh) s.free(p);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   // And the node comes back.
   ASSERT_EQ(numaslab_cpu_up(2), 0);
@@ -125,20 +131,20 @@ void check_r1(const Subject& s) {
     EXPECT_EQ(numaslab_node_of(p), 1);
     s.free(p);
   });
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugR1, UserCacheNodeListsSurviveLastCpuDown) {
   ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
   numaslab_cache* uc = numaslab_cache_create("hp_r1_obj", 100, 0, 0, nullptr);
   ASSERT_NE(uc, nullptr);
-  Subject s{internals(uc), [uc] { return numaslab_cache_alloc(uc); },
+  Subject s{raw(uc), [uc] { return numaslab_cache_alloc(uc); },
             [uc](int n) { return numaslab_cache_alloc_node(uc, n); },
             [uc](void* p) { numaslab_cache_free(uc, p); }};
   ASSERT_NO_FATAL_FAILURE(check_r1(s));
   EXPECT_EQ(objects_in_user_hands(s.c), 0u);
   EXPECT_EQ(numaslab_cache_destroy(uc), 0);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // kmalloc-1024 holds the per-CPU arrays of every limit-120 cache: the DEAD
@@ -149,7 +155,8 @@ TEST(HotplugR1, KmallocMetadataClassSurvivesLastCpuDown) {
   Cache* k = kmalloc_cache_for(kSize);
   ASSERT_EQ(k, kmalloc_cache_for(ArrayCache::bytes_for(120)));
   Subject s{k, [] { return numaslab_kmalloc(kSize); },
-            [](int n) { return numaslab_kmalloc_node(kSize, n); }, [](void* p) { numaslab_kfree(p); }};
+            [](int n) { return numaslab_kmalloc_node(kSize, n); },
+            [](void* p) { numaslab_kfree(p); }};
   ASSERT_NO_FATAL_FAILURE(check_r1(s));
 }
 
@@ -157,7 +164,8 @@ TEST(HotplugR1, KmallocSmallClassSurvivesLastCpuDown) {
   ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
   constexpr std::size_t kSize = 64;
   Subject s{kmalloc_cache_for(kSize), [] { return numaslab_kmalloc(kSize); },
-            [](int n) { return numaslab_kmalloc_node(kSize, n); }, [](void* p) { numaslab_kfree(p); }};
+            [](int n) { return numaslab_kmalloc_node(kSize, n); },
+            [](void* p) { numaslab_kfree(p); }};
   ASSERT_NO_FATAL_FAILURE(check_r1(s));
 }
 
@@ -170,8 +178,8 @@ TEST(HotplugR1, CacheCreatedWhileNodeHasNoCpu) {
   ASSERT_EQ(numaslab_cpu_down(3), 0);
   numaslab_cache* uc = numaslab_cache_create("hp_r1_late", 200, 0, 0, nullptr);
   ASSERT_NE(uc, nullptr);
-  Cache* c = internals(uc);
-  NodeSnap n1 = node_snap(c, 1);
+  Cache* c = raw(uc);
+  NodeView n1 = node_view(c, 1);
   ASSERT_NE(n1.nl, nullptr);
   EXPECT_EQ(n1.shared, nullptr);
   EXPECT_EQ(n1.alien, nullptr);
@@ -179,21 +187,21 @@ TEST(HotplugR1, CacheCreatedWhileNodeHasNoCpu) {
   void* p = numaslab_cache_alloc_node(uc, 1);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(numaslab_node_of(p), 1);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   ASSERT_EQ(numaslab_cpu_up(3), 0);
-  n1 = node_snap(c, 1);
+  n1 = node_view(c, 1);
   EXPECT_EQ(n1.nl, c->node(1));
   EXPECT_NE(n1.shared, nullptr);
   EXPECT_NE(n1.alien, nullptr);
-  EXPECT_NE(slot_snap(c, 3).ac, nullptr);
+  EXPECT_NE(slot_view(c, 3).ac, nullptr);
   numaslab_cache_free(uc, p);
   ASSERT_EQ(numaslab_cpu_down(3), 0);
 
   EXPECT_EQ(numaslab_cache_destroy(uc), 0);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
   ASSERT_EQ(numaslab_cpu_up(2), 0);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugFreeLimit, FollowsOnlineCpusOfTheNode) {
@@ -203,8 +211,8 @@ TEST(HotplugFreeLimit, FollowsOnlineCpusOfTheNode) {
   auto expect_limits = [](int on0, int on1, const char* when) {
     SCOPED_TRACE(when);
     for (Cache* c : all_caches()) {
-      EXPECT_EQ(node_snap(c, 0).free_limit, expected_free_limit(c, on0)) << c->name << " node 0";
-      EXPECT_EQ(node_snap(c, 1).free_limit, expected_free_limit(c, on1)) << c->name << " node 1";
+      EXPECT_EQ(node_view(c, 0).free_limit, expected_free_limit(c, on0)) << c->name << " node 0";
+      EXPECT_EQ(node_view(c, 1).free_limit, expected_free_limit(c, on1)) << c->name << " node 1";
     }
   };
   expect_limits(2, 2, "start");
@@ -232,7 +240,7 @@ TEST(HotplugFreeLimit, FollowsOnlineCpusOfTheNode) {
   numaslab_cache* late = numaslab_cache_create("hp_limit_late", 40, 0, 0, nullptr);
   ASSERT_NE(late, nullptr);
   expect_limits(2, 1, "cache created with CPU 2 down");
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // 4 nodes: node n's alien set has one array per other node, homed there.
@@ -240,12 +248,12 @@ void expect_reonlined(Cache* c, int node, int cpu, int nodes) {
   SCOPED_TRACE(c->name);
   const std::uint32_t limit = c->limit.load(), batch = c->batchcount.load();
   const std::uint32_t shared = c->shared.load();
-  NodeSnap n = node_snap(c, node);
+  NodeView n = node_view(c, node);
   ASSERT_NE(n.nl, nullptr);
   if (shared * batch > 0) {
     ASSERT_NE(n.shared, nullptr);
     EXPECT_EQ(n.shared_limit, shared * batch);
-    EXPECT_EQ(n.shared_batch, kSharedSentinelBatch);
+    EXPECT_EQ(n.shared_batch, detail::kSharedSentinelBatch);
   } else {
     EXPECT_EQ(n.shared, nullptr);
   }
@@ -261,10 +269,10 @@ void expect_reonlined(Cache* c, int node, int cpu, int nodes) {
     EXPECT_EQ(a->ac.limit, limit > 1 ? detail::kAlienLimit : 1u);
     EXPECT_EQ(alien_avail(c, node, home), 0);
   }
-  SlotSnap s = slot_snap(c, cpu);
+  SlotView s = slot_view(c, cpu);
   ASSERT_NE(s.ac, nullptr);
   EXPECT_EQ(s.limit, limit);
-  EXPECT_EQ(s.batch, batch);
+  EXPECT_EQ(s.batchcount, batch);
   EXPECT_EQ(s.avail, 0u);
 }
 
@@ -272,17 +280,17 @@ TEST(HotplugReonline, RestoresSharedAliensAndCpuArray) {
   ASSERT_NO_FATAL_FAILURE(start("sim:2x2"));
   numaslab_cache* uc = numaslab_cache_create("hp_reonline", 100, 0, 0, nullptr);
   ASSERT_NE(uc, nullptr);
-  Cache* c = internals(uc);
+  Cache* c = raw(uc);
   ASSERT_EQ(numaslab_cpu_down(2), 0);
   ASSERT_EQ(numaslab_cpu_down(3), 0);
-  for (Cache* any : all_caches()) ASSERT_EQ(node_snap(any, 1).alien, nullptr) << any->name;
+  for (Cache* any : all_caches()) ASSERT_EQ(node_view(any, 1).alien, nullptr) << any->name;
 
   ASSERT_EQ(numaslab_cpu_up(2), 0);
   for (Cache* any : all_caches()) {
     expect_reonlined(any, 1, 2, 2);
-    EXPECT_EQ(slot_snap(any, 3).ac, nullptr) << any->name;
+    EXPECT_EQ(slot_view(any, 3).ac, nullptr) << any->name;
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   // The restored alien array is used again: node-0 objects freed on CPU 2
   // queue in node 1's alien array for node 0 instead of going home one by one.
@@ -292,17 +300,17 @@ TEST(HotplugReonline, RestoresSharedAliensAndCpuArray) {
     for (void* p : objs) numaslab_cache_free(uc, p);
   });
   EXPECT_EQ(alien_avail(c, 1, 0), 5);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   // A second CPU of the node installs nothing new (R2: spares are freed).
-  NodeSnap before = node_snap(c, 1);
+  NodeView before = node_view(c, 1);
   ASSERT_EQ(numaslab_cpu_up(3), 0);
-  NodeSnap after = node_snap(c, 1);
+  NodeView after = node_view(c, 1);
   EXPECT_EQ(after.shared, before.shared);
   EXPECT_EQ(after.alien, before.alien);
   EXPECT_EQ(alien_avail(c, 1, 0), 5);
-  for (Cache* any : all_caches()) EXPECT_NE(slot_snap(any, 3).ac, nullptr) << any->name;
-  HP_EXPECT_VERIFY_OK();
+  for (Cache* any : all_caches()) EXPECT_NE(slot_view(any, 3).ac, nullptr) << any->name;
+  EXPECT_VERIFY_OK();
 }
 
 TEST(HotplugReonline, FourNodesAlienSetCoversEveryOtherNode) {
@@ -310,7 +318,7 @@ TEST(HotplugReonline, FourNodesAlienSetCoversEveryOtherNode) {
   ASSERT_EQ(numaslab_num_nodes(), 4);
   numaslab_cache* uc = numaslab_cache_create("hp_reonline4", 512, 0, 0, nullptr);
   ASSERT_NE(uc, nullptr);
-  Cache* c = internals(uc);
+  Cache* c = raw(uc);
   // Objects of node 2 freed on node 3 sit in node 3's alien array for node 2.
   std::vector<void*> objs;
   run_on_cpu(4, [&] {
@@ -324,7 +332,7 @@ TEST(HotplugReonline, FourNodesAlienSetCoversEveryOtherNode) {
   ASSERT_EQ(numaslab_cpu_down(6), 0);
   ASSERT_EQ(numaslab_cpu_down(7), 0);
   for (Cache* any : all_caches()) {
-    NodeSnap n3 = node_snap(any, 3);
+    NodeView n3 = node_view(any, 3);
     ASSERT_NE(n3.nl, nullptr) << any->name;
     EXPECT_EQ(n3.alien, nullptr) << any->name;
     EXPECT_EQ(n3.shared, nullptr) << any->name;
@@ -332,11 +340,11 @@ TEST(HotplugReonline, FourNodesAlienSetCoversEveryOtherNode) {
     // still be freed anywhere.
     for (int n : {0, 1, 2}) EXPECT_GE(alien_avail(any, n, 3), 0) << any->name << " node " << n;
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 
   ASSERT_EQ(numaslab_cpu_up(7), 0);
   for (Cache* any : all_caches()) expect_reonlined(any, 3, 7, 4);
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 }  // namespace

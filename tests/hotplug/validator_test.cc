@@ -3,10 +3,15 @@
 // cache's list_lock — is stopped with a message naming the lock; the
 // post-patch ordering (detach under the lock, free after unlocking) passes.
 #include "base/lock.h"
-#include "hotplug_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 // The class holding a limit-120 per-CPU array.
 Cache* array_holder() { return kmalloc_cache_for(ArrayCache::bytes_for(120)); }
@@ -67,7 +72,7 @@ TEST(HotplugValidator, PostPatchOrderingPasses) {
     detail::free_array(a);
     EXPECT_EQ(detail::validator_held_count(), 0);
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 // The real DEAD and UP_PREPARE paths, with the validator forced on, never
@@ -93,7 +98,7 @@ TEST(HotplugValidator, HotplugPathsPassTheValidator) {
     ASSERT_EQ(numaslab_cpu_up(2), 0);
     EXPECT_EQ(detail::validator_held_count(), 0);
   }
-  HP_EXPECT_VERIFY_OK();
+  EXPECT_VERIFY_OK();
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "page/page_map.h"
 #include "reap/reaper.h"
 #include "runtime/runtime.h"
+#include "support/report.h"
 
 namespace numaslab::detail {
 namespace {
@@ -26,10 +27,9 @@ using testing_fakes::Call;
 using testing_fakes::FakePlatform;
 
 int verify_errors(std::string* report) {
-  static char buf[1 << 16];
-  int n = numaslab_verify(buf, sizeof buf);
-  *report = buf;
-  return n;
+  test_support::VerifyResult r = test_support::verify();
+  *report = r.report;
+  return r.errors;
 }
 
 // The workload: every step that can need a new mapping. A step returns true

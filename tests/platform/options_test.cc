@@ -21,7 +21,6 @@ TEST(Options, DefaultsComeFromTheTable) {
   for (const auto& o : kOptionTable) unsetenv(o.name);
   const auto& opt = options();
   EXPECT_STREQ(opt.topology, "real");
-  EXPECT_STREQ(opt.sysfs_root, "/sys");
   EXPECT_EQ(opt.watch_ms, 100);
   EXPECT_TRUE(opt.reap);
   EXPECT_EQ(opt.reap_ms, 2000);

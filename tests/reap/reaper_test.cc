@@ -9,46 +9,45 @@
 #include "reap_test_util.h"
 
 using namespace numaslab::detail;
-using reaptest::array_avail;
-using reaptest::internal;
+using namespace numaslab::test_support;
 
 TEST(Reaper, BusyCpuKeepsItsCacheIdleOneIsDrained) {
-  reaptest::init_manual();
+  init_no_reaper();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   numaslab_cache* c = numaslab_cache_create("reap-hyst", 64, 0, 0, nullptr);
-  const std::uint32_t limit = internal(c)->limit.load();
+  const std::uint32_t limit = raw(c)->limit.load();
   std::vector<void*> v;
   for (std::uint32_t i = 0; i < limit; ++i) v.push_back(numaslab_cache_alloc(c));
   for (void* p : v) numaslab_cache_free(c, p);
-  const std::uint32_t full = array_avail(c, 0);
+  const std::uint32_t full = slot_view(raw(c), 0).avail;
   ASSERT_GE(full, 2 * ((limit + 4) / 5)) << "room for two trims";
 
   // Touched since the last visit: the visit only clears the bit.
   ASSERT_TRUE(reap_cpu(0, false));
-  EXPECT_EQ(array_avail(c, 0), full);
+  EXPECT_EQ(slot_view(raw(c), 0).avail, full);
   // Untouched: about a fifth of the limit goes back to the slabs.
   ASSERT_TRUE(reap_cpu(0, false));
-  EXPECT_EQ(array_avail(c, 0), full - (limit + 4) / 5);
+  EXPECT_EQ(slot_view(raw(c), 0).avail, full - (limit + 4) / 5);
   // Used again: kept again.
   numaslab_cache_free(c, numaslab_cache_alloc(c));
-  const std::uint32_t kept = array_avail(c, 0);
+  const std::uint32_t kept = slot_view(raw(c), 0).avail;
   ASSERT_TRUE(reap_cpu(0, false));
-  EXPECT_EQ(array_avail(c, 0), kept);
+  EXPECT_EQ(slot_view(raw(c), 0).avail, kept);
   // Idle for kIdleDrainVisits visits: drained completely.
   for (std::uint32_t i = 0; i < kIdleDrainVisits; ++i) ASSERT_TRUE(reap_cpu(0, false));
-  EXPECT_EQ(array_avail(c, 0), 0u);
+  EXPECT_EQ(slot_view(raw(c), 0).avail, 0u);
   char buf[4096];
   EXPECT_EQ(numaslab_verify(buf, sizeof buf), 0) << buf;
 }
 
 TEST(Reaper, DownedCpuIsNotReapedAndComesBack) {
-  reaptest::init_manual();
+  init_no_reaper();
   ASSERT_EQ(numaslab_cpu_down(1), 0);
   ReaperStats before = reaper_stats();
   // The background loop visits only online CPUs; a visit of an offline CPU
   // finds no arrays to trim.
   numaslab_cache* c = numaslab_cache_create("reap-down", 64, 0, 0, nullptr);
-  EXPECT_EQ(array_avail(c, 1), 0u);
+  EXPECT_EQ(slot_view(raw(c), 1).avail, 0u);
   ASSERT_TRUE(reap_cpu(1, true));
   EXPECT_EQ(reaper_stats().objects_drained, before.objects_drained);
   ASSERT_EQ(numaslab_cpu_up(1), 0);
@@ -56,16 +55,16 @@ TEST(Reaper, DownedCpuIsNotReapedAndComesBack) {
   std::vector<void*> v;
   for (int i = 0; i < 50; ++i) v.push_back(numaslab_cache_alloc(c));
   for (void* p : v) numaslab_cache_free(c, p);
-  ASSERT_GT(array_avail(c, 1), 0u);
+  ASSERT_GT(slot_view(raw(c), 1).avail, 0u);
   ASSERT_TRUE(reap_cpu(1, true));
-  EXPECT_EQ(array_avail(c, 1), 0u);
+  EXPECT_EQ(slot_view(raw(c), 1).avail, 0u);
 }
 
 TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
-  reaptest::init_manual();
+  init_no_reaper();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   numaslab_cache* c = numaslab_cache_create("reap-trim", 1024, 0, 0, nullptr);
-  Cache* ic = internal(c);
+  Cache* ic = raw(c);
   NodeLists* nl = ic->node(0);
   std::vector<void*> v;
   for (int i = 0; i < 4000; ++i) v.push_back(numaslab_cache_alloc(c));
@@ -105,13 +104,13 @@ TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
 }
 
 TEST(Reaper, AlienArraysDrainRoundRobin) {
-  reaptest::init_manual();
+  init_no_reaper();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   numaslab_cache* c = numaslab_cache_create("reap-alien", 64, 0, 0, nullptr);
   std::vector<void*> v;
   for (int i = 0; i < 5; ++i) v.push_back(numaslab_cache_alloc_node(c, 1));
   for (void* p : v) numaslab_cache_free(c, p);
-  AlienArray* a = internal(c)->node(0)->alien.load()[1];
+  AlienArray* a = raw(c)->node(0)->alien.load()[1];
   {
     numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(a->lock);
     ASSERT_EQ(a->ac.avail, 5u);
@@ -130,10 +129,10 @@ TEST(Reaper, BackgroundThreadReapsOnItsOwn) {
   std::vector<void*> v;
   for (int i = 0; i < 100; ++i) v.push_back(numaslab_cache_alloc(c));
   for (void* p : v) numaslab_cache_free(c, p);
-  ASSERT_GT(array_avail(c, 0), 0u);
-  for (int i = 0; i < 200 && array_avail(c, 0) > 0; ++i)
+  ASSERT_GT(slot_view(raw(c), 0).avail, 0u);
+  for (int i = 0; i < 200 && slot_view(raw(c), 0).avail > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(array_avail(c, 0), 0u);
+  EXPECT_EQ(slot_view(raw(c), 0).avail, 0u);
   EXPECT_GT(reaper_stats().visits, 0u);
   reaper_stop();
   EXPECT_FALSE(reaper_running());

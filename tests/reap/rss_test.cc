@@ -11,7 +11,8 @@ namespace {
 
 void churn(std::vector<void*>& v, numaslab_cache* c) {
   for (int i = 0; i < 100000; ++i) v.push_back(numaslab_cache_alloc(c));
-  for (int i = 0; i < 20000; ++i) v.push_back(numaslab_kmalloc(static_cast<std::size_t>(16 + (i % 97) * 40)));
+  for (int i = 0; i < 20000; ++i)
+    v.push_back(numaslab_kmalloc(static_cast<std::size_t>(16 + (i % 97) * 40)));
   for (int i = 0; i < 50; ++i) v.push_back(numaslab_kmalloc(200 * 1024));
   // Touch every object (up to 64 bytes of it) so its pages are resident.
   for (void* p : v) std::memset(p, 1, std::min<std::size_t>(64, numaslab_ksize(p)));
@@ -58,7 +59,7 @@ TEST(Rss, ReturnsAfterFreeAllAndOneReapInterval) {
 
 TEST(Rss, ReapNowReturnsEverythingAtOnce) {
   SKIP_UNDER_SANITIZERS();
-  reaptest::init_manual();
+  reaptest::init_no_reaper();
   numaslab_cache* c = numaslab_cache_create("rss-now", 256, 0, 0, nullptr);
   numaslab_cache_free(c, numaslab_cache_alloc(c));
   // The test's own bookkeeping is resident before the baseline is taken.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "numaslab/numaslab.h"
+#include "support/init.h"
 #include "support/report.h"
 
 namespace {
@@ -22,13 +23,10 @@ nlohmann::json json_of(const char* cache) {
 }
 
 // No reaper: it would move objects between two readings.
-void init_quiet() {
-  setenv("NUMASLAB_REAP", "0", 1);
-  ASSERT_EQ(numaslab_init("sim:2x2"), 0);
-}
+using numaslab::test_support::init_no_reaper;
 
 TEST(StatsApi, CacheStatsMatchSlabinfo) {
-  init_quiet();
+  ASSERT_NO_FATAL_FAILURE(init_no_reaper("sim:2x2"));
   numaslab_cache* c = numaslab_cache_create("stats_obj", 200, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
   std::vector<void*> objs;
@@ -73,7 +71,7 @@ TEST(StatsApi, CacheStatsMatchSlabinfo) {
 }
 
 TEST(StatsApi, ProcessTotalsAddUp) {
-  init_quiet();
+  ASSERT_NO_FATAL_FAILURE(init_no_reaper("sim:2x2"));
   numaslab_cache* c = numaslab_cache_create("stats_total", 64, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
   std::vector<void*> objs;

@@ -12,11 +12,19 @@
 #include <vector>
 
 #include "cache/registry.h"
-#include "cpu/cpu_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/report.h"
+#include "support/sanitizers.h"
+#include "support/slots.h"
+#include "support/stamp.h"
+#include "support/threads.h"
 #include "support/workload.h"
 
-namespace numaslab::cpu_test {
+namespace numaslab::stress_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
   if (sysconf(_SC_NPROCESSORS_CONF) < 2) GTEST_SKIP() << "needs 2 CPUs";
@@ -101,9 +109,8 @@ TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
       ++downs;
       EXPECT_EQ(numaslab_cpu_online(1), 0);
       for (auto* c : caches)
-        if (slot_has_array(c, 1)) ++array_while_down;
-      if (slot_has_array(reinterpret_cast<numaslab_cache*>(detail::cache_cache()), 1))
-        ++array_while_down;
+        if (slot_view(raw(c), 1).ac != nullptr) ++array_while_down;
+      if (slot_view(detail::cache_cache(), 1).ac != nullptr) ++array_while_down;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       cpu1_down.store(false);
       rc = numaslab_cpu_up(1);
@@ -113,7 +120,7 @@ TEST(CpuHotplug, MapModeDownUpWhileThreadsRunOnTheCpu) {
       }
       ++ups;
       for (auto* c : caches)
-        if (!slot_has_array(c, 1)) ++no_array_while_up;
+        if (!(slot_view(raw(c), 1).ac != nullptr)) ++no_array_while_up;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
@@ -163,8 +170,8 @@ TEST(CpuHotplug, MapModeCpuDownThreadsKeepRunningThere) {
   std::vector<void*> before;
   for (int i = 0; i < 300; ++i) before.push_back(numaslab_cache_alloc_node(c, 1));
   ASSERT_EQ(numaslab_cpu_down(1), 0);
-  EXPECT_FALSE(slot_has_array(c, 1));
-  EXPECT_TRUE(slot_has_array(c, 0));
+  EXPECT_FALSE((slot_view(raw(c), 1).ac != nullptr));
+  EXPECT_TRUE((slot_view(raw(c), 0).ac != nullptr));
   std::atomic<long> bad{0}, n{0};
   std::thread t([&] {
     ASSERT_TRUE(pin_self({1}));
@@ -188,15 +195,15 @@ TEST(CpuHotplug, MapModeCpuDownThreadsKeepRunningThere) {
   t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(n.load(), 20000);
-  EXPECT_FALSE(slot_has_array(c, 1));
+  EXPECT_FALSE((slot_view(raw(c), 1).ac != nullptr));
   VerifyResult vr = verify();
   EXPECT_EQ(vr.errors, 0) << vr.report;
   ASSERT_EQ(numaslab_cpu_up(1), 0);
-  EXPECT_TRUE(slot_has_array(c, 1));
+  EXPECT_TRUE((slot_view(raw(c), 1).ac != nullptr));
   vr = verify();
   EXPECT_EQ(vr.errors, 0) << vr.report;
   EXPECT_EQ(numaslab_cache_destroy(c), 0);
 }
 
 }  // namespace
-}  // namespace numaslab::cpu_test
+}  // namespace numaslab::stress_test

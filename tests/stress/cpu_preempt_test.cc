@@ -12,11 +12,19 @@
 #include <thread>
 #include <vector>
 
-#include "cpu/cpu_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/report.h"
+#include "support/sanitizers.h"
+#include "support/slots.h"
+#include "support/stamp.h"
+#include "support/threads.h"
 #include "support/workload.h"
 
-namespace numaslab::cpu_test {
+namespace numaslab::stress_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 constexpr int kCaches = 3;
 constexpr std::uint32_t kCacheSizes[kCaches] = {32, 200, 1100};
@@ -136,4 +144,4 @@ TEST(CpuStress, OversubscribedNoSignals) {
 }
 
 }  // namespace
-}  // namespace numaslab::cpu_test
+}  // namespace numaslab::stress_test

@@ -12,11 +12,19 @@
 #include <thread>
 #include <vector>
 
-#include "cpu/cpu_test_util.h"
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/report.h"
+#include "support/sanitizers.h"
+#include "support/slots.h"
+#include "support/stamp.h"
+#include "support/threads.h"
 #include "support/workload.h"
 
-namespace numaslab::cpu_test {
+namespace numaslab::stress_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 void remote_ops_race(bool tiny_arrays, std::chrono::milliseconds duration) {
   setenv("NUMASLAB_WATCH_MS", "0", 1);
@@ -177,4 +185,4 @@ TEST(CpuRemote, SlowPathsNeverReadRetiredArrays) {
 }
 
 }  // namespace
-}  // namespace numaslab::cpu_test
+}  // namespace numaslab::stress_test

@@ -11,6 +11,7 @@
 #include "cache/cache.h"
 #include "cache/registry.h"
 #include "stress_util.h"
+#include "support/handles.h"
 
 namespace {
 
@@ -21,7 +22,7 @@ namespace detail = numaslab::detail;
 
 Totals totals(numaslab_cache* pc) NS_NO_THREAD_SAFETY_ANALYSIS {
   Totals t;
-  auto* c = reinterpret_cast<detail::Cache*>(pc);
+  auto* c = numaslab::test_support::raw(pc);
   for (int cpu = 0; cpu < numaslab_num_possible_cpus(); ++cpu) {
     detail::CpuSlot& s = c->slot(cpu);
     LockGuard<SpinLock> g(s.lock);

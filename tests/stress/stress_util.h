@@ -2,9 +2,10 @@
 //
 // Workers (one per virtual CPU, bound to it) allocate from a few object
 // caches with constructors and from kmalloc with mixed sizes, stamp every
-// object with (owner, sequence, magic), and pass most objects to other
-// workers — preferably on the other node — through mutex-protected inboxes,
-// so most frees happen on another thread, CPU and node than the allocation.
+// object (tests/support/stamp.h: owner, size, sequence), and pass most
+// objects to other workers — preferably on the other node — through
+// mutex-protected inboxes, so most frees happen on another thread, CPU and
+// node than the allocation.
 // The working set grows and shrinks with time. Every free checks the stamp
 // and the constructor's state. At the end everything is drained from the
 // main thread and the caller checks numaslab_verify.
@@ -25,6 +26,7 @@
 
 #include "numaslab/numaslab.h"
 #include "support/sanitizers.h"
+#include "support/stamp.h"
 
 namespace numaslab_stress {
 
@@ -37,15 +39,9 @@ inline std::chrono::milliseconds stress_duration() {
   return std::chrono::milliseconds(kSanitized ? 2000 : 3000);
 }
 
-inline constexpr std::uint64_t kStampMagic = 0x5354524553534d47ULL;  // "STRESSMG"
 inline constexpr std::uint64_t kCtorMagic = 0xc7c7c7c7a5a5a5a5ULL;
 
-struct Stamp {
-  std::uint64_t magic;  // kStampMagic ^ seq
-  std::uint64_t seq;
-  std::uint32_t owner;
-  std::uint32_t size;
-};
+using numaslab::test_support::Stamp;  // (owner, size, sequence) at an object's head
 
 // Constructor state lives in the last 8 bytes of an object and is never
 // touched by the workers: it must be intact on every allocation and free.
@@ -246,11 +242,16 @@ class Stress {
       // decides whether it may happen.
       wrong_node_.fetch_add(1, std::memory_order_relaxed);
     }
-    Stamp s{kStampMagic ^ seq, seq, it.owner, it.size};
-    std::memcpy(it.p, &s, sizeof s);
+    std::string why;
+    if (!numaslab::test_support::stamp(it.p, it.owner, it.size, seq, &why)) report_stamp(it, &why);
     if (it.kind == kKmalloc)
       static_cast<unsigned char*>(it.p)[it.size - 1] = static_cast<unsigned char>(seq);
     return it;
+  }
+
+  void report_stamp(const Item& it, std::string* why) {
+    why->append(" (kind ").append(std::to_string(it.kind)).append(")");
+    failure_.report(*why);
   }
 
   void check_ctor(const Item& it, const char* when) {
@@ -262,19 +263,12 @@ class Stress {
   }
 
   void release(const Item& it) {
-    Stamp s;
-    std::memcpy(&s, it.p, sizeof s);
-    if (s.magic != (kStampMagic ^ it.seq) || s.seq != it.seq || s.owner != it.owner ||
-        s.size != it.size) {
-      failure_.report("stamp of object " + std::to_string(reinterpret_cast<std::uintptr_t>(it.p)) +
-                      " (kind " + std::to_string(it.kind) + ") damaged: seq " +
-                      std::to_string(s.seq) + " want " + std::to_string(it.seq) + ", owner " +
-                      std::to_string(s.owner) + " want " + std::to_string(it.owner) + ", size " +
-                      std::to_string(s.size) + " want " + std::to_string(it.size) + ", magic " +
-                      std::to_string(s.magic) + " want " + std::to_string(kStampMagic ^ it.seq));
+    // unstamp() kills the stamp, so a stale copy would no longer match.
+    std::string why;
+    if (!numaslab::test_support::unstamp(it.p, it.owner, it.size, it.seq, &why)) {
+      report_stamp(it, &why);
       return;  // leave it: freeing a damaged object could cascade
     }
-    std::memset(it.p, 0xdd, sizeof s);  // a stale copy would no longer match
     if (it.kind == kKmalloc) {
       if (static_cast<unsigned char*>(it.p)[it.size - 1] != static_cast<unsigned char>(it.seq))
         failure_.report("tail byte of a kmalloc block damaged");

@@ -26,7 +26,7 @@ TEST(Topology, ConstantInitialisedIsEmpty) {
 }
 
 TEST(Topology, Sim2x2) {
-  auto t = build("sim:2x2", "/nonexistent-sysfs");  // sim never touches sysfs
+  auto t = build("sim:2x2");  // sim never touches sysfs
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->mode(), TopologyMode::kSim);
   EXPECT_STREQ(t->mode_name(), "sim");
@@ -50,7 +50,7 @@ TEST(Topology, Sim2x2) {
 }
 
 TEST(Topology, Sim4x2) {
-  auto t = build("sim:4x2", nullptr);
+  auto t = build("sim:4x2");
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->possible_cpus(), 8);
   EXPECT_EQ(t->num_nodes(), 4);
@@ -62,7 +62,7 @@ TEST(Topology, Sim4x2) {
 }
 
 TEST(Topology, SimLargest) {
-  auto t = build("sim:64x16", nullptr);
+  auto t = build("sim:64x16");
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->possible_cpus(), kMaxCpus);
   EXPECT_EQ(t->cpu_to_node(kMaxCpus - 1), kMaxNodes - 1);
@@ -70,7 +70,7 @@ TEST(Topology, SimLargest) {
 }
 
 TEST(Topology, SetCpuOnlineKeepsNodeCounts) {
-  auto t = build("sim:2x2", nullptr);
+  auto t = build("sim:2x2");
   ASSERT_NE(t, nullptr);
   t->set_cpu_online(1, false);
   EXPECT_FALSE(t->cpu_online(1));
@@ -97,32 +97,35 @@ TEST(Topology, SetCpuOnlineKeepsNodeCounts) {
 }
 
 TEST(TopologyDeathTest, SetCpuOnlineRejectsImpossibleCpu) {
-  auto t = build("sim:2x2", nullptr);
+  auto t = build("sim:2x2");
   ASSERT_NE(t, nullptr);
   EXPECT_DEATH(t->set_cpu_online(4, true), "not possible");
   EXPECT_DEATH(t->set_cpu_online(-1, false), "not possible");
 }
 
 TEST(Topology, FailedInitLeavesEmptyTopology) {
-  FakeSysfs good, bad;
-  good.cpus("0-3", "0-3");
+  FakeSysfs fs;
+  fs.cpus("0-3", "0-3");
   auto t = std::make_unique<Topology>();
   char err[256];
-  ASSERT_TRUE(t->init(*spec_of("real"), good.root(), err, sizeof err)) << err;
+  ASSERT_TRUE(t->init(*spec_of("real"), err, sizeof err)) << err;
   EXPECT_EQ(t->online_cpus(), 4);
-  EXPECT_FALSE(t->init(*spec_of("real"), bad.root(), err, sizeof err));
+  fs.remove("devices/system/cpu/online");  // the tree becomes unreadable
+  EXPECT_FALSE(t->init(*spec_of("real"), err, sizeof err));
+  EXPECT_NE(std::string(err).find("cannot read /sys/devices/system/cpu/online"), std::string::npos)
+      << err;
   EXPECT_EQ(t->possible_cpus(), 0);
   EXPECT_EQ(t->num_nodes(), 0);
   EXPECT_EQ(t->online_cpus(), 0);
   EXPECT_FALSE(t->cpu_online(0));
-  ASSERT_TRUE(t->init(*spec_of("sim:2x3"), nullptr, err, sizeof err)) << err;
+  ASSERT_TRUE(t->init(*spec_of("sim:2x3"), err, sizeof err)) << err;
   EXPECT_EQ(t->online_cpus(), 6);
   expect_consistent(*t);
 }
 
 TEST(Topology, RealMachine) {
   if (!stdfs::exists("/sys/devices/system/cpu/possible")) GTEST_SKIP() << "no /sys";
-  auto t = build("real", "/sys");
+  auto t = build("real");
   ASSERT_NE(t, nullptr);
   EXPECT_GE(t->possible_cpus(), 1);
   EXPECT_GE(t->num_nodes(), 1);
@@ -136,12 +139,8 @@ TEST(Topology, RealMachine) {
   EXPECT_TRUE(any_memory);
   expect_consistent(*t);
   CpuMask online;
-  ASSERT_TRUE(read_online_cpus("/sys", &online));
+  ASSERT_TRUE(read_online_cpus(&online));
   EXPECT_TRUE(online.test(cpu));
-
-  auto defaulted = build("real", nullptr);  // nullptr root means /sys
-  ASSERT_NE(defaulted, nullptr);
-  EXPECT_EQ(defaulted->possible_cpus(), t->possible_cpus());
 }
 
 TEST(Topology, AllowedCpusContainCurrentCpu) {
@@ -155,6 +154,26 @@ TEST(Topology, AllowedCpusContainCurrentCpu) {
   CPU_ZERO(&set);
   ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
   EXPECT_EQ(allowed.count(), CPU_COUNT(&set));
+}
+
+// The allowed set is the platform's sched_getaffinity: a fake one is read
+// back as it is, and a failing one is reported, not taken as "no CPU".
+TEST(Topology, AllowedCpusComeFromThePlatform) {
+  using testing_fakes::Call;
+  using testing_fakes::FakePlatform;
+  FakePlatform::install();
+  FakePlatform::set_allowed({0, 2, 65, 1023});
+  CpuMask allowed;
+  ASSERT_TRUE(read_allowed_cpus(&allowed));
+  EXPECT_EQ(allowed, cpulist("0,2,65,1023"));
+  FakePlatform::fail_next(Call::kAffinity, 1);
+  allowed = cpulist("7");
+  EXPECT_FALSE(read_allowed_cpus(&allowed));
+  EXPECT_TRUE(allowed.empty());
+  EXPECT_EQ(FakePlatform::failures(Call::kAffinity), 1u);
+  FakePlatform::uninstall();
+  ASSERT_TRUE(read_allowed_cpus(&allowed));
+  EXPECT_TRUE(allowed.test(sched_getcpu()));
 }
 
 }  // namespace

@@ -1,16 +1,16 @@
-// Shared by the topology tests: a fake sysfs tree builder and helpers that
-// build a Topology and check the header's invariants.
+// Shared by the topology tests: helpers that build a Topology (from a fake
+// sysfs, tests/fakes/fake_platform.h, or /sys) and check the header's
+// invariants.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "fakes/fake_platform.h"
 #include "topology/topology.h"
 
 namespace numaslab::topology_test {
@@ -22,48 +22,7 @@ using detail::TopologySpec;
 
 namespace stdfs = std::filesystem;
 
-// A throw-away sysfs tree under $TMPDIR, removed when the test ends.
-class FakeSysfs {
- public:
-  FakeSysfs() {
-    std::string tmpl = (stdfs::temp_directory_path() / "numaslab-sysfs-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    root_ = buf.data();
-  }
-  ~FakeSysfs() {
-    std::error_code ec;
-    stdfs::remove_all(root_, ec);
-  }
-  FakeSysfs(const FakeSysfs&) = delete;
-  FakeSysfs& operator=(const FakeSysfs&) = delete;
-
-  FakeSysfs& file(const std::string& rel, const std::string& text) {
-    stdfs::path p = stdfs::path(root_) / rel;
-    stdfs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return *this;
-  }
-  FakeSysfs& dir(const std::string& rel) {
-    stdfs::create_directories(stdfs::path(root_) / rel);
-    return *this;
-  }
-  FakeSysfs& cpus(const std::string& possible, const std::string& online) {
-    file("devices/system/cpu/possible", possible + "\n");
-    return file("devices/system/cpu/online", online + "\n");
-  }
-  FakeSysfs& node(int n, const std::string& cpulist) {
-    return file("devices/system/node/node" + std::to_string(n) + "/cpulist", cpulist + "\n");
-  }
-  FakeSysfs& has_memory(const std::string& nodes) {
-    return file("devices/system/node/has_memory", nodes + "\n");
-  }
-  const char* root() const { return root_.c_str(); }
-
- private:
-  std::string root_;
-};
+using testing_fakes::FakeSysfs;
 
 inline CpuMask cpulist(const char* text) {
   CpuMask m;
@@ -78,12 +37,12 @@ inline std::unique_ptr<TopologySpec> spec_of(const char* text) {
   return spec;
 }
 
-// Builds a topology; on failure returns nullptr and leaves the reason in *err.
-inline std::unique_ptr<Topology> build(const char* spec, const char* root,
-                                       std::string* err = nullptr) {
+// Builds a topology (from the fake sysfs if one is alive, else from /sys); on
+// failure returns nullptr and leaves the reason in *err.
+inline std::unique_ptr<Topology> build(const char* spec, std::string* err = nullptr) {
   auto t = std::make_unique<Topology>();
   char buf[256];
-  if (!t->init(*spec_of(spec), root, buf, sizeof buf)) {
+  if (!t->init(*spec_of(spec), buf, sizeof buf)) {
     if (err)
       *err = buf;
     else
@@ -94,9 +53,9 @@ inline std::unique_ptr<Topology> build(const char* spec, const char* root,
   return t;
 }
 
-inline std::string build_error(const char* spec, const char* root) {
+inline std::string build_error(const char* spec) {
   std::string err;
-  EXPECT_EQ(build(spec, root, &err), nullptr) << spec;
+  EXPECT_EQ(build(spec, &err), nullptr) << spec;
   EXPECT_EQ(err.find('\n'), std::string::npos);
   return err;
 }

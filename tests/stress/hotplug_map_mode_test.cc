@@ -6,10 +6,19 @@
 // layer while its CPU is down for us.
 #include <pthread.h>
 
-#include "map_mode_util.h"
+#include <atomic>
+#include <thread>
+
+#include "support/cache_state.h"
+#include "support/handles.h"
+#include "support/init.h"
+#include "support/map_mode.h"
+#include "support/report.h"
 
 namespace numaslab::hotplug_test {
 namespace {
+
+using namespace ::numaslab::test_support;
 
 bool pin_self_to(int cpu) {
   cpu_set_t set;
@@ -60,10 +69,10 @@ TEST(HotplugMapMode, PinnedThreadSurvivesItsCpuGoingDownAndUp) {
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     const long at = rounds.load();
     ASSERT_EQ(numaslab_cpu_down(1), 0) << "cycle " << cycle;
-    for (Cache* c : all_caches()) ASSERT_EQ(slot_snap(c, 1).ac, nullptr) << c->name;
+    for (Cache* c : all_caches()) ASSERT_EQ(slot_view(c, 1).ac, nullptr) << c->name;
     if (ncpus == 2) {
       for (Cache* c : all_caches()) {
-        NodeSnap n1 = node_snap(c, 1);
+        NodeView n1 = node_view(c, 1);
         ASSERT_EQ(n1.shared, nullptr) << c->name;
         ASSERT_EQ(n1.alien, nullptr) << c->name;
       }
@@ -76,8 +85,8 @@ TEST(HotplugMapMode, PinnedThreadSurvivesItsCpuGoingDownAndUp) {
   worker.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(off_cpu.load(), 0) << "the worker was not kept on CPU 1";
-  HP_EXPECT_VERIFY_OK();
-  EXPECT_EQ(objects_in_user_hands(internals(uc)), 0u);
+  EXPECT_VERIFY_OK();
+  EXPECT_EQ(objects_in_user_hands(raw(uc)), 0u);
   EXPECT_EQ(hotplug_stats().downs, static_cast<unsigned long long>(kCycles));
 }
 

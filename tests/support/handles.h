@@ -1,0 +1,51 @@
+// A public handle and the internals behind it, and the registry's caches.
+//
+// numaslab_cache derives from detail::Cache without adding members, so a
+// numaslab_cache* and its Cache* are the same address. Internal state is
+// read through the detail:: types, under the lock that guards it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "base/lock.h"
+#include "cache/cache.h"
+#include "cache/kmalloc.h"
+#include "cache/registry.h"
+#include "numaslab/numaslab.h"
+
+namespace numaslab::test_support {
+
+using detail::AlienArray;
+using detail::ArrayCache;
+using detail::Cache;
+using detail::CpuSlot;
+using detail::LockGuard;
+using detail::Mutex;
+using detail::NodeLists;
+using detail::SpinLock;
+
+inline Cache* raw(numaslab_cache* c) { return reinterpret_cast<Cache*>(c); }
+inline numaslab_cache* pub(Cache* c) { return reinterpret_cast<numaslab_cache*>(c); }
+
+inline std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+
+// Every cache of the registry, in its order (under the registry mutex).
+inline std::vector<Cache*> all_caches() NS_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<Cache*> v;
+  LockGuard<Mutex> g(detail::registry().mutex);
+  for (Cache* c = detail::registry().head; c; c = c->next) v.push_back(c);
+  return v;
+}
+
+inline Cache* find_cache(const char* name) NS_NO_THREAD_SAFETY_ANALYSIS {
+  LockGuard<Mutex> g(detail::registry().mutex);
+  return detail::cache_find(name);
+}
+
+inline Cache* kmalloc_cache_for(std::size_t bytes) {
+  return detail::kmalloc_cache(detail::size_class(bytes));
+}
+
+}  // namespace numaslab::test_support
