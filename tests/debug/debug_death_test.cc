@@ -62,8 +62,11 @@ __attribute__((no_sanitize("address"), noinline)) unsigned char raw_read(const v
 }
 
 // One CPU: a freed object is the next one handed out (the CPU's array is a
-// stack), so a write after free is met at the next allocation.
+// stack), so a write after free is met at the next allocation. No reaper:
+// a death test's child would start it again at its first allocation, and
+// ThreadSanitizer refuses threads in a child of a threaded process.
 void start(const char* debug) {
+  setenv("NUMASLAB_REAP", "0", 1);
   if (debug)
     setenv("NUMASLAB_DEBUG", debug, 1);
   else
