@@ -39,7 +39,7 @@ for p in "${presets[@]}"; do
   skip=()
   case $p in
     release | debug) ;;
-    *) skip=(-LE '^(model|packaging|bench|fork)$') ;;
+    *) skip=(-LE '^(model|packaging|bench|fork|debug_tools)$') ;;
   esac
   ctest --preset "$p" "${skip[@]}"
   if [[ "$p" == release ]]; then

@@ -46,6 +46,15 @@ typedef struct numaslab_cache numaslab_cache;
 /* Cache creation flags. */
 #define NUMASLAB_HWCACHE_ALIGN 0x2000u    /* align objects to cache lines */
 #define NUMASLAB_RECLAIM_ACCOUNT 0x20000u /* smallest slab order that fits */
+/* Debugging (the kernel's SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER; also
+ * for every cache with NUMASLAB_DEBUG=redzone,poison,user,leaks or all). A
+ * debug cache never takes the fast paths; its objects get a trailer with
+ * their requested size, allocating and freeing call site, thread and CPU.
+ * Misuse is fatal with a report naming the cache, the object, the offset and
+ * the call sites (README: Debugging). */
+#define NUMASLAB_RED_ZONE 0x400u     /* guard bytes after each object, checked at free */
+#define NUMASLAB_POISON 0x800u       /* free objects filled with 0x6b, checked at hand-out */
+#define NUMASLAB_STORE_USER 0x10000u /* call sites of the last alloc and free */
 
 /* Topology: "real", "sim:NxM" (N nodes x M virtual CPUs) or "map:C=N,..."
  * (real CPUs with the given CPU->node map). NULL or "" reads
@@ -151,6 +160,12 @@ NUMASLAB_API size_t numaslab_slabinfo_json(char* buf, size_t len);
  * refreshed by the reaper (NUMASLAB_PUBLISH=1 does this at start-up).
  * 0 or -errno. */
 NUMASLAB_API int numaslab_publish(int on);
+
+/* Writes to fd the objects of debug caches still in use (allocated and not
+ * freed), grouped by allocation site, largest byte count first, and returns
+ * how many there are. With NUMASLAB_DEBUG=...leaks the same report is
+ * written to stderr at exit when there is something to report. */
+NUMASLAB_API int numaslab_leak_report(int fd);
 
 /* Checks every invariant; writes a report into buf. 0 when all hold, else
  * the number of violations. Call at a quiescent point. */

@@ -49,6 +49,10 @@ template <typename E>
 // them; destroy() runs ~T and frees. The cache is destroyed with the Cache
 // object; if objects are still in use then, numaslab reports it and keeps the
 // cache (the memory is not reused while you might still reach it).
+// flags: NUMASLAB_HWCACHE_ALIGN, NUMASLAB_RECLAIM_ACCOUNT, and the debug flags
+// NUMASLAB_RED_ZONE, NUMASLAB_POISON, NUMASLAB_STORE_USER (numaslab.h): a
+// debug cache checks every object at its free and hand-out and names the
+// call sites in its reports.
 template <typename T>
 class Cache {
  public:
@@ -184,6 +188,10 @@ class MemoryResource : public std::pmr::memory_resource {
 struct SlabinfoText {
   std::string text;
 };
+// The objects of debug caches still in use, by allocation site, written to
+// fd (numaslab_leak_report); returns how many there are.
+inline int leak_report(int fd) { return numaslab_leak_report(fd); }
+
 inline SlabinfoText slabinfo() {
   std::string s(1 << 16, '\0');
   std::size_t n = numaslab_slabinfo(s.data(), s.size());

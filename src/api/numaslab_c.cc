@@ -1,5 +1,6 @@
 // The C API: argument checking and translation to the layers below.
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -70,6 +71,7 @@ int numaslab_cache_destroy(numaslab_cache* c) {
 // numaslab_kfree are the fast paths themselves (fast_path_x86_64.S).
 
 void* numaslab_cache_alloc_node(numaslab_cache* c, int node) {
+  NS_CALLER_SITE;
   GateSection gate;
   services_retry();
   return cache_alloc_node(as_cache(c, "numaslab_cache_alloc_node"), node);
@@ -85,11 +87,13 @@ const char* numaslab_cache_name(const numaslab_cache* c) { return c ? c->name : 
 size_t numaslab_cache_object_size(const numaslab_cache* c) { return c ? c->object_size : 0; }
 
 void* numaslab_kmalloc_node(size_t size, int node) {
+  NS_CALLER_SITE;
   GateSection gate;
   if (!ensure_started()) return nullptr;  // errno ENOMEM
   return kmalloc_node(size, node);
 }
 void* numaslab_kmalloc_aligned(size_t size, size_t align, int node) {
+  NS_CALLER_SITE;
   GateSection gate;
   if (align == 0 || (align & (align - 1)) != 0) {
     errno = EINVAL;
@@ -103,6 +107,7 @@ void* numaslab_kmalloc_aligned(size_t size, size_t align, int node) {
   return kmalloc_aligned(size, align, node < 0 ? -1 : node);
 }
 void* numaslab_kzalloc(size_t size) {
+  NS_CALLER_SITE;
   GateSection gate;
   void* p = kmalloc(size);
   if (p) std::memset(p, 0, size);
@@ -252,6 +257,13 @@ int numaslab_publish(int on) {
     return 0;
   }
   return publication_start();
+}
+
+int numaslab_leak_report(int fd) {
+  entry("numaslab_leak_report");
+  GateSection gate;
+  const std::uint64_t n = leak_report(fd, false);
+  return n > static_cast<std::uint64_t>(INT32_MAX) ? INT32_MAX : static_cast<int>(n);
 }
 
 int numaslab_verify(char* buf, size_t len) {

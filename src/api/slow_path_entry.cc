@@ -30,40 +30,56 @@ using numaslab::detail::Cache;
 
 #define NS_ENTRY extern "C" __attribute__((visibility("hidden")))
 
-// Every slow path runs in a fork gate section (base/fork_gate.h).
+// Every slow path runs in a fork gate section (base/fork_gate.h). The fast
+// paths jump here, so the return address is the caller's: the call site a
+// debug cache records (debug/slab_debug.h).
+#define NS_SITE()                                                \
+  do {                                                           \
+    if (NS_UNLIKELY(numaslab::detail::g_debug_sites))            \
+      numaslab::detail::site_enter(__builtin_return_address(0)); \
+  } while (0)
+
 NS_ENTRY void* ns_cache_alloc_slow(Cache* c) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   return numaslab::detail::cache_alloc_entry(c);
 }
 NS_ENTRY void* ns_cache_alloc_abort(Cache* c) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::rseq_count_abort();
   return numaslab::detail::cache_alloc_entry(c);
 }
 NS_ENTRY void ns_cache_free_slow(Cache* c, void* obj) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
 }
 NS_ENTRY void ns_cache_free_abort(Cache* c, void* obj) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::rseq_count_abort();
   numaslab::detail::cache_free_slow(c, obj, "numaslab_cache_free");
 }
 NS_ENTRY void* ns_kmalloc_slow(std::size_t size) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   return numaslab::detail::kmalloc_entry(size);
 }
 NS_ENTRY void* ns_kmalloc_abort(std::size_t size) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::rseq_count_abort();
   return numaslab::detail::kmalloc_entry(size);
 }
 NS_ENTRY void ns_kfree_slow(void* p) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::kfree_slow(p);
 }
 NS_ENTRY void ns_kfree_abort(void* p) {
   numaslab::detail::GateSection gate;
+  NS_SITE();
   numaslab::detail::rseq_count_abort();
   numaslab::detail::kfree_slow(p);
 }

@@ -10,6 +10,7 @@
 namespace numaslab::detail {
 
 AlienArray** alloc_alien_set(int node, std::uint32_t limit) {
+  NS_INTERNAL_ALLOCATION;
   const int nodes = topology().num_nodes();
   if (nodes < 2) return nullptr;  // nothing is ever alien on one node
   // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, one per node

@@ -23,6 +23,7 @@
 
 #include "base/check.h"
 #include "base/format.h"
+#include "base/sanitizer.h"
 #include "cache/cpu_up_down.h"
 #include "cache/internal.h"
 #include "cache/kmalloc.h"
@@ -93,6 +94,7 @@ bool self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 int bootstrap() NS_REQUIRES(registry().mutex) {
+  NS_INTERNAL_ALLOCATION;  // everything here is numaslab's own metadata
   Topology& t = topology();
   page_allocator_init(t.num_nodes(), t.bind_memory_to_nodes());
 
@@ -114,10 +116,11 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
     format(name, sizeof name, "kmalloc-%zu", class_size(cls));
     const std::size_t size = class_size(cls);
     const std::size_t align = class_align(cls);
-    NS_CHECK(compute_geometry(size, align, 0, &geo), "numaslab: cannot size %s", name);
+    DebugLayout debug;
+    NS_CHECK(cache_geometry(size, align, 0, &geo, &debug), "numaslab: cannot size %s", name);
     void* mem = cache_alloc(g_cache_cache);
     if (!mem) return -ENOMEM;
-    Cache* c = cache_construct(mem, name, size, align, 0, nullptr, geo);
+    Cache* c = cache_construct(mem, name, size, align, 0, nullptr, geo, &debug);
     c->is_kmalloc = true;
     kmalloc_set_cache(cls, c);
     if (cls <= lists_class) {
@@ -186,11 +189,15 @@ int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t er
   g_slot_count = static_cast<std::uint32_t>(
       kernel_cpus > topology().possible_cpus() ? kernel_cpus : topology().possible_cpus());
   g_check_full = options().check_full;
+  if (options().debug) g_debug_sites = true;  // before the first internal allocation
   if constexpr (kDebug) g_expensive_checks.store(g_check_full, std::memory_order_relaxed);
   set_cpu_cache_budget(options().cpu_cache_bytes);
   set_keep_free_bytes(static_cast<std::size_t>(options().keep_free_bytes));
+  // A memory checker (valgrind, ASan) must see every object handed out.
+  const char* checker = "";
+  const bool tools = tools_init(&checker);
   // Before any cache exists: the fast paths read the policy without a lock.
-  slots_select(topology().mode() != TopologyMode::kSim && options().rseq, !g_check_full,
+  slots_select(topology().mode() != TopologyMode::kSim && options().rseq, !g_check_full && !tools,
                g_slots_why, sizeof g_slots_why);
   int rc = bootstrap();
   if (rc != 0) {

@@ -30,6 +30,13 @@
 //        bufctl state on every free, and the state on every hand-out: every
 //        object handed out is kBufctlUser, so a double free is fatal at once.
 //        The fast paths are closed (every operation takes the C++ path).
+//  * Debug caches (NUMASLAB_RED_ZONE/POISON/STORE_USER, NUMASLAB_DEBUG) and,
+//    under a memory checker (base/sanitizer.h), every cache are `watched`:
+//    their slots carry kStopFast for good, so the hand-written fast paths
+//    fall to the slow paths here, which call debug_hooks.cc at the hand-out
+//    (hand_out), the free (free_with_desc), slab creation and destruction.
+//    Other caches pay one test of a flag on their slow paths, nothing on the
+//    fast paths.
 //  * Per-CPU byte budget: Σ over caches of capacity × buffer_size of one CPU's
 //    arrays never exceeds NUMASLAB_CPU_CACHE_BYTES (budget.cc). An array
 //    starts with no capacity; each time it needs room (a refill, a free into a
@@ -54,6 +61,7 @@
 #include "base/check.h"
 #include "base/sanitizer.h"
 #include "cpu/slots.h"
+#include "debug/slab_debug.h"
 #include "page/page_map.h"
 #include "slab/geometry.h"
 #include "slab/node_lists.h"
@@ -73,6 +81,11 @@ struct Cache {
   bool is_kmalloc;
   // Set once by cache_destroy (registry mutex); read by misuse diagnostics.
   bool destroyed;
+  // Immutable after construction. watched: a debug cache, or a memory
+  // checker watches the process (base/sanitizer.h); its slots carry kStopFast
+  // and its slow paths call debug_hooks.cc.
+  bool watched;
+  DebugLayout debug;
 
   // Tunables: written under the registry mutex, read anywhere (relaxed).
   std::atomic<std::uint32_t> limit;
@@ -187,10 +200,30 @@ inline void mark_user(Cache* c, void* obj) {
   s->store_bufctl(i, kBufctlUser);
 }
 
+// ---- debug caches and memory checkers (debug_hooks.cc) ----
+// The object paths of a watched cache, after the usual checks.
+void* hand_out_watched(Cache* c, void* obj);
+void free_watched(Cache* c, void* obj, const char* api);
+void slab_created_watched(Cache* c, Slab* s);
+void slab_destroyed_watched(Cache* c, Slab* s);
+// kmalloc's requested size of obj, an object of class cache c.
+void kmalloc_note_size(Cache* c, void* obj, std::size_t size);
+// Bytes the user may use of a slab object of c (ksize).
+std::size_t usable_size(const Cache* c, const void* obj);
+// Debug flags a new cache gets: its own and NUMASLAB_DEBUG's.
+unsigned debug_flags_for(unsigned flags);
+// verify(): the debug invariants of every object of c's slabs on node nl.
+// Appends one line per bad object (at most max_lines) and returns the count.
+int verify_debug_objects(Cache* c, NodeLists* nl, BufWriter& out, int max_lines)
+    NS_REQUIRES(nl->list_lock);
+// The leak report of every debug cache to fd; returns the objects counted.
+// quiet: write nothing when there are none.
+std::uint64_t leak_report(int fd, bool quiet);
+
 // Everything an object needs when it leaves the allocator by a slow path.
 inline void* hand_out(Cache* c, void* obj) {
+  if (NS_UNLIKELY(c->watched)) return hand_out_watched(c, obj);
   if (check_full()) mark_user(c, obj);
-  unpoison_object(obj, c->geo.buffer_size);
   return obj;
 }
 

@@ -116,13 +116,13 @@ void free_with_desc(Cache* c, PageDesc* d, void* obj, const char* api) {
   const auto [s, idx] = resolve_object(d, c->geo, obj);
   NS_CHECK(idx >= 0, "%s: %p is an interior pointer, not the start of an object (cache '%s')", api,
            obj, c->name);
+  if (NS_UNLIKELY(c->watched)) free_watched(c, obj, api);
   if (check_full()) {
     auto i = static_cast<std::uint32_t>(idx);
     NS_CHECK(s->load_bufctl(i) == kBufctlUser, "%s: double free of %p (cache '%s')", api, obj,
              c->name);
     s->store_bufctl(i, kBufctlCached);
   }
-  poison_object(obj, c->geo.buffer_size);
   if (slots_policy() == SlotsPolicy::kRseq) return free_path<RseqSlots>(c, obj, d->node);
   return free_path<LockedSlots>(c, obj, d->node);
 }

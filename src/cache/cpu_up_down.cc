@@ -12,6 +12,7 @@
 namespace numaslab::detail {
 
 int cache_prepare_node(Cache* c, int node) {
+  NS_INTERNAL_ALLOCATION;
   if (!c->node(node)) {
     void* mem = kmalloc_node(sizeof(NodeLists), node);
     if (!mem) return -ENOMEM;

@@ -17,7 +17,7 @@ namespace numaslab::detail {
 
 namespace {
 
-constexpr unsigned kKnownFlags = kHwCacheAlign | kReclaimAccount;
+constexpr unsigned kKnownFlags = kHwCacheAlign | kReclaimAccount | kDebugFlags;
 
 // Destroyed descriptors, oldest first (linked through `next`), kept from
 // reuse so that a stale handle is recognised (misuse.h).
@@ -82,7 +82,8 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
 }
 
 Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_t align,
-                       unsigned flags, CtorFn ctor, const SlabGeometry& geo) {
+                       unsigned flags, CtorFn ctor, const SlabGeometry& geo,
+                       const DebugLayout* debug) {
   auto* c = new (mem) Cache{};
   std::size_t n = std::strlen(name);
   std::memcpy(c->name, name, n + 1);
@@ -90,6 +91,11 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
   c->flags = flags;
   c->ctor = ctor;
   c->geo = geo;
+  if (debug) c->debug = *debug;
+  // A debug cache, or any cache a memory checker watches, never takes the
+  // hand-written fast paths: kStopFast sends them to the slow paths, which
+  // do the checks. Nothing is added to a fast path.
+  c->watched = c->debug.flags != 0 || tools_active();
   c->slabp_cache = geo.off_slab ? kmalloc_cache(size_class(geo.slab_size)) : nullptr;
   std::uint32_t limit, batch, shared;
   default_tunables(geo.buffer_size, &limit, &batch, &shared);
@@ -104,10 +110,22 @@ Cache* cache_construct(void* mem, const char* name, std::size_t size, std::size_
     // get an array: the fast paths that index them always fall back.
     const int cpu = static_cast<int>(i);
     s->node = static_cast<std::uint16_t>(cpu < possible ? topology().cpu_to_node(cpu) : 0);
-    s->stopped = fast_paths() ? 0 : kStopFast;
+    s->stopped = fast_paths() && !c->watched ? 0 : kStopFast;
     s->lock.set_name(LockName{"cpu_slot", c->name, cpu});
   }
   return c;
+}
+
+bool cache_geometry(std::size_t size, std::size_t align, unsigned flags, SlabGeometry* geo,
+                    DebugLayout* debug) {
+  const unsigned own = flags & kDebugFlags;
+  const unsigned want = debug_flags_for(flags);
+  const std::size_t debug_size = debug_layout(size, want, debug);
+  if (compute_geometry(debug_size, align, flags & ~kDebugFlags, geo)) return true;
+  // Too large with its debug metadata: NUMASLAB_DEBUG leaves the cache as it
+  // is; flags that asked for debugging fail.
+  *debug = DebugLayout{};
+  return !own && want && compute_geometry(size, align, flags & ~kDebugFlags, geo);
 }
 
 void update_free_limit(Cache* c, int n) {
@@ -255,7 +273,8 @@ Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsig
   for (std::size_t i = 0; !bad_name && i < len; ++i)
     if (name[i] <= ' ' || name[i] > '~' || name[i] == '"' || name[i] == '\\') bad_name = true;
   SlabGeometry geo;
-  if (bad_name || (flags & ~kKnownFlags) || !compute_geometry(size, align, flags, &geo)) {
+  DebugLayout debug;
+  if (bad_name || (flags & ~kKnownFlags) || !cache_geometry(size, align, flags, &geo, &debug)) {
     errno = EINVAL;
     return nullptr;
   }
@@ -264,9 +283,13 @@ Cache* cache_create(const char* name, std::size_t size, std::size_t align, unsig
     errno = EEXIST;
     return nullptr;
   }
-  void* mem = cache_alloc(cache_cache());
+  void* mem;
+  {
+    NS_INTERNAL_ALLOCATION;
+    mem = cache_alloc(cache_cache());
+  }
   if (!mem) return nullptr;
-  Cache* c = cache_construct(mem, name, size, align, flags, ctor, geo);
+  Cache* c = cache_construct(mem, name, size, align, flags, ctor, geo, &debug);
   if (cache_populate(c) != 0) {
     cache_release(c);
     errno = ENOMEM;
@@ -291,6 +314,7 @@ int cache_destroy(Cache* c) {
   if (shrink_locked(c) != 0) {
     warn("numaslab_cache_destroy: cache '%s' still has %llu objects in use; not destroyed", c->name,
          static_cast<unsigned long long>(objects_in_use(c)));
+    report_live_objects(c);
     return -EBUSY;
   }
   registry_unlink(c);

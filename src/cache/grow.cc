@@ -28,6 +28,7 @@ bool cache_grow(Cache* c, int node) {
   if (!pages) return false;
   void* desc = nullptr;
   if (c->geo.off_slab) {
+    NS_INTERNAL_ALLOCATION;
     desc = cache_alloc_node(c->slabp_cache, node);
     if (!desc) {
       free_pages(pages, c->geo.order);
@@ -48,7 +49,7 @@ bool cache_grow(Cache* c, int node) {
     for (std::uint32_t i = 0; i < c->geo.num; ++i)
       c->ctor(s->s_mem + static_cast<std::size_t>(i) * c->geo.buffer_size);
   }
-  poison_object(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
+  if (NS_UNLIKELY(c->watched)) slab_created_watched(c, s);
   LockGuard<SpinLock> g(nl->list_lock);
   nl->add_new_slab(c->geo, s);
   return true;
@@ -58,7 +59,7 @@ void destroy_slabs(Cache* c, SlabQueue* dead) {
   while (Slab* s = dead->pop_front()) {
     char* pages = static_cast<char*>(s->page_start());
     const std::size_t npages = std::size_t{1} << c->geo.order;
-    unpoison_object(s->s_mem, std::size_t{c->geo.num} * c->geo.buffer_size);
+    if (NS_UNLIKELY(c->watched)) slab_destroyed_watched(c, s);
     for (std::size_t i = 0; i < npages; ++i) {
       PageDesc* d = page_lookup(pages + i * kPageSize);
       d->owner = nullptr;  // the fast free path relies on it: never a stale cache

@@ -151,7 +151,12 @@ void* kmalloc(std::size_t size) { return numaslab_kmalloc(size); }
 void* kmalloc_slow(std::size_t size) {
   NS_ASSERT(booted() || registry().mutex.held_by_me());  // the bootstrap allocates too
   int cls = size_class(size);
-  if (NS_LIKELY(cls >= 0)) return cache_alloc_slow(g_kmalloc_caches[cls]);
+  if (NS_LIKELY(cls >= 0)) {
+    Cache* c = g_kmalloc_caches[cls];
+    void* p = cache_alloc_slow(c);
+    if (NS_UNLIKELY(c->watched)) kmalloc_note_size(c, p, size);
+    return p;
+  }
   return large_alloc(size, local_node());
 }
 
@@ -162,7 +167,12 @@ void* kmalloc_node(std::size_t size, int node) {
     return nullptr;
   }
   int cls = size_class(size);
-  if (NS_LIKELY(cls >= 0)) return cache_alloc_node(g_kmalloc_caches[cls], node);
+  if (NS_LIKELY(cls >= 0)) {
+    Cache* c = g_kmalloc_caches[cls];
+    void* p = cache_alloc_node(c, node);
+    if (NS_UNLIKELY(c->watched)) kmalloc_note_size(c, p, size);
+    return p;
+  }
   if (!topology().node_has_memory(node)) node = local_node();
   return large_alloc(size, node);
 }
@@ -174,9 +184,12 @@ void* kmalloc_aligned(std::size_t size, std::size_t align, int node) {
   if (align <= kPageSize) {
     int cls = size_class(size > align ? size : align);
     while (cls >= 0 && cls < kNumKmallocClasses && class_align(cls) < align) ++cls;
-    if (cls >= 0 && cls < kNumKmallocClasses)
-      return node < 0 ? cache_alloc(g_kmalloc_caches[cls])
-                      : cache_alloc_node(g_kmalloc_caches[cls], node);
+    if (cls >= 0 && cls < kNumKmallocClasses) {
+      Cache* c = g_kmalloc_caches[cls];
+      void* p = node < 0 ? cache_alloc(c) : cache_alloc_node(c, node);
+      if (NS_UNLIKELY(c->watched)) kmalloc_note_size(c, p, size);
+      return p;
+    }
   }
   if (node >= 0 && !topology().node_has_memory(node)) node = -1;
   if (align > kMaxKmallocAlign) {
@@ -267,7 +280,7 @@ std::size_t ksize(const void* p) {
       NS_CHECK(st == kBufctlUser || (!check_full() && st == kBufctlCached),
                "numaslab_ksize: %p is not allocated: it was freed or never handed out (cache '%s')",
                p, c->name);
-      return c->geo.buffer_size;
+      return usable_size(c, p);
     }
     case PageKind::kFree:
     case PageKind::kFreeTail:

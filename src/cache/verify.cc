@@ -2,6 +2,7 @@
 
 #include "base/format.h"
 #include "cache/alien_cache.h"
+#include "cache/cache.h"
 #include "cache/registry.h"
 #include "page/page_map.h"
 
@@ -122,6 +123,9 @@ void check_cache(Checker& ck, Cache* c) {
       active += s->inuse;
     }
     for (Slab* s = nl->free.head; s; s = s->next) check_slab(ck, c, nl, s, SlabList::kFree, t);
+    // Debug caches: red zones of objects in use, poison of free ones.
+    const int room = ck.errors < kMaxReportedErrors ? kMaxReportedErrors - ck.errors : 0;
+    ck.errors += verify_debug_objects(c, nl, ck.out, room);
     if (t.free_in_slabs - before != nl->free_objects)
       ck.fail("node %d: free_objects %llu but %llu free objects in slabs", n,
               (unsigned long long)nl->free_objects, (unsigned long long)(t.free_in_slabs - before));

@@ -6,7 +6,9 @@
 // array (per-CPU, shared, alien) has 0 <= avail <= limit, holds only objects
 // of its cache in state kBufctlCached, from the right node (a CPU's node, the
 // shared array's node, the alien array's home), with no duplicate inside one
-// array; a CPU has an array iff it is online. Then conservation (R6):
+// array; a CPU has an array iff it is online; in a debug cache, the red
+// zone of every object in use and the poison and red zone of every free one
+// (debug/slab_debug.h: one line per bad object). Then conservation (R6):
 //   user + Σ arrays + free_in_slabs == num_slabs * num,
 // with Σ arrays == number of objects in state kBufctlCached.
 // Objects may move between the pieces while verify runs, so call it at a

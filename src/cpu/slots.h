@@ -27,6 +27,7 @@
 
 #include <cstdint>
 
+#include "base/sanitizer.h"
 #include "cpu/cpu_slots.h"
 #include "cpu/rseq_slots.h"
 
@@ -46,6 +47,7 @@ struct LockedSlots {
     if (s.top <= s.base) return false;  // empty, or no array (both nullptr)
     *out = s.top[-1];
     s.set_top(s.top - 1);
+    tool_scrub(s.top, 1);
     ++s.header()->locked_hits;
     return true;
   }
@@ -64,6 +66,7 @@ struct LockedSlots {
     std::uint32_t m = s.avail() < k ? s.avail() : k;
     s.set_top(s.top - m);
     for (std::uint32_t i = 0; i < m; ++i) out[i] = s.top[i];
+    tool_scrub(s.top, m);
     r->got = m;
     r->node = s.node;
     return true;

@@ -77,6 +77,7 @@ NS_EXPORT void* malloc(std::size_t size) { return numaslab_kmalloc(size); }
 NS_EXPORT void free(void* p) { numaslab_kfree(p); }
 
 NS_EXPORT void* calloc(std::size_t n, std::size_t size) {
+  NS_CALLER_SITE;
   std::size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
@@ -88,6 +89,7 @@ NS_EXPORT void* calloc(std::size_t n, std::size_t size) {
 }
 
 NS_EXPORT void* realloc(void* p, std::size_t size) {
+  NS_CALLER_SITE;
   if (p && size == 0) {
     numaslab_kfree(p);
     return nullptr;

@@ -98,6 +98,38 @@ class Parser {
     }
   }
 
+  // A comma list of words, each a bit (or "all" / "none"); an unknown word
+  // is reported and ignored.
+  unsigned get_word_list(const char* name) {
+    static constexpr struct {
+      const char* word;
+      unsigned bits;
+    } kWords[] = {{"redzone", kDebugOptRedZone}, {"poison", kDebugOptPoison},
+                  {"user", kDebugOptUser},       {"leaks", kDebugOptLeaks},
+                  {"all", kDebugOptAll},         {"none", 0}};
+    const char* v = get(name);
+    unsigned bits = 0;
+    for (const char* p = v; *p;) {
+      const char* end = p;
+      while (*end && *end != ',') ++end;
+      const auto n = static_cast<std::size_t>(end - p);
+      bool known = n == 0;
+      for (const auto& w : kWords) {
+        if (__builtin_strlen(w.word) == n && __builtin_strncmp(w.word, p, n) == 0) {
+          bits |= w.bits;
+          known = true;
+        }
+      }
+      if (!known) {
+        w_.printf("%s=\"%s\": ", name, v);
+        w_.put_n(p, n);
+        w_.printf(" is not redzone, poison, user, leaks, all or none; ignored\n");
+      }
+      p = *end ? end + 1 : end;
+    }
+    return bits;
+  }
+
   // One choice among words ("fast" or "full"); index into choices.
   int get_choice(const char* name, const char* const* choices, int n) {
     const char* v = get(name);
@@ -170,6 +202,7 @@ void parse_options(Options* out, char* problems, std::size_t len) {
   out->keep_free_bytes = p.get_int("NUMASLAB_KEEP_FREE_BYTES", 0, 1 << 30);
   static constexpr const char* kChecks[] = {"fast", "full"};
   out->check_full = p.get_choice("NUMASLAB_CHECK", kChecks, 2) == 1;
+  out->debug = p.get_word_list("NUMASLAB_DEBUG");
   p.unknown_names();
 }
 

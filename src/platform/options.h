@@ -27,7 +27,15 @@ struct Options {
   long cpu_cache_bytes;  // NUMASLAB_CPU_CACHE_BYTES
   bool stats;            // NUMASLAB_STATS
   long keep_free_bytes;  // NUMASLAB_KEEP_FREE_BYTES
+  unsigned debug;        // NUMASLAB_DEBUG: kDebugOpt* bits
 };
+
+// NUMASLAB_DEBUG words (debug/slab_debug.h turns them into cache flags).
+inline constexpr unsigned kDebugOptRedZone = 1;  // redzone
+inline constexpr unsigned kDebugOptPoison = 2;   // poison
+inline constexpr unsigned kDebugOptUser = 4;     // user
+inline constexpr unsigned kDebugOptLeaks = 8;    // leaks
+inline constexpr unsigned kDebugOptAll = 15;     // all
 
 struct OptionInfo {
   const char* name;
@@ -61,6 +69,9 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},
+    {"NUMASLAB_DEBUG", "none",
+     "debug every cache: a comma list of redzone, poison, user (call sites), leaks (report at "
+     "exit), or all; the fast paths then close (README: Debugging)"},
 };
 
 inline constexpr int kMaxSuggestionDistance = 3;

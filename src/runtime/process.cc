@@ -23,6 +23,11 @@ namespace {
 std::atomic<bool> g_installed{false};
 
 void at_exit() {
+  // NUMASLAB_DEBUG=leaks: what the program never freed, if anything.
+  if (options().debug & kDebugOptLeaks) {
+    GateSection gate;
+    leak_report(2, true);
+  }
   if (options().stats) write_summary(2);
   publication_stop();
 }

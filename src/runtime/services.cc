@@ -11,6 +11,7 @@
 
 #include "base/check.h"
 #include "base/format.h"
+#include "base/sanitizer.h"
 #include "hotplug/watcher.h"
 #include "platform/options.h"
 #include "platform/platform.h"
@@ -115,19 +116,32 @@ void services_forget_in_child(bool republish) {
 }
 
 void print_verbose_line() {
-  char line[384], r[64], w[64];
+  char line[512], r[64], w[64], dbg[48];
+  {
+    BufWriter d(dbg, sizeof dbg);
+    static constexpr struct {
+      unsigned bit;
+      const char* word;
+    } kWords[] = {{kDebugOptRedZone, "redzone"},
+                  {kDebugOptPoison, "poison"},
+                  {kDebugOptUser, "user"},
+                  {kDebugOptLeaks, "leaks"}};
+    for (const auto& k : kWords)
+      if (options().debug & k.bit) d.printf("%s%s", d.size() ? "," : "", k.word);
+    if (d.size() == 0) d.put("none");
+  }
   ServicesStatus st = services_status();
   std::size_t n = format(
       line, sizeof line,
       "numaslab: topology %s (%d nodes, %d CPUs possible, %d online), "
       "slots %s (%s), check %s, cpu cache budget %llu bytes, reaper %s/%d ms, watcher %s, "
-      "lockcheck %s\n",
+      "lockcheck %s, debug %s, checker %s\n",
       topology().spec_text(), topology().num_nodes(), topology().possible_cpus(),
       topology().online_cpus(), slots_policy_name(), slots_reason(), check_full() ? "full" : "fast",
       static_cast<unsigned long long>(cpu_cache_budget()),
       service_state(options().reap, st.reaper_running, st.reaper_error, r, sizeof r),
       options().reap_ms, service_state(true, st.watcher_running, st.watcher_error, w, sizeof w),
-      lock_validation_enabled() ? "on" : "off");
+      lock_validation_enabled() ? "on" : "off", dbg, tools_name());
   write_all(2, line, n < sizeof line ? n : sizeof line - 1);
 }
 

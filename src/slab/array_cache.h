@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "base/lock.h"
+#include "base/sanitizer.h"
 
 namespace numaslab::detail {
 
@@ -26,6 +27,7 @@ namespace numaslab::detail {
 // on per-CPU and shared arrays). Returns the new avail.
 inline std::uint32_t entries_drop_bottom(void** entries, std::uint32_t avail, std::uint32_t n) {
   std::memmove(entries, entries + n, (avail - n) * sizeof(void*));
+  tool_scrub(entries + (avail - n), n);
   return avail - n;
 }
 
@@ -56,6 +58,7 @@ struct alignas(8) ArrayCache {
   void take_top(void** out, std::uint32_t n) {
     avail -= n;
     std::memcpy(out, entries() + avail, n * sizeof(void*));
+    tool_scrub(entries() + avail, n);
   }
   void push_many(void* const* in, std::uint32_t n) {
     std::memcpy(entries() + avail, in, n * sizeof(void*));

@@ -25,7 +25,11 @@ void put(int fd, const char* line, std::size_t n, std::size_t cap) {
 // Writes the slabinfo lines of caches that ever grew (and the header).
 void write_slabinfo(int fd) {
   const std::size_t len = slabinfo_text(nullptr, 0);
-  char* text = static_cast<char*>(kmalloc(len + 1));
+  char* text;
+  {
+    NS_INTERNAL_ALLOCATION;
+    text = static_cast<char*>(kmalloc(len + 1));
+  }
   if (!text) return;
   slabinfo_text(text, len + 1);
   char* line = text;

@@ -150,3 +150,33 @@ TEST(Options, ReadmeListsEveryOptionWithItsDefault) {
     EXPECT_NE(readme.find(row), std::string::npos) << "README lacks the row: " << row;
   }
 }
+
+TEST(Options, DebugIsACommaListOfWords) {
+  EXPECT_EQ(options().debug, 0u) << "off by default";
+  using numaslab::detail::kDebugOptAll;
+  using numaslab::detail::kDebugOptLeaks;
+  using numaslab::detail::kDebugOptPoison;
+  using numaslab::detail::kDebugOptRedZone;
+  using numaslab::detail::kDebugOptUser;
+  const auto parse = [](const char* v, std::string* problems) {
+    setenv("NUMASLAB_DEBUG", v, 1);
+    numaslab::detail::Options o{};
+    char text[1024];
+    numaslab::detail::parse_options(&o, text, sizeof text);
+    *problems = text;
+    return o.debug;
+  };
+  std::string p;
+  EXPECT_EQ(parse("redzone", &p), kDebugOptRedZone);
+  EXPECT_EQ(parse("poison,user", &p), kDebugOptPoison | kDebugOptUser);
+  EXPECT_EQ(parse("leaks", &p), kDebugOptLeaks);
+  EXPECT_EQ(parse("all", &p), kDebugOptAll);
+  EXPECT_EQ(parse("none", &p), 0u);
+  EXPECT_EQ(p, "");
+  EXPECT_EQ(parse("redzone,bogus", &p), kDebugOptRedZone) << "a bad word is ignored";
+  EXPECT_NE(p.find("NUMASLAB_DEBUG=\"redzone,bogus\": bogus is not redzone, poison, user, leaks, "
+                   "all or none; ignored"),
+            std::string::npos)
+      << p;
+  unsetenv("NUMASLAB_DEBUG");
+}
