@@ -48,6 +48,19 @@ bool tools_init(const char** name) {
 
 const char* tools_name() { return g_valgrind ? "valgrind" : g_asan ? "asan" : "none"; }
 
+void tool_pages_reused(const void* p, std::size_t size) {
+  asan_unpoison(p, size);
+  if (g_valgrind) VALGRIND_MAKE_MEM_UNDEFINED(p, size);
+}
+
+void tool_free_large(const void* p, std::size_t size, bool mapped) {
+  if (!mapped) asan_poison(p, size);
+  if (g_valgrind) {
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+    if (!mapped) VALGRIND_MAKE_MEM_NOACCESS(p, size);
+  }
+}
+
 void tool_slab_created(const void* p, std::size_t size) {
   asan_poison(p, size);
   if (g_valgrind) VALGRIND_MAKE_MEM_NOACCESS(p, size);

@@ -47,6 +47,12 @@ bool tools_init(const char** name);
 // "valgrind", "asan" or "none" (after tools_init).
 const char* tools_name();
 
+// A page run handed out by the page allocator (for a slab or a large
+// block): addressable again, whatever it was told at its last free.
+void tool_pages_reused(const void* p, std::size_t size);
+// A large block (a page run or a mapping of its own) freed; `mapped`: its
+// mapping goes away now (ASan's shadow stays as the next mapping needs it).
+void tool_free_large(const void* p, std::size_t size, bool mapped);
 void tool_slab_created(const void* p, std::size_t size);
 void tool_slab_destroyed(const void* p, std::size_t size);
 void tool_alloc(const void* p, std::size_t size, bool defined);

@@ -115,7 +115,11 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
     d->size = size;
     set_page_kind(d, PageKind::kLargeHead);
   }
-  if (p) freed_blocks_forget(p);
+  if (!p) return nullptr;
+  freed_blocks_forget(p);
+  // A checker sees the block as asked for: a fresh mapping reads as zero
+  // (defined), a page run holds whatever it held (undefined).
+  if (tools_active()) tool_alloc(p, size, order > kMaxRunOrder);
   return p;
 }
 
@@ -207,7 +211,10 @@ void* krealloc(void* p, std::size_t size) {
   GateSection gate;
   const std::size_t have = ksize(p);  // fatal for a pointer that is not a live block
   if (size <= have && size > have / 2) return p;
-  if (size > (kPageSize << kMaxRunOrder) && page_lookup(p)->kind == PageKind::kHuge) {
+  // Under a checker a large block moves by copy: its view of the block is
+  // then a free and an allocation, as for any other block.
+  if (!tools_active() && size > (kPageSize << kMaxRunOrder) &&
+      page_lookup(p)->kind == PageKind::kHuge) {
     if (size > kMaxKmallocSize) {
       errno = ENOMEM;
       return nullptr;
@@ -244,6 +251,7 @@ void kfree_slow(void* p) {
       NS_CHECK(p == page_address(d),
                "numaslab_kfree: %p is an interior pointer of a %zu-byte block", p, d->size);
       freed_blocks_note(p, d->size);
+      if (tools_active()) tool_free_large(p, kPageSize << d->order, false);
       set_page_kind(d, PageKind::kAllocated);
       free_pages(p, d->order);
       return;
@@ -251,6 +259,7 @@ void kfree_slow(void* p) {
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block",
                p);
       freed_blocks_note(p, d->size);
+      if (tools_active()) tool_free_large(p, d->size, true);
       free_huge(p);
       return;
     case PageKind::kTail:
@@ -286,7 +295,8 @@ std::size_t ksize(const void* p) {
     case PageKind::kFreeTail:
       report_not_allocated(p, "numaslab_ksize", false, true);
     case PageKind::kLargeHead:
-      return kPageSize << d->order;
+      // Under a checker the block is what was asked for (it sees no more).
+      return tools_active() ? d->size : kPageSize << d->order;
     case PageKind::kHuge:
       return d->size;
     default:

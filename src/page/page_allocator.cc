@@ -21,6 +21,7 @@
 
 #include "base/check.h"
 #include "base/lock.h"
+#include "base/sanitizer.h"
 #include "base/thread_annotations.h"
 #include "platform/os_memory.h"
 
@@ -301,7 +302,11 @@ void* alloc_pages(int node, unsigned order) {
   NodeState& n = g_table.nodes[node];
   {
     LockGuard<SpinLock> guard(n.lock);
-    if (PageDesc* d = take_block(n, order)) return page_address(d);
+    if (PageDesc* d = take_block(n, order)) {
+      void* p = page_address(d);
+      if (tools_active()) tool_pages_reused(p, kPageSize << order);
+      return p;
+    }
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
   // spare is simply kept (it is what trim_node is for).
@@ -534,6 +539,9 @@ std::size_t trim_node(int node, std::size_t keep, bool clean_only) {
     SegmentHeader* seg = detached;
     detached = seg->next_in_node;
     segment_unregister(seg);
+    // A checker's view of freed large blocks goes with the mapping (ASan's
+    // shadow would outlive it and poison the next mapping there).
+    if (tools_active()) tool_pages_reused(seg, kSegmentSize);
     os_unmap(seg, kSegmentSize);
     bytes += kSegmentSize;
   }

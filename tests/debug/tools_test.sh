@@ -2,9 +2,11 @@
 # Memory checkers see numaslab memory: runs heap_bugs (programs/heap_bugs.c)
 # under one checker and checks the checker's report.
 # Usage: tools_test.sh <case> <program> [malloc-shim]
-#   valgrind-uaf, valgrind-overflow, valgrind-leak, valgrind-clean:
-#       the release library under valgrind memcheck;
-#   asan-uaf, asan-overflow: <program> built with -fsanitize=address against
+#   valgrind-uaf, valgrind-overflow, valgrind-leak, valgrind-large-uaf,
+#   valgrind-large-leak, valgrind-clean: the release library under valgrind
+#       memcheck (large: blocks above the largest size class);
+#   asan-uaf, asan-overflow, asan-large-uaf: <program> built with
+#       -fsanitize=address against
 #       the release library;
 #   shim-overflow: NUMASLAB_DEBUG=all LD_PRELOAD=<malloc-shim>.
 # Exit 77 (skip) when the checker is not installed.
@@ -53,21 +55,36 @@ case $case_ in
     expect "bytes in [0-9] blocks are definitely lost" "by 0x[0-9A-F]+: leak_five" \
       "definitely lost: [0-9,]+ bytes in 5 blocks"
     ;;
+  valgrind-large-uaf)
+    vg "$prog" large-uaf
+    rc=$?
+    [[ $rc -eq 99 ]] || { echo "FAIL: exit $rc, want 99"; cat "$out"; exit 1; }
+    expect "Invalid read of size 1" "at 0x[0-9A-F]+: read_large_after_free" \
+      "is 50,000 bytes inside a block of size 100,000 free'd"
+    ;;
+  valgrind-large-leak)
+    vg "$prog" large-leak
+    rc=$?
+    [[ $rc -eq 99 ]] || { echo "FAIL: exit $rc, want 99"; cat "$out"; exit 1; }
+    expect "200,000 bytes in 1 blocks are definitely lost" \
+      "3,145,728 bytes in 1 blocks are definitely lost" "by 0x[0-9A-F]+: leak_large"
+    ;;
   valgrind-clean)
     vg "$prog" clean
     rc=$?
     [[ $rc -eq 0 ]] || { echo "FAIL: exit $rc, want 0 (memcheck found errors)"; cat "$out"; exit 1; }
     expect "ERROR SUMMARY: 0 errors"
     ;;
-  asan-uaf | asan-overflow)
+  asan-uaf | asan-overflow | asan-large-uaf)
     mode=${case_#asan-}
     "$prog" "$mode" >"$out" 2>&1
     rc=$?
     [[ $rc -ne 0 ]] || { echo "FAIL: ASan reported nothing"; cat "$out"; exit 1; }
     fn=read_after_free
     [[ $mode == overflow ]] && fn=write_past_object
+    [[ $mode == large-uaf ]] && fn=read_large_after_free
     expect "ERROR: AddressSanitizer: use-after-poison on address" "in $fn"
-    [[ $mode == uaf ]] && expect "READ of size 1"
+    [[ $mode == uaf || $mode == large-uaf ]] && expect "READ of size 1"
     [[ $mode == overflow ]] && expect "WRITE of size 1"
     ;;
   shim-overflow)

@@ -1,7 +1,7 @@
 /* Heap bugs on numaslab memory, one per mode, for the memory-checker tests:
  * valgrind memcheck, a program built with -fsanitize=address against the
  * release library, and the malloc replacement under NUMASLAB_DEBUG=all.
- *   heap_bugs uaf | overflow | leak | malloc-overflow | clean */
+ *   heap_bugs uaf | overflow | leak | large-uaf | large-leak | malloc-overflow | clean */
 #include <numaslab/numaslab.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +38,21 @@ __attribute__((noinline)) void leak_five(void) {
   }
 }
 
+/* Blocks above the largest size class: a page run and a mapping of its own. */
+__attribute__((noinline)) int read_large_after_free(void) {
+  volatile char* p = numaslab_kmalloc(100000);
+  p[0] = 1;
+  numaslab_kfree((void*)p);
+  return p[50000]; /* the bug */
+}
+
+__attribute__((noinline)) void leak_large(void) {
+  volatile char* run = numaslab_kmalloc(200000);
+  volatile char* mapping = numaslab_kmalloc(3 << 20);
+  run[0] = 1; /* and both forgotten */
+  mapping[0] = 1;
+}
+
 __attribute__((noinline)) int malloc_overflow(void) {
   char* volatile p = malloc(100);
   memset(p, 'a', 100);
@@ -61,6 +76,22 @@ __attribute__((noinline)) int clean(void) {
         numaslab_kfree(held[i]);
     }
   }
+  /* Large blocks: page runs and mappings of their own, written, zeroed, freed. */
+  for (int round = 0; round < 4; ++round) {
+    size_t n = 40000 + (size_t)round * 70000;
+    char* p = numaslab_kmalloc(n);
+    memset(p, round, n);
+    char* q = numaslab_kmalloc((size_t)3 << 20);
+    memcpy(q, p, n);
+    if (q[n - 1] != (char)round) return 1;
+    numaslab_kfree(p);
+    numaslab_kfree(q);
+    char* z = numaslab_kzalloc((size_t)3 << 20);
+    char* y = numaslab_kzalloc(n);
+    if (z[12345] != 0 || y[n - 1] != 0) return 1;
+    numaslab_kfree(z);
+    numaslab_kfree(y);
+  }
   char report[4096];
   int errors = numaslab_verify(report, sizeof report);
   if (errors) fputs(report, stderr);
@@ -75,8 +106,14 @@ int main(int argc, char** argv) {
     leak_five();
     return 0;
   }
+  if (strcmp(mode, "large-uaf") == 0) return read_large_after_free() == 42;
+  if (strcmp(mode, "large-leak") == 0) {
+    leak_large();
+    return 0;
+  }
   if (strcmp(mode, "malloc-overflow") == 0) return malloc_overflow();
   if (strcmp(mode, "clean") == 0) return clean();
-  fprintf(stderr, "usage: heap_bugs uaf|overflow|leak|malloc-overflow|clean\n");
+  fprintf(stderr,
+          "usage: heap_bugs uaf|overflow|leak|large-uaf|large-leak|malloc-overflow|clean\n");
   return 2;
 }
