@@ -117,9 +117,11 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   }
   if (!p) return nullptr;
   freed_blocks_forget(p);
-  // A checker sees the block as asked for: a fresh mapping reads as zero
-  // (defined), a page run holds whatever it held (undefined).
-  if (tools_active()) tool_alloc(p, size, order > kMaxRunOrder);
+  // A checker sees the block's usable size (a page run's whole run, as a
+  // slab object's whole slot): a fresh mapping reads as zero (defined), a
+  // page run holds whatever it held (undefined).
+  if (tools_active())
+    tool_alloc(p, order > kMaxRunOrder ? size : kPageSize << order, order > kMaxRunOrder);
   return p;
 }
 
@@ -295,8 +297,7 @@ std::size_t ksize(const void* p) {
     case PageKind::kFreeTail:
       report_not_allocated(p, "numaslab_ksize", false, true);
     case PageKind::kLargeHead:
-      // Under a checker the block is what was asked for (it sees no more).
-      return tools_active() ? d->size : kPageSize << d->order;
+      return kPageSize << d->order;
     case PageKind::kHuge:
       return d->size;
     default:

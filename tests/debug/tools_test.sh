@@ -60,13 +60,13 @@ case $case_ in
     rc=$?
     [[ $rc -eq 99 ]] || { echo "FAIL: exit $rc, want 99"; cat "$out"; exit 1; }
     expect "Invalid read of size 1" "at 0x[0-9A-F]+: read_large_after_free" \
-      "is 50,000 bytes inside a block of size 100,000 free'd"
+      "is 50,000 bytes inside a block of size 131,072 free'd"
     ;;
   valgrind-large-leak)
     vg "$prog" large-leak
     rc=$?
     [[ $rc -eq 99 ]] || { echo "FAIL: exit $rc, want 99"; cat "$out"; exit 1; }
-    expect "200,000 bytes in 1 blocks are definitely lost" \
+    expect "262,144 bytes in 1 blocks are definitely lost" \
       "3,145,728 bytes in 1 blocks are definitely lost" "by 0x[0-9A-F]+: leak_large"
     ;;
   valgrind-clean)
