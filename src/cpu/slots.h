@@ -135,7 +135,9 @@ void** slot_detach(CpuSlot& s, std::uint32_t* avail) NS_REQUIRES(s.lock);
 
 // Moves the array into `entries` (header filled in, room for at least the
 // array's capacity): its objects, capacity and locked hits come along, and
-// the counters read the same after. Returns the old block.
+// the counters read the same after. Returns the old block, which the caller
+// frees after its SlotStop ends. Caller holds the slot's SlotStop (under
+// RseqSlots the lock alone would let a critical section use the old block).
 void** slot_move(CpuSlot& s, void** entries) NS_REQUIRES(s.lock);
 
 // Fences the CPU `cpu` (membarrier, RSEQ flavour): every critical section

@@ -128,7 +128,8 @@ TEST_F(PageAllocatorTest, OlderFreeBlocksAreReleasedAtOnceAboveTheKeep) {
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
 }
 
-// Allocation takes a resident block before released ones.
+// Allocation takes a resident block before released ones, also when a
+// released block of the same order went on the free list after it.
 TEST_F(PageAllocatorTest, ResidentBlocksAreHandedOutBeforeReleasedOnes) {
   constexpr int kNode = 3;
   ASSERT_NO_FATAL_FAILURE(fresh_node(kNode));
@@ -139,24 +140,41 @@ TEST_F(PageAllocatorTest, ResidentBlocksAreHandedOutBeforeReleasedOnes) {
     std::memset(p, 0x40 + i, kPageSize << 3);
     runs.push_back(p);
   }
-  // x and its buddy y both ours: with y allocated, a freed x cannot merge.
-  void* x = nullptr;
-  void* y = nullptr;
-  for (void* p : runs)
+  // Two buddy pairs of ours, (x, y) and (z, w): with y and w allocated, a
+  // freed x or z cannot merge.
+  auto buddy_of = [&](void* p) -> void* {
     for (void* q : runs)
-      if (!x && p != q && (page_lookup(p)->index ^ 8u) == page_lookup(q)->index) x = p, y = q;
+      if (q != p && (page_lookup(p)->index ^ 8u) == page_lookup(q)->index) return q;
+    return nullptr;
+  };
+  void *x = nullptr, *y = nullptr, *z = nullptr, *w = nullptr;
+  for (void* p : runs) {
+    void* q = buddy_of(p);
+    if (!q || p == y || p == w || q == x || q == z) continue;
+    if (!x)
+      x = p, y = q;
+    else if (!z && p != x)
+      z = p, w = q;
+  }
   ASSERT_NE(x, nullptr);
+  ASSERT_NE(z, nullptr);
   for (void* p : runs)
-    if (p != x && p != y) free_pages(p, 3);
-  ASSERT_GT(release_idle(kNode, 0), 0u);
-  ASSERT_EQ(page_allocator_stats(kNode).resident_free_pages, 0u) << "every free block released";
+    if (p != x && p != y && p != z && p != w) free_pages(p, 3);
+  free_pages(z, 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(kFreshFreeMs + 20));
   const unsigned char tag = *static_cast<unsigned char*>(x);
-  free_pages(x, 3);  // resident, among released blocks of its order and larger
+  free_pages(x, 3);  // resident, and fresh
+  // z (and every other old free block) is released and goes back on the
+  // lists after x.
+  ASSERT_GT(release_idle(kNode, kFreshFreeMs), 0u);
+  ASSERT_EQ(page_allocator_stats(kNode).resident_free_pages, std::size_t{8})
+      << "only x is resident";
   void* c = alloc_pages(kNode, 3);
   EXPECT_EQ(c, x) << "the resident block comes first";
   EXPECT_EQ(*static_cast<unsigned char*>(c), tag) << "its contents are still there";
   free_pages(c, 3);
   free_pages(y, 3);
+  free_pages(w, 3);
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
 }
 
