@@ -181,7 +181,9 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 }
 
 // Takes the smallest free block of order >= `order`, splits it down and marks
-// the result allocated. nullptr if the node has no block large enough.
+// the result allocated. nullptr if the node has no block large enough. The
+// block is addressable to a memory checker again: a large block freed earlier
+// left its pages poisoned, and every way out of the free lists comes here.
 PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
   // The smallest resident block that fits; failing that, the smallest one
   // (released: its pages fault in as they are touched).
@@ -209,6 +211,7 @@ PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
   seg->used_pages.fetch_add(count, std::memory_order_relaxed);
   n.used_pages += count;
   n.free_pages -= count;
+  if (tools_active()) tool_pages_reused(page_address(head), kPageSize << order);
   return head;
 }
 
@@ -281,6 +284,7 @@ void page_allocator_reset() {
     while (segs) {
       SegmentHeader* next = segs->next_in_node;
       segment_unregister(segs);
+      if (tools_active()) tool_pages_reused(segs, segs->mapped_bytes);  // as trim_node
       os_unmap(segs, segs->mapped_bytes);
       segs = next;
     }
@@ -302,11 +306,7 @@ void* alloc_pages(int node, unsigned order) {
   NodeState& n = g_table.nodes[node];
   {
     LockGuard<SpinLock> guard(n.lock);
-    if (PageDesc* d = take_block(n, order)) {
-      void* p = page_address(d);
-      if (tools_active()) tool_pages_reused(p, kPageSize << order);
-      return p;
-    }
+    if (PageDesc* d = take_block(n, order)) return page_address(d);
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
   // spare is simply kept (it is what trim_node is for).

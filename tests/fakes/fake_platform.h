@@ -8,7 +8,9 @@
 //    topology test needs no files on disk and no environment variable;
 //  * a fake CPU number (getcpu), per thread, and a fake allowed CPU set;
 //  * a fake uevent socket: a descriptor the test made (one end of a
-//    socketpair, say) handed to the watcher instead of a netlink socket.
+//    socketpair, say) handed to the watcher instead of a netlink socket;
+//  * a hook run once at the next mapping, before it is made: what another
+//    thread might do while numaslab maps memory outside its locks.
 // Everything else goes to the real platform.
 //
 // Install with FakePlatform::install() at a quiescent point (before
@@ -59,6 +61,7 @@ class FakePlatform {
     sysfs_disable();
     clear_allowed();
     set_uevent_fd(-1);
+    map_hook().store(nullptr);
   }
   // The next `count` calls of kind k after skipping `skip` of them fail.
   static void fail(Call k, std::uint64_t count, std::uint64_t skip = 0) {
@@ -145,6 +148,13 @@ class FakePlatform {
   }
   static void clear_allowed() { allowed().on.store(false); }
 
+  // Runs fn(arg) once, on the thread that makes the next mapping, just
+  // before it is made (a hook set while another is pending replaces it).
+  static void before_next_map(void (*fn)(void*), void* arg) {
+    map_hook_arg().store(arg);
+    map_hook().store(fn);
+  }
+
   // --- fake uevent socket: the next uevent_open() returns fd (then -1:
   // real again). The caller keeps the other end. ---
   static void set_uevent_fd(int fd) {
@@ -188,6 +198,14 @@ class FakePlatform {
   static std::atomic<int>& uevent() {
     static std::atomic<int> fd{-1};
     return fd;
+  }
+  static std::atomic<void (*)(void*)>& map_hook() {
+    static std::atomic<void (*)(void*)> fn{nullptr};
+    return fn;
+  }
+  static std::atomic<void*>& map_hook_arg() {
+    static std::atomic<void*> arg{nullptr};
+    return arg;
   }
   static int& fake_cpu() {
     static thread_local int cpu = kRealCpu;
@@ -235,6 +253,7 @@ class FakePlatform {
   static const detail::Platform& real() { return detail::real_platform(); }
 
   static void* map(std::size_t len, bool reserve) {
+    if (void (*fn)(void*) = map_hook().exchange(nullptr)) fn(map_hook_arg().load());
     if (should_fail(Call::kMap)) return fail_with<void*>(ENOMEM, nullptr);
     return real().map(len, reserve);
   }

@@ -15,8 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/sanitizer.h"
 #include "page_test_util.h"
 #include "platform/os_memory.h"
+#include "support/sanitizers.h"
+
+extern "C" int __asan_address_is_poisoned(void const volatile* addr) __attribute__((weak));
 
 namespace numaslab::detail::testing_page {
 namespace {
@@ -176,6 +180,49 @@ TEST_F(PageAllocatorTest, ResidentBlocksAreHandedOutBeforeReleasedOnes) {
   free_pages(y, 3);
   free_pages(w, 3);
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
+}
+
+// A node out of blocks maps a segment outside its lock; a large block freed
+// meanwhile (its pages poisoned for a memory checker) is what the allocation
+// gets once the lock is back, since resident blocks come first. It is
+// addressable like any block handed out.
+TEST_F(PageAllocatorTest, ABlockFreedWhileANodeMapsIsAddressableWhenHandedOut) {
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNodeMapRace));
+  const char* checker = "";
+  (void)tools_init(&checker);
+  std::vector<void*> pages;
+  while (page_allocator_stats(kNodeMapRace).pages_free > 0 || pages.empty()) {
+    void* p = alloc_pages(kNodeMapRace, 0);
+    ASSERT_NE(p, nullptr);
+    pages.push_back(p);
+  }
+  ASSERT_EQ(page_allocator_stats(kNodeMapRace).segments, 1u);
+  static void* freed;
+  freed = pages.back();
+  pages.pop_back();
+  std::memset(freed, 0x5a, kPageSize);
+  FakePlatform::install();
+  FakePlatform::before_next_map(
+      [](void*) {
+        // What kfree does with a large block: tell the checker, then free.
+        if (tools_active()) tool_free_large(freed, kPageSize, /*mapped=*/false);
+        free_pages(freed, 0);
+      },
+      nullptr);
+  void* c = alloc_pages(kNodeMapRace, 0);
+  ASSERT_EQ(c, freed) << "the resident block freed during the mapping comes first";
+  EXPECT_EQ(page_allocator_stats(kNodeMapRace).segments, 2u);
+  if (test_support::kAsan) {
+    ASSERT_NE(__asan_address_is_poisoned, nullptr);
+    for (std::size_t off = 0; off < kPageSize; off += 8)
+      ASSERT_EQ(__asan_address_is_poisoned(static_cast<char*>(c) + off), 0)
+          << "byte " << off << " of the block handed out is still poisoned";
+  }
+  EXPECT_EQ(static_cast<unsigned char*>(c)[kPageSize - 1], 0x5a);
+  free_pages(c, 0);
+  for (void* p : pages) free_pages(p, 0);
+  EXPECT_EQ(page_allocator_stats(kNodeMapRace).pages_in_use, 0u);
+  trim_node(kNodeMapRace, 0);
 }
 
 TEST_F(PageAllocatorTest, OutOfRangeRequestsFailWithEnomem) {

@@ -34,6 +34,7 @@ enum TestNode : int {
   kNodeSlabLabels = 13,
   kNodeHugeFault = 14,
   kNodeSplit = 15,
+  kNodeMapRace = 16,
 };
 
 inline constexpr std::size_t kDataPages = kPagesPerSegment - kSegmentHeaderPages;
