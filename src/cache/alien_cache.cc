@@ -15,12 +15,12 @@ AlienArray** alloc_alien_set(int node, std::uint32_t limit) {
   if (nodes < 2) return nullptr;  // nothing is ever alien on one node
   // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, one per node
   const std::size_t bytes = sizeof(AlienArray*) * nodes;
-  auto** set = static_cast<AlienArray**>(kmalloc_node(bytes, node));
+  auto** set = static_cast<AlienArray**>(kmalloc_metadata(bytes, node));
   if (!set) return nullptr;
   std::memset(static_cast<void*>(set), 0, bytes);
   for (int i = 0; i < nodes; ++i) {
     if (i == node) continue;
-    void* mem = kmalloc_node(AlienArray::bytes_for(limit), node);
+    void* mem = kmalloc_metadata(AlienArray::bytes_for(limit), node);
     if (!mem) {
       free_alien_set(set);
       return nullptr;

@@ -1,17 +1,18 @@
 // Self-hosted metadata: entries blocks and array caches come from
-// kmalloc_node (alien sets: alien_cache.cc).
+// kmalloc_metadata (alien sets: alien_cache.cc); a node's shared array is made
+// at its first flush.
 #include <cerrno>
 #include <cstring>
 #include <new>
 
+#include "cache/internal.h"
 #include "cache/kmalloc.h"
-#include "cache/registry.h"
 
 namespace numaslab::detail {
 
 ArrayCache* alloc_array(int node, std::uint32_t limit, std::uint32_t batch) {
   NS_INTERNAL_ALLOCATION;
-  auto* a = static_cast<ArrayCache*>(kmalloc_node(ArrayCache::bytes_for(limit), node));
+  auto* a = static_cast<ArrayCache*>(kmalloc_metadata(ArrayCache::bytes_for(limit), node));
   if (a) a->init(limit, batch);
   return a;
 }
@@ -20,10 +21,32 @@ void free_array(ArrayCache* a) {
   if (a) kfree(a);
 }
 
+void ensure_shared_array(Cache* c, int node) {
+  NodeLists* nl = c->node(node);
+  if (!nl || nl->shared.load(std::memory_order_acquire)) return;
+  const std::uint32_t entries =
+      c->shared.load(std::memory_order_relaxed) * c->batchcount.load(std::memory_order_relaxed);
+  if (entries == 0) return;
+  ArrayCache* sh = alloc_array(node, entries, kSharedSentinelBatch);
+  if (!sh) return;  // out of memory: the batch goes to the slabs
+  {
+    // Under the lock, as a CPU event detaches it (the node's last CPU) and
+    // tune replaces it: installed only while the node has a CPU and the
+    // cache still wants one.
+    LockGuard<SpinLock> g(nl->list_lock);
+    if (!nl->shared.load(std::memory_order_relaxed) && topology().online_cpus_on_node(node) > 0 &&
+        c->shared.load(std::memory_order_relaxed) > 0) {
+      nl->shared.store(sh, std::memory_order_release);
+      sh = nullptr;
+    }
+  }
+  free_array(sh);  // another CPU of the node was first
+}
+
 void** alloc_entries(int node, std::uint32_t size, std::uint32_t batch) {
   NS_INTERNAL_ALLOCATION;
   auto* h = static_cast<ArrayHeader*>(
-      kmalloc_node(sizeof(ArrayHeader) + std::size_t{size} * sizeof(void*), node));
+      kmalloc_metadata(sizeof(ArrayHeader) + std::size_t{size} * sizeof(void*), node));
   if (!h) return nullptr;
   *h = ArrayHeader{size, batch, 0, 0, 0};
   // The slot points at the entries, past the header: for memcheck the block

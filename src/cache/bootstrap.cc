@@ -7,7 +7,7 @@
 //     from its node lists.
 //  2. kmalloc caches are created smallest first, their descriptors from the
 //     cache of caches. Classes up to the one holding a NodeLists use static
-//     node lists; larger classes get node lists from kmalloc_node.
+//     node lists; larger classes get node lists from kmalloc_metadata.
 //  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
 //     head/tail pointers, so a move is a copy).
 //  4. Every cache gets its per-CPU arrays, shared and alien arrays.
@@ -52,13 +52,15 @@ Cache* g_cache_cache = nullptr;
 
 alignas(kCacheLine) char g_cache_cache_storage[Cache::slots_offset() + sizeof(CpuSlot) * kMaxCpus];
 
-// Static node lists for the bootstrap caches: [0] is the cache of caches,
-// [1 + cls] the kmalloc class cls (only classes up to the NodeLists class).
+// Static node lists for the bootstrap caches: [node][0] is the cache of
+// caches, [node][1 + cls] the kmalloc class cls (only classes up to the
+// NodeLists class). Node-major: a machine's few nodes touch a page or two of
+// it, not one page per cache.
 constexpr int kMaxBootCaches = 16;
-alignas(kCacheLine) char g_boot_lists_storage[kMaxBootCaches][kMaxNodes][sizeof(NodeLists)];
+alignas(kCacheLine) char g_boot_lists_storage[kMaxNodes][kMaxBootCaches][sizeof(NodeLists)];
 
 NodeLists* boot_lists(int which, int node) {
-  return reinterpret_cast<NodeLists*>(g_boot_lists_storage[which][node]);
+  return reinterpret_cast<NodeLists*>(g_boot_lists_storage[node][which]);
 }
 
 void install_boot_lists(Cache* c, int which) {
@@ -75,7 +77,7 @@ void install_boot_lists(Cache* c, int which) {
 bool self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
   for (int n = 0; n < topology().num_nodes(); ++n) {
     NodeLists* old = c->node(n);
-    void* mem = kmalloc_node(sizeof(NodeLists), n);
+    void* mem = kmalloc_metadata(sizeof(NodeLists), n);
     if (!mem) return false;
     auto* nl = new (mem) NodeLists;
     nl->init(n, c->name);

@@ -155,6 +155,12 @@ void destroy_slabs(Cache* c, SlabQueue* dead);
 // use_shared, else slabs).
 void return_to_node(Cache* c, int node, void* const* objs, std::uint32_t n, bool use_shared,
                     SlabQueue* dead);
+// Makes node's shared array if the cache has one (shared factor > 0) and it
+// does not exist yet: a cache whose CPU arrays never overflow never has one.
+// Called by a flush before it returns a batch, with no lock held (it
+// allocates from kmalloc, maybe from this very cache); out of memory leaves
+// the node without one (arrays.cc).
+void ensure_shared_array(Cache* c, int node);
 // One object straight from node's slabs (no array), growing as needed.
 void* alloc_from_node(Cache* c, int node, bool count_node_alloc);
 

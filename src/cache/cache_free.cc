@@ -91,6 +91,7 @@ void cache_flusharray(Cache* c, void* obj, int home) {
     if (r.got) {
       slot_moved(s, -static_cast<std::int64_t>(r.got));
       SlabQueue dead;
+      ensure_shared_array(c, static_cast<int>(r.node));
       return_to_node(c, static_cast<int>(r.node), buf, r.got, true, &dead);
       destroy_slabs(c, &dead);
     }

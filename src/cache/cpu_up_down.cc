@@ -14,7 +14,7 @@ namespace numaslab::detail {
 int cache_prepare_node(Cache* c, int node) {
   NS_INTERNAL_ALLOCATION;
   if (!c->node(node)) {
-    void* mem = kmalloc_node(sizeof(NodeLists), node);
+    void* mem = kmalloc_metadata(sizeof(NodeLists), node);
     if (!mem) return -ENOMEM;
     auto* nl = new (mem) NodeLists;
     nl->init(node, c->name);
@@ -29,19 +29,16 @@ int cache_prepare_cpu(Cache* c, int cpu) {
   const int node = topology().cpu_to_node(cpu);
   const std::uint32_t limit = c->limit.load(std::memory_order_relaxed);
   const std::uint32_t batch = c->batchcount.load(std::memory_order_relaxed);
-  const std::uint32_t shared = c->shared.load(std::memory_order_relaxed);
-  // R2: allocate everything before taking any lock ...
+  // R2: allocate everything before taking any lock ... (The node's shared
+  // array is made at its first flush, ensure_shared_array.)
   void** nc = alloc_entries(node, initial_entries(limit, batch), batch);
-  ArrayCache* sh = nullptr;
   AlienArray** al = nullptr;
   bool ok = nc != nullptr;
-  if (ok && shared * batch > 0) ok = (sh = alloc_array(node, shared * batch, kSharedSentinelBatch));
   if (ok && topology().num_nodes() > 1)
     ok = (al = alloc_alien_set(node, limit > 1 ? kAlienLimit : 1)) != nullptr;
   NodeLists* nl = c->node(node);
   if (!ok || !nl) {
     free_entries(nc);
-    free_array(sh);
     free_alien_set(al);
     return -ENOMEM;
   }
@@ -56,17 +53,12 @@ int cache_prepare_cpu(Cache* c, int cpu) {
   }
   {
     LockGuard<SpinLock> g(nl->list_lock);
-    if (sh && !nl->shared.load(std::memory_order_relaxed)) {
-      nl->shared.store(sh, std::memory_order_release);
-      sh = nullptr;
-    }
     if (al && !nl->alien.load(std::memory_order_relaxed)) {
       nl->alien.store(al, std::memory_order_release);
       al = nullptr;
     }
   }
   // ... and free what another CPU of the node had already installed, unlocked.
-  free_array(sh);
   free_alien_set(al);
   return 0;
 }

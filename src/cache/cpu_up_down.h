@@ -7,11 +7,13 @@
 // Contract (all with the registry mutex held):
 //  * cache_prepare_node(c, n): node n's lists exist (R1: created once, freed
 //    only by cache destroy) and its free_limit counts its online CPUs.
-//  * cache_prepare_cpu(c, cpu) — CPU_UP_PREPARE: allocates the CPU's array,
-//    a shared array and the alien set before taking any lock, attaches the
-//    array under the slot stop, installs shared and alien under the node's
-//    list_lock only if absent, and frees what it did not install after
-//    unlocking (R2). -ENOMEM leaves nothing installed it could not complete.
+//  * cache_prepare_cpu(c, cpu) — CPU_UP_PREPARE: allocates the CPU's array
+//    and the alien set before taking any lock, attaches the array under the
+//    slot stop, installs the alien set under the node's list_lock only if
+//    absent, and frees what it did not install after unlocking (R2). -ENOMEM
+//    leaves nothing installed it could not complete. (The node's shared
+//    array is made, the same way, at the first flush that needs it:
+//    ensure_shared_array.)
 //  * cache_cpu_dead(c, cpu) — CPU_DEAD (and UP_CANCELED): detaches the CPU's
 //    array, returns its objects under the list_lock and lowers free_limit; on
 //    the node's last CPU also returns the shared array and detaches shared

@@ -183,6 +183,19 @@ void* kmalloc_node(std::size_t size, int node) {
   return large_alloc(size, node);
 }
 
+void* kmalloc_metadata(std::size_t size, int node) {
+  const int cls = size_class(size);
+  if (cls >= 0 && node >= 0 && node < topology().num_nodes() && topology().node_has_memory(node)) {
+    Cache* c = g_kmalloc_caches[cls];
+    if (c->node(node)) {
+      void* p = alloc_from_node(c, node, /*count_node_alloc=*/true);
+      if (NS_UNLIKELY(c->watched)) kmalloc_note_size(c, p, size);
+      return p;
+    }
+  }
+  return kmalloc_node(size, node);
+}
+
 void* kmalloc_aligned(std::size_t size, std::size_t align, int node) {
   if (node < 0 && kmalloc_aligns(size, align)) return numaslab_kmalloc(size);
   NS_ASSERT(booted());  // the caller has started numaslab

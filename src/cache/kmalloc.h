@@ -46,6 +46,11 @@ void kmalloc_publish_table();
 
 void* kmalloc(std::size_t size);
 void* kmalloc_node(std::size_t size, int node);
+// numaslab's own metadata (arrays, alien sets, node lists): one object
+// straight from node's slabs, so a rare allocation never refills a CPU array
+// with a batch of its class (nor charges the CPU's budget for it). Falls back
+// to kmalloc_node where the node cannot serve it.
+void* kmalloc_metadata(std::size_t size, int node);
 // align: a power of two; nullptr with ENOMEM if it cannot be served.
 // node -1: the current node.
 void* kmalloc_aligned(std::size_t size, std::size_t align, int node = -1);

@@ -38,11 +38,16 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   for (int n = 0; n < 2; ++n) {
     NodeView v = node_view(k, n);
     ASSERT_NE(v.nl, nullptr);
-    EXPECT_NE(v.shared, nullptr);
-    EXPECT_EQ(v.shared_limit, 8u * 60u);
+    EXPECT_EQ(v.shared, nullptr) << "a node's shared array is made at its first flush";
     EXPECT_NE(v.alien, nullptr);
     // free_limit == (1 + online CPUs of the node) * batchcount + num.
     EXPECT_EQ(v.free_limit, 3u * 60u + k->geo.num);
+  }
+  make_shared_arrays(k);
+  for (int n = 0; n < 2; ++n) {
+    NodeView v = node_view(k, n);
+    EXPECT_NE(v.shared, nullptr);
+    EXPECT_EQ(v.shared_limit, 8u * 60u);
   }
   // Larger objects get smaller arrays (the shape of the kernel's
   // enable_cpucache table, with more room: create.cc).
@@ -55,7 +60,8 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   numaslab_cache* huge = make_cache("tunables_huge", 10000);
   EXPECT_EQ(raw(huge)->limit.load(), 8u);
   EXPECT_EQ(raw(huge)->shared.load(), 0u);
-  EXPECT_EQ(node_view(raw(huge), 0).shared, nullptr);
+  make_shared_arrays(raw(huge));
+  EXPECT_EQ(node_view(raw(huge), 0).shared, nullptr) << "shared factor 0: never one";
 }
 
 TEST(Arrays, EveryAllocationCountsExactlyOneHitOrMiss) {
@@ -167,7 +173,7 @@ TEST(Arrays, FullArrayFlushesOneBatchToTheSharedArray) {
   for (std::uint32_t i = 0; i < limit + 300; ++i) objs.push_back(numaslab_cache_alloc(c));
   SlotView v0 = slot_view(k, 0);
   const std::uint32_t start = v0.avail;
-  ASSERT_EQ(node_view(k, 0).shared_avail, 0u);
+  ASSERT_EQ(node_view(k, 0).shared, nullptr) << "no flush yet, no shared array";
 
   std::size_t next = 0;
   for (std::uint32_t i = start; i < limit; ++i) numaslab_cache_free(c, objs[next++]);
@@ -175,15 +181,17 @@ TEST(Arrays, FullArrayFlushesOneBatchToTheSharedArray) {
   EXPECT_EQ(v.avail, limit);
   EXPECT_EQ(v.stats.free_hit, limit - start);
   EXPECT_EQ(v.stats.free_miss, 0u);
-  EXPECT_EQ(node_view(k, 0).shared_avail, 0u);
+  EXPECT_EQ(node_view(k, 0).shared, nullptr);
 
-  numaslab_cache_free(c, objs[next++]);  // limit + 1: one flush
+  numaslab_cache_free(c, objs[next++]);  // limit + 1: one flush, which makes the shared array
   v = slot_view(k, 0);
   EXPECT_EQ(v.stats.free_miss, 1u);
   EXPECT_EQ(v.avail, limit - batch + 1);
   NodeView nv = node_view(k, 0);
+  ASSERT_NE(nv.shared, nullptr);
+  EXPECT_EQ(nv.shared_limit, k->shared.load() * batch);
   EXPECT_EQ(nv.shared_avail, batch) << "the oldest batch went to the shared array";
-  EXPECT_EQ(node_view(k, 1).shared_avail, 0u) << "never to another node";
+  EXPECT_EQ(node_view(k, 1).shared, nullptr) << "never to another node";
   while (next < objs.size()) numaslab_cache_free(c, objs[next++]);
   EXPECT_VERIFY_OK();
 }
@@ -194,7 +202,7 @@ TEST(Arrays, FlushGoesToTheSlabsOnceTheSharedArrayIsFull) {
   numaslab_cache* c = make_cache("flush_full");
   Cache* k = raw(c);
   const std::uint32_t limit = k->limit.load(), batch = k->batchcount.load();
-  const std::uint32_t shared_limit = node_view(k, 0).shared_limit;
+  const std::uint32_t shared_limit = k->shared.load() * batch;  // made at the first flush
   const std::uint32_t num = k->geo.num;
   std::vector<void*> objs;
   for (int i = 0; i < 2000; ++i) objs.push_back(numaslab_cache_alloc(c));
@@ -245,6 +253,7 @@ TEST(Arrays, RemoteFreesQueueInTheAlienArrayAndOverflowHome) {
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
   numaslab_cache* c = make_cache("alien");
   Cache* k = raw(c);
+  make_shared_arrays(k);                            // as if node 1's CPUs had flushed already
   const int n = static_cast<int>(kAlienLimit) + 1;  // 13
   std::vector<void*> objs;
   for (int i = 0; i < n; ++i) {
@@ -442,7 +451,7 @@ TEST(Arrays, LastCpuOfANodeDownKeepsItsListsUsable) {
 
   ASSERT_EQ(numaslab_cpu_up(3), 0);
   nv = node_view(k, 1);
-  EXPECT_NE(nv.shared, nullptr);
+  EXPECT_EQ(nv.shared, nullptr) << "made again at the node's first flush";
   EXPECT_NE(nv.alien, nullptr);
   ASSERT_EQ(numaslab_bind_thread_to_cpu(3), 0);
   void* p = numaslab_cache_alloc(c);

@@ -272,7 +272,8 @@ TEST_F(VerifyCorruption, DuplicateInACpuArray) NS_NO_THREAD_SAFETY_ANALYSIS {
   EXPECT_GT(vr.errors, 0);
   char ptr[32];
   std::snprintf(ptr, sizeof ptr, "%p", dup);
-  EXPECT_NE(vr.report.find(std::string("array of CPU 0 holds ") + ptr + " twice"), std::string::npos)
+  EXPECT_NE(vr.report.find(std::string("array of CPU 0 holds ") + ptr + " twice"),
+            std::string::npos)
       << vr.report;
   EXPECT_NE(vr.report.find("marked cached but arrays hold"), std::string::npos) << vr.report;
   {
@@ -282,6 +283,7 @@ TEST_F(VerifyCorruption, DuplicateInACpuArray) NS_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 TEST_F(VerifyCorruption, ForeignPointerInTheSharedArray) NS_NO_THREAD_SAFETY_ANALYSIS {
+  make_shared_arrays(k_);
   NodeLists* nl = k_->node(0);
   int local = 0;
   {

@@ -124,8 +124,11 @@ TEST(HotplugInterplay, TuneWhileNodeDownThenUp) {
   EXPECT_EQ(s2.limit, 30u);
   EXPECT_EQ(s2.batchcount, 10u);
   NodeView n1 = node_view(c, 1);
+  EXPECT_EQ(n1.shared, nullptr) << "a shared array comes at the node's first flush";
+  make_shared_arrays(c);
+  n1 = node_view(c, 1);
   ASSERT_NE(n1.shared, nullptr);
-  EXPECT_EQ(n1.shared_limit, 30u);
+  EXPECT_EQ(n1.shared_limit, 30u) << "of the tuned size";
   ASSERT_NE(n1.alien, nullptr);
   EXPECT_EQ(n1.alien[0]->ac.limit, detail::kAlienLimit);
   EXPECT_EQ(n1.free_limit, expected_free_limit(c, 1));

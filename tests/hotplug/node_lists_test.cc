@@ -41,6 +41,7 @@ void check_r1(const Subject& s) {
   Cache* c = s.c;
   NodeLists* nl1 = c->node(1);
   ASSERT_NE(nl1, nullptr);
+  make_shared_arrays(c);  // as if node 1's CPUs had flushed: the down must detach it
   {
     NodeView n1 = node_view(c, 1);
     if (c->shared.load() * c->batchcount.load() > 0) {
@@ -192,7 +193,7 @@ TEST(HotplugR1, CacheCreatedWhileNodeHasNoCpu) {
   ASSERT_EQ(numaslab_cpu_up(3), 0);
   n1 = node_view(c, 1);
   EXPECT_EQ(n1.nl, c->node(1));
-  EXPECT_NE(n1.shared, nullptr);
+  EXPECT_EQ(n1.shared, nullptr) << "a shared array comes at the node's first flush";
   EXPECT_NE(n1.alien, nullptr);
   EXPECT_NE(slot_view(c, 3).ac, nullptr);
   numaslab_cache_free(uc, p);
@@ -251,6 +252,9 @@ void expect_reonlined(Cache* c, int node, int cpu, int nodes) {
   NodeView n = node_view(c, node);
   ASSERT_NE(n.nl, nullptr);
   if (shared * batch > 0) {
+    EXPECT_EQ(n.shared, nullptr) << "a shared array comes at the node's first flush";
+    make_shared_arrays(c);
+    n = node_view(c, node);
     ASSERT_NE(n.shared, nullptr);
     EXPECT_EQ(n.shared_limit, shared * batch);
     EXPECT_EQ(n.shared_batch, detail::kSharedSentinelBatch);

@@ -268,6 +268,7 @@ TEST(HotplugDrain, AlienArraysOfDyingNodeGoHome) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(queued, want);
 
+  make_shared_arrays(c);  // as if node 0's CPUs had flushed
   const NodeView n0_before = node_view(c, 0);
   ASSERT_NE(n0_before.shared, nullptr);
   ASSERT_EQ(numaslab_cpu_down(2), 0);

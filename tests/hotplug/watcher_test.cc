@@ -103,10 +103,7 @@ TEST(HotplugWatcher, MapModeFollowsFakeSysfsOnlineMask) {
   for (Cache* c : all_caches()) {
     SCOPED_TRACE(c->name);
     NodeView n1 = node_view(c, 1);
-    EXPECT_NE(n1.alien, nullptr);
-    if (c->shared.load() * c->batchcount.load() > 0) {
-      EXPECT_NE(n1.shared, nullptr);
-    }
+    EXPECT_NE(n1.alien, nullptr);  // (a shared array comes at the node's first flush)
     EXPECT_NE(slot_view(c, 1).ac, nullptr);
   }
   EXPECT_EQ(numaslab_watch_poll(), 0);

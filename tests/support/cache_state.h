@@ -106,6 +106,12 @@ inline NodeView node_view(Cache* c, int node) NS_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 // Sum of slabs grown over all nodes.
+// What a CPU's first flush does on its node: after this every node with a
+// CPU has the cache's shared array (if the cache has one at all).
+inline void make_shared_arrays(Cache* c) {
+  for (int n = 0; n < detail::topology().num_nodes(); ++n) detail::ensure_shared_array(c, n);
+}
+
 inline std::uint64_t slabs_grown(Cache* c) {
   std::uint64_t n = 0;
   for (int i = 0; i < detail::topology().num_nodes(); ++i) n += node_view(c, i).stats.grown;
