@@ -225,6 +225,126 @@ TEST_F(PageAllocatorTest, ABlockFreedWhileANodeMapsIsAddressableWhenHandedOut) {
   trim_node(kNodeMapRace, 0);
 }
 
+// A run of any length is cut from the next power of two; the rest of that
+// block is free for the next requests at once, and the run frees whole.
+TEST_F(PageAllocatorTest, RunsOfAnyLengthGiveTheirTailBack) {
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNodeRuns));
+  char* p = static_cast<char*>(alloc_run(kNodeRuns, 5, 0));
+  ASSERT_NE(p, nullptr);
+  PageAllocatorStats s = page_allocator_stats(kNodeRuns);
+  EXPECT_EQ(s.pages_in_use, 5u);
+  EXPECT_EQ(s.pages_free, kDataPages - 5);
+  EXPECT_EQ(page_lookup(p)->kind, PageKind::kAllocated);
+  EXPECT_EQ(page_lookup(p)->order, 3u) << "the order of the smallest block holding it";
+  EXPECT_EQ(page_lookup(p + 4 * kPageSize)->kind, PageKind::kTail);
+  // The block's tail is free at once: page 5 (order 0), pages 6..7 (order 1).
+  EXPECT_EQ(page_lookup(p + 5 * kPageSize)->kind, PageKind::kFree);
+  EXPECT_EQ(page_lookup(p + 5 * kPageSize)->order, 0u);
+  EXPECT_EQ(page_lookup(p + 6 * kPageSize)->kind, PageKind::kFree);
+  EXPECT_EQ(page_lookup(p + 6 * kPageSize)->order, 1u);
+  // Once the segment's other small blocks are taken, the next small runs are
+  // that tail.
+  std::vector<std::pair<void*, std::size_t>> small;
+  char* two = nullptr;
+  while ((two = static_cast<char*>(alloc_run(kNodeRuns, 2, 0))) != p + 6 * kPageSize) {
+    ASSERT_NE(two, nullptr);
+    ASSERT_LT(small.size(), kDataPages);
+    small.emplace_back(two, 2);
+  }
+  char* one = nullptr;
+  while ((one = static_cast<char*>(alloc_run(kNodeRuns, 1, 0))) != p + 5 * kPageSize) {
+    ASSERT_NE(one, nullptr);
+    ASSERT_LT(small.size(), kDataPages);
+    small.emplace_back(one, 1);
+  }
+  for (auto [q, n] : small) free_run(q, n);
+  // Alignment beyond the length: 3 pages at a multiple of 16.
+  char* aligned = static_cast<char*>(alloc_run(kNodeRuns, 3, 4));
+  ASSERT_NE(aligned, nullptr);
+  EXPECT_EQ((addr_of(aligned) - segment_base(aligned)) % (16 * kPageSize), 0u);
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 5u + 2 + 1 + 3);
+  std::memset(p, 1, 5 * kPageSize);
+  std::memset(aligned, 2, 3 * kPageSize);
+  free_run(one, 1);
+  free_run(p, 5);
+  free_run(aligned, 3);
+  free_run(two, 2);
+  s = page_allocator_stats(kNodeRuns);
+  EXPECT_EQ(s.pages_in_use, 0u);
+  EXPECT_EQ(s.pages_free, kDataPages) << "every piece merged back";
+  EXPECT_EQ(s.segments, 1u);
+  errno = 0;
+  EXPECT_EQ(alloc_run(kNodeRuns, 0, 0), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(alloc_run(kNodeRuns, (std::size_t{1} << kMaxRunOrder) + 1, 0), nullptr);
+  EXPECT_EQ(alloc_run(kNodeRuns, 1, kMaxRunOrder + 1), nullptr);
+}
+
+// A run grows in place into free pages after it (also past its order, when
+// its head is aligned to the larger one) and shrinks in place; it refuses a
+// growth into pages someone holds.
+TEST_F(PageAllocatorTest, RunsResizeInPlace) {
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNodeRuns));
+  // A 64-page-aligned run of 10 pages: its block's other 54 pages are free.
+  char* p = static_cast<char*>(alloc_run(kNodeRuns, 10, 6));
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 7, 10 * kPageSize);
+  EXPECT_TRUE(resize_run(p, 10, 16));
+  EXPECT_EQ(page_lookup(p)->order, 4u);
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 16u);
+  EXPECT_TRUE(resize_run(p, 16, 40)) << "into the next order: the head is aligned to 64";
+  EXPECT_EQ(page_lookup(p)->order, 6u);
+  EXPECT_EQ(page_lookup(p + 39 * kPageSize)->kind, PageKind::kTail);
+  EXPECT_EQ(page_lookup(p + 40 * kPageSize)->kind, PageKind::kFree);
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 40u);
+  EXPECT_EQ(p[10 * kPageSize - 1], 7) << "contents stay";
+  std::memset(p, 8, 40 * kPageSize);
+  // Someone takes a page right after it: no growth past that.
+  std::vector<std::pair<void*, std::size_t>> others;
+  void* next = nullptr;
+  while ((next = alloc_run(kNodeRuns, 1, 0)) != p + 40 * kPageSize) {
+    ASSERT_NE(next, nullptr);
+    ASSERT_LT(others.size(), kDataPages);
+    others.emplace_back(next, 1);
+  }
+  EXPECT_FALSE(resize_run(p, 40, 48));
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 41u + others.size());
+  // Shrinking always works and merges the rest back.
+  EXPECT_TRUE(resize_run(p, 40, 3));
+  EXPECT_EQ(page_lookup(p)->order, 2u);
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 4u + others.size());
+  EXPECT_EQ(p[3 * kPageSize - 1], 8);
+  free_run(p, 3);
+  free_run(next, 1);
+  for (auto [q, n] : others) free_run(q, n);
+  PageAllocatorStats s = page_allocator_stats(kNodeRuns);
+  EXPECT_EQ(s.pages_in_use, 0u);
+  EXPECT_EQ(s.pages_free, kDataPages);
+  // A head not aligned to the larger order cannot grow past its own.
+  char* a = static_cast<char*>(alloc_run(kNodeRuns, 64, 6));
+  char* b = static_cast<char*>(alloc_run(kNodeRuns, 16, 4));
+  ASSERT_TRUE(a && b);
+  if ((addr_of(b) - segment_base(b)) % (32 * kPageSize) != 0) {
+    EXPECT_FALSE(resize_run(b, 16, 17));
+  }
+  free_run(a, 64);
+  free_run(b, 16);
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 0u);
+}
+
+TEST_F(PageAllocatorDeathTest, ARunFreedWithTheWrongLengthIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNodeDeath));
+  void* p = alloc_run(kNodeDeath, 6, 0);  // pages 6..7 of its block are free
+  ASSERT_NE(p, nullptr);
+  EXPECT_DEATH(free_run(p, 7), "free_pages: 0x[0-9a-f]+ .*order 3: the run is shorter");
+  EXPECT_DEATH(free_run(p, 5), "free_pages: 0x[0-9a-f]+ .*order 3: the run is longer");
+  EXPECT_DEATH(free_run(p, 2), "order 1: the run has a different order");
+  EXPECT_DEATH(free_run(p, 0), "free_run: 0x[0-9a-f]+: a run of 0 pages cannot exist");
+  free_run(p, 6);
+  EXPECT_EQ(page_allocator_stats(kNodeDeath).pages_in_use, 0u);
+}
+
 TEST_F(PageAllocatorTest, OutOfRangeRequestsFailWithEnomem) {
   errno = 0;
   EXPECT_EQ(alloc_pages(kNodeOrders, kMaxRunOrder + 1), nullptr);
