@@ -264,7 +264,7 @@ void free_span(NodeState& n, SegmentHeader* seg, std::uint32_t first, std::uint3
   while (first < end) {
     unsigned o = first == 0 ? kMaxRunOrder : static_cast<unsigned>(__builtin_ctz(first));
     if (o > kMaxRunOrder) o = kMaxRunOrder;
-    while (o > 0 && first + (1u << o) > end) --o;
+    while (first + (1u << o) > end) --o;
     mark_pages(seg, first + 1, (1u << o) - 1, PageKind::kFreeTail, 0);
     insert_free(n, seg, first, o, stamp);
     first += 1u << o;
@@ -709,10 +709,10 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pag
     {
       LockGuard<SpinLock> guard(n.lock);
       std::size_t taken = 0;
-      constexpr int kOrders = static_cast<int>(kMaxRunOrder) + 1;
-      for (int i = 0; i < kPagePools * kOrders && got < kBatch && taken < max_pages; ++i) {
-        const int o = kOrders - 1 - i % kOrders;  // largest first, pool by pool
-        PageDesc* d = n.free_lists[i / kOrders][o];
+      for (int i = 0; i < kPagePools * (kMaxRunOrder + 1) && got < kBatch && taken < max_pages;
+           ++i) {
+        const int o = kMaxRunOrder - i % (kMaxRunOrder + 1);  // largest first, pool by pool
+        PageDesc* d = n.free_lists[i / (kMaxRunOrder + 1)][o];
         // Resident blocks are at the front: the first released one ends them.
         while (d && d->size != 0 && got < kBatch && taken < max_pages) {
           PageDesc* next = d->next;
