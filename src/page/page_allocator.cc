@@ -42,11 +42,10 @@ struct alignas(kCacheLine) NodeState {
       : lock(LockRank::kPages, LockName{"page_lock", nullptr, node}) {}
 
   SpinLock lock;
-  // Per pool (segment_pool()), resident blocks at the front, released ones
-  // at the back (free_tails), so an allocation takes memory that is already
-  // faulted in first.
-  PageDesc* free_lists[kPagePools][kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
-  PageDesc* free_tails[kPagePools][kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
+  // Resident blocks at the front, released ones at the back (free_tails),
+  // so an allocation takes memory that is already faulted in first.
+  PageDesc* free_lists[kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
+  PageDesc* free_tails[kMaxRunOrder + 1] NS_GUARDED_BY(lock) = {};
   SegmentHeader* segments NS_GUARDED_BY(lock) = nullptr;  // linked via next_in_node
   std::size_t segment_count NS_GUARDED_BY(lock) = 0;
   std::size_t used_pages NS_GUARDED_BY(lock) = 0;
@@ -84,42 +83,39 @@ bool valid_node(int node) {
 
 void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 0)
     NS_REQUIRES(n.lock) {
-  PageDesc*& first = n.free_lists[segment_of(d)->pool][order];
-  PageDesc*& last = n.free_tails[segment_of(d)->pool][order];
   d->kind = PageKind::kFree;
   d->size = stamp;
   d->order = static_cast<std::uint8_t>(order);
   if (stamp != 0) {
     n.resident_free_pages += std::size_t{1} << order;
     d->prev = nullptr;
-    d->next = first;
+    d->next = n.free_lists[order];
     if (d->next)
       d->next->prev = d;
     else
-      last = d;
-    first = d;
+      n.free_tails[order] = d;
+    n.free_lists[order] = d;
   } else {
     d->next = nullptr;
-    d->prev = last;
+    d->prev = n.free_tails[order];
     if (d->prev)
       d->prev->next = d;
     else
-      first = d;
-    last = d;
+      n.free_lists[order] = d;
+    n.free_tails[order] = d;
   }
 }
 
 void list_remove(NodeState& n, PageDesc* d, unsigned order) NS_REQUIRES(n.lock) {
   if (d->size != 0) n.resident_free_pages -= std::size_t{1} << order;
-  const unsigned pool = segment_of(d)->pool;
   if (d->prev)
     d->prev->next = d->next;
   else
-    n.free_lists[pool][order] = d->next;
+    n.free_lists[order] = d->next;
   if (d->next)
     d->next->prev = d->prev;
   else
-    n.free_tails[pool][order] = d->prev;
+    n.free_tails[order] = d->prev;
   d->next = d->prev = nullptr;
 }
 
@@ -142,7 +138,6 @@ void init_header(SegmentHeader* seg, int node, std::size_t mapped_bytes, bool hu
   seg->header_pages = kHeaderPages;
   seg->mapped_bytes = mapped_bytes;
   seg->huge = huge;
-  seg->pool = 0;
   seg->next_in_node = nullptr;
   seg->used_pages.store(0, std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < kPagesPerSegment; ++i) {
@@ -157,14 +152,13 @@ void init_header(SegmentHeader* seg, int node, std::size_t mapped_bytes, bool hu
 }
 
 // Maps, binds, initialises and registers a segment; nullptr on failure.
-SegmentHeader* map_segment(int node, unsigned pool) {
+SegmentHeader* map_segment(int node) {
   void* mem = os_map_aligned(kSegmentSize, kSegmentSize);
   if (mem == nullptr) return nullptr;
   // Bind before the header is written so the header pages are placed too.
   if (g_bind.load(std::memory_order_relaxed)) (void)os_bind_to_node(mem, kSegmentSize, node);
   auto* seg = static_cast<SegmentHeader*>(mem);
   init_header(seg, node, kSegmentSize, /*huge=*/false);
-  seg->pool = static_cast<std::uint8_t>(pool);
   segment_register(seg);
   return seg;
 }
@@ -192,17 +186,16 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 // left its pages poisoned, and every way out of the free lists comes here.
 PageDesc* take_block(NodeState& n, unsigned order, std::uint64_t* stamp_out = nullptr)
     NS_REQUIRES(n.lock) {
-  // From the order's pool: the smallest resident block that fits; failing
-  // that, the smallest one (released: its pages fault in as they are touched).
-  PageDesc* const* lists = n.free_lists[pool_of_order(order)];
+  // The smallest resident block that fits; failing that, the smallest one
+  // (released: its pages fault in as they are touched).
   unsigned o = order;
-  while (o <= kMaxRunOrder && (lists[o] == nullptr || lists[o]->size == 0)) ++o;
+  while (o <= kMaxRunOrder && (n.free_lists[o] == nullptr || n.free_lists[o]->size == 0)) ++o;
   if (o > kMaxRunOrder) {
     o = order;
-    while (o <= kMaxRunOrder && lists[o] == nullptr) ++o;
+    while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
     if (o > kMaxRunOrder) return nullptr;
   }
-  PageDesc* head = lists[o];
+  PageDesc* head = n.free_lists[o];
   list_remove(n, head, o);
   SegmentHeader* seg = segment_of(head);
   const std::uint64_t stamp = head->size;
@@ -325,10 +318,8 @@ void page_allocator_reset() {
       LockGuard<SpinLock> guard(n.lock);
       segs = n.segments;
       n.segments = nullptr;
-      for (auto& pool : n.free_lists)
-        for (auto& l : pool) l = nullptr;
-      for (auto& pool : n.free_tails)
-        for (auto& l : pool) l = nullptr;
+      for (auto& l : n.free_lists) l = nullptr;
+      for (auto& l : n.free_tails) l = nullptr;
       n.segment_count = n.used_pages = n.free_pages = 0;
       n.huge_mappings = n.huge_bytes = 0;
     }
@@ -376,7 +367,7 @@ void* alloc_run(int node, std::size_t pages, unsigned align_order) {
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
   // spare is simply kept (it is what trim_node is for).
-  SegmentHeader* seg = map_segment(node, pool_of_order(order));
+  SegmentHeader* seg = map_segment(node);
   if (seg == nullptr) {
     errno = ENOMEM;
     return nullptr;
@@ -709,10 +700,8 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pag
     {
       LockGuard<SpinLock> guard(n.lock);
       std::size_t taken = 0;
-      for (int i = 0; i < kPagePools * (kMaxRunOrder + 1) && got < kBatch && taken < max_pages;
-           ++i) {
-        const int o = kMaxRunOrder - i % (kMaxRunOrder + 1);  // largest first, pool by pool
-        PageDesc* d = n.free_lists[i / (kMaxRunOrder + 1)][o];
+      for (int o = kMaxRunOrder; o >= 0 && got < kBatch && taken < max_pages; --o) {
+        PageDesc* d = n.free_lists[o];
         // Resident blocks are at the front: the first released one ends them.
         while (d && d->size != 0 && got < kBatch && taken < max_pages) {
           PageDesc* next = d->next;

@@ -47,16 +47,6 @@
 
 namespace numaslab::detail {
 
-// Two pools of segments per node: runs up to kSmallPoolMaxOrder (slabs and
-// small runs) and larger runs never share a segment, so long-lived slabs do
-// not pin the free space large runs need (in a heap that mixes them every
-// segment fragments, and each new one costs its header's pages). A run is
-// served from its order's pool only; trim_node returns empty segments of
-// either.
-inline constexpr int kPagePools = 2;
-inline constexpr unsigned kSmallPoolMaxOrder = 3;
-constexpr unsigned pool_of_order(unsigned order) { return order > kSmallPoolMaxOrder ? 1u : 0u; }
-
 struct PageAllocatorStats {
   std::size_t segments = 0;      // mapped segments (not huge)
   std::size_t pages_in_use = 0;  // pages handed out (runs), excluding headers

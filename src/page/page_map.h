@@ -75,7 +75,6 @@ struct SegmentHeader {
   std::uint32_t header_pages;  // pages [0, header_pages) hold this header
   std::size_t mapped_bytes;    // kSegmentSize, or the huge mapping's length
   bool huge;
-  std::uint8_t pool;                      // which free lists its blocks are on (page_allocator.h)
   SegmentHeader* next_in_node;            // guarded by: node page allocator lock
   std::atomic<std::uint32_t> used_pages;  // pages allocated (not free, not header); 0 for huge
   PageDesc pages[kPagesPerSegment];

@@ -271,8 +271,8 @@ TEST_F(PageAllocatorTest, RunsOfAnyLengthGiveTheirTailBack) {
   free_run(two, 2);
   s = page_allocator_stats(kNodeRuns);
   EXPECT_EQ(s.pages_in_use, 0u);
-  EXPECT_EQ(s.segments, 2u) << "the aligned run is of the large pool's order";
-  EXPECT_EQ(s.pages_free, 2 * kDataPages) << "every piece merged back";
+  EXPECT_EQ(s.pages_free, kDataPages) << "every piece merged back";
+  EXPECT_EQ(s.segments, 1u);
   errno = 0;
   EXPECT_EQ(alloc_run(kNodeRuns, 0, 0), nullptr);
   EXPECT_EQ(errno, ENOMEM);
@@ -299,28 +299,27 @@ TEST_F(PageAllocatorTest, RunsResizeInPlace) {
   EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 40u);
   EXPECT_EQ(p[10 * kPageSize - 1], 7) << "contents stay";
   std::memset(p, 8, 40 * kPageSize);
-  // Someone takes pages 48..63 after it: no growth past 48.
+  // Someone takes a page right after it: no growth past that.
   std::vector<std::pair<void*, std::size_t>> others;
   void* next = nullptr;
-  while ((next = alloc_run(kNodeRuns, 16, 0)) != p + 48 * kPageSize) {
+  while ((next = alloc_run(kNodeRuns, 1, 0)) != p + 40 * kPageSize) {
     ASSERT_NE(next, nullptr);
     ASSERT_LT(others.size(), kDataPages);
-    others.emplace_back(next, 16);
+    others.emplace_back(next, 1);
   }
-  EXPECT_FALSE(resize_run(p, 40, 56));
-  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 56u + 16 * others.size());
-  EXPECT_TRUE(resize_run(p, 40, 48)) << "up to the taken pages";
+  EXPECT_FALSE(resize_run(p, 40, 48));
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 41u + others.size());
   // Shrinking always works and merges the rest back.
-  EXPECT_TRUE(resize_run(p, 48, 3));
+  EXPECT_TRUE(resize_run(p, 40, 3));
   EXPECT_EQ(page_lookup(p)->order, 2u);
-  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 19u + 16 * others.size());
+  EXPECT_EQ(page_allocator_stats(kNodeRuns).pages_in_use, 4u + others.size());
   EXPECT_EQ(p[3 * kPageSize - 1], 8);
   free_run(p, 3);
-  free_run(next, 16);
+  free_run(next, 1);
   for (auto [q, n] : others) free_run(q, n);
   PageAllocatorStats s = page_allocator_stats(kNodeRuns);
   EXPECT_EQ(s.pages_in_use, 0u);
-  EXPECT_EQ(s.pages_free, s.segments * kDataPages);
+  EXPECT_EQ(s.pages_free, kDataPages);
   // A head not aligned to the larger order cannot grow past its own.
   char* a = static_cast<char*>(alloc_run(kNodeRuns, 64, 6));
   char* b = static_cast<char*>(alloc_run(kNodeRuns, 16, 4));
@@ -405,16 +404,18 @@ TEST_F(PageAllocatorTest, ExhaustAndRefillCoalescesBack) {
   EXPECT_EQ(s.pages_free, s.segments * kDataPages);
   EXPECT_EQ(s.segments, 2u);
 
-  // No fragmentation left: each segment's [16, 1024) yields 126 blocks of
-  // order 3 (the small pool's largest run) again and [9, 16) its 1+2+4
-  // pages, with no new segment.
-  std::vector<std::pair<void*, unsigned>> rest;
-  for (int k = 0; k < 2 * 126; ++k) {
-    void* p = alloc_pages(kNodeExhaust, kSmallPoolMaxOrder);
-    ASSERT_NE(p, nullptr);
-    rest.emplace_back(p, kSmallPoolMaxOrder);
+  // No fragmentation left: each segment yields its full-order block again
+  // (one per segment: the 9 header pages take the other half's alignment),
+  // and then exactly its initial carving of [9, 1024) =
+  // 512+256+128+64+32+16+4+2+1 pages (no order-3 block), with no new segment.
+  void* big[2];
+  for (void*& b : big) {
+    b = alloc_pages(kNodeExhaust, kMaxRunOrder);
+    ASSERT_NE(b, nullptr);
   }
-  for (unsigned order : {2u, 1u, 0u}) {
+  EXPECT_NE(segment_base(big[0]), segment_base(big[1]));
+  std::vector<std::pair<void*, unsigned>> rest;
+  for (unsigned order : {8u, 7u, 6u, 5u, 4u, 2u, 1u, 0u}) {
     for (int k = 0; k < 2; ++k) {
       void* p = alloc_pages(kNodeExhaust, order);
       ASSERT_NE(p, nullptr);
@@ -425,6 +426,7 @@ TEST_F(PageAllocatorTest, ExhaustAndRefillCoalescesBack) {
   EXPECT_EQ(s.segments, 2u);
   EXPECT_EQ(s.pages_free, 0u);
   EXPECT_EQ(s.pages_in_use, 2 * kDataPages);
+  for (void* b : big) free_pages(b, kMaxRunOrder);
   for (auto [p, order] : rest) free_pages(p, order);
   s = page_allocator_stats(kNodeExhaust);
   EXPECT_EQ(s.pages_in_use, 0u);
@@ -436,47 +438,19 @@ TEST_F(PageAllocatorTest, SplitBlocksAreReusedBeforeNewSegments) {
   fresh_node(kNodeSplit);
   // Allocating order 0 splits large blocks; the halves serve later requests.
   void* a = alloc_pages(kNodeSplit, 0);
-  void* b = alloc_pages(kNodeSplit, 2);
-  void* c = alloc_pages(kNodeSplit, 3);
+  void* b = alloc_pages(kNodeSplit, 4);
+  void* c = alloc_pages(kNodeSplit, 8);
   ASSERT_TRUE(a && b && c);
   EXPECT_EQ(page_allocator_stats(kNodeSplit).segments, 1u);
-  free_pages(b, 2);
-  void* d = alloc_pages(kNodeSplit, 2);
-  EXPECT_EQ(d, b);  // the just-freed block is the only order-2 block
+  free_pages(b, 4);
+  void* d = alloc_pages(kNodeSplit, 4);
+  EXPECT_EQ(d, b);  // the just-freed block is the only order-4 block
   free_pages(a, 0);
-  free_pages(c, 3);
-  free_pages(d, 2);
+  free_pages(c, 8);
+  free_pages(d, 4);
   PageAllocatorStats s = page_allocator_stats(kNodeSplit);
   EXPECT_EQ(s.pages_free, kDataPages);
   EXPECT_EQ(s.segments, 1u);
-}
-
-// Runs up to kSmallPoolMaxOrder (slabs) and larger runs never share a
-// segment, whatever is free where.
-TEST_F(PageAllocatorTest, SmallAndLargeRunsComeFromSegmentsOfTheirOwn) {
-  ASSERT_NO_FATAL_FAILURE(fresh_node(kNodePools));
-  void* small = alloc_pages(kNodePools, kSmallPoolMaxOrder);
-  ASSERT_NE(small, nullptr);
-  EXPECT_EQ(page_allocator_stats(kNodePools).segments, 1u);
-  void* large = alloc_run(kNodePools, 100, 0);  // order 7
-  ASSERT_NE(large, nullptr);
-  EXPECT_NE(segment_base(large), segment_base(small));
-  EXPECT_EQ(page_allocator_stats(kNodePools).segments, 2u)
-      << "the small pool's free space is not used";
-  // The large run's tail (28 pages) is free in its pool, never for a slab.
-  void* small2 = alloc_pages(kNodePools, 0);
-  EXPECT_EQ(segment_base(small2), segment_base(small));
-  void* large2 = alloc_run(kNodePools, 16, 0);
-  EXPECT_EQ(segment_base(large2), segment_base(large));
-  EXPECT_EQ(page_allocator_stats(kNodePools).segments, 2u);
-  free_pages(small, kSmallPoolMaxOrder);
-  free_pages(small2, 0);
-  free_run(large, 100);
-  free_run(large2, 16);
-  PageAllocatorStats s = page_allocator_stats(kNodePools);
-  EXPECT_EQ(s.pages_in_use, 0u);
-  EXPECT_EQ(s.pages_free, 2 * kDataPages);
-  EXPECT_EQ(trim_node(kNodePools, 0), 2 * kSegmentSize);
 }
 
 TEST_F(PageAllocatorTest, SlabRelabelledRunsFreeNormally) {
@@ -650,32 +624,35 @@ TEST_F(PageAllocatorTest, TrimReturnsFreeSegmentsOnly) {
     r = alloc_pages(kNodeTrim, kMaxRunOrder);  // one full-order block per segment
     ASSERT_NE(r, nullptr);
   }
-  void* small = alloc_pages(kNodeTrim, 0);  // a segment of the small pool
+  void* small = alloc_pages(kNodeTrim, 0);
   ASSERT_NE(small, nullptr);
-  EXPECT_EQ(page_allocator_stats(kNodeTrim).segments, 4u);
+  EXPECT_EQ(page_allocator_stats(kNodeTrim).segments, 3u);
   EXPECT_EQ(trim_node(kNodeTrim, 0), 0u) << "no segment is free yet";
 
-  free_pages(runs[0], kMaxRunOrder);
-  free_pages(runs[1], kMaxRunOrder);
+  for (void* r : runs)
+    if (segment_base(r) != segment_base(small)) free_pages(r, kMaxRunOrder);
   const std::size_t mapped_before = os_mapped_bytes();
   // Two segments are fully free; keep one of them.
   EXPECT_EQ(trim_node(kNodeTrim, 1), kSegmentSize);
   EXPECT_EQ(os_mapped_bytes(), mapped_before - kSegmentSize);
   PageAllocatorStats s = page_allocator_stats(kNodeTrim);
-  EXPECT_EQ(s.segments, 3u);
+  EXPECT_EQ(s.segments, 2u);
   EXPECT_EQ(trim_node(kNodeTrim, 0), kSegmentSize);
   EXPECT_EQ(os_mapped_bytes(), mapped_before - 2 * kSegmentSize);
   s = page_allocator_stats(kNodeTrim);
-  EXPECT_EQ(s.segments, 2u);
+  EXPECT_EQ(s.segments, 1u);
   EXPECT_EQ(s.pages_in_use, (std::size_t{1} << kMaxRunOrder) + 1);
-  EXPECT_EQ(s.pages_in_use + s.pages_free, 2 * kDataPages);
+  EXPECT_EQ(s.pages_in_use + s.pages_free, kDataPages);
 
   // The trimmed segments' pointers are no longer ours; the rest still works.
-  EXPECT_EQ(page_lookup(runs[0]), nullptr);
-  EXPECT_EQ(page_lookup(runs[1]), nullptr);
-  ASSERT_NE(page_lookup(runs[2]), nullptr);
-  free_pages(runs[2], kMaxRunOrder);
-  EXPECT_EQ(trim_node(kNodeTrim, 0), kSegmentSize) << "the small pool's segment is in use";
+  for (void* r : runs) {
+    if (segment_base(r) == segment_base(small)) {
+      EXPECT_NE(page_lookup(r), nullptr);
+      free_pages(r, kMaxRunOrder);
+    } else {
+      EXPECT_EQ(page_lookup(r), nullptr);
+    }
+  }
   free_pages(small, 0);
   EXPECT_EQ(trim_node(kNodeTrim, 0), kSegmentSize);
   s = page_allocator_stats(kNodeTrim);

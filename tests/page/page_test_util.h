@@ -36,7 +36,6 @@ enum TestNode : int {
   kNodeSplit = 15,
   kNodeMapRace = 16,
   kNodeRuns = 17,
-  kNodePools = 18,
 };
 
 inline constexpr std::size_t kDataPages = kPagesPerSegment - kSegmentHeaderPages;
