@@ -96,12 +96,6 @@ unsigned order_for(std::size_t bytes) {
   return order;
 }
 
-// The pages of a large block's run: exactly what `size` needs (the head's
-// size field keeps the request, so free and ksize find the run from it).
-std::size_t run_pages(std::size_t size) {
-  return size == 0 ? 1 : (size + kPageSize - 1) >> kPageShift;
-}
-
 // min_order: at least this order (a page run of order k is aligned to
 // 2^k pages).
 void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
@@ -115,7 +109,7 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   if (order > kMaxRunOrder) {
     p = alloc_huge(size, node, kPageSize << min_order);
   } else {
-    p = alloc_run(node, run_pages(size), min_order);
+    p = alloc_pages(node, order);
     if (!p) return nullptr;
     PageDesc* d = page_lookup(p);
     d->size = size;
@@ -127,8 +121,7 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   // slab object's whole slot): a fresh mapping reads as zero (defined), a
   // page run holds whatever it held (undefined).
   if (tools_active())
-    tool_alloc(p, order > kMaxRunOrder ? size : run_pages(size) << kPageShift,
-               order > kMaxRunOrder);
+    tool_alloc(p, order > kMaxRunOrder ? size : kPageSize << order, order > kMaxRunOrder);
   return p;
 }
 
@@ -235,14 +228,6 @@ void* krealloc(void* p, std::size_t size) {
   if (size <= have && size > have / 2) return p;
   // Under a checker a large block moves by copy: its view of the block is
   // then a free and an allocation, as for any other block.
-  if (!tools_active() && size > kKmallocMaxCached && size <= (kPageSize << kMaxRunOrder)) {
-    // A page run grows into the free pages after it, or gives its tail back.
-    PageDesc* d = page_lookup(p);
-    if (d->kind == PageKind::kLargeHead && resize_run(p, run_pages(d->size), run_pages(size))) {
-      d->size = size;
-      return p;
-    }
-  }
   if (!tools_active() && size > (kPageSize << kMaxRunOrder) &&
       page_lookup(p)->kind == PageKind::kHuge) {
     if (size > kMaxKmallocSize) {
@@ -281,9 +266,9 @@ void kfree_slow(void* p) {
       NS_CHECK(p == page_address(d),
                "numaslab_kfree: %p is an interior pointer of a %zu-byte block", p, d->size);
       freed_blocks_note(p, d->size);
-      if (tools_active()) tool_free_large(p, run_pages(d->size) << kPageShift, false);
+      if (tools_active()) tool_free_large(p, kPageSize << d->order, false);
       set_page_kind(d, PageKind::kAllocated);
-      free_run(p, run_pages(d->size));
+      free_pages(p, d->order);
       return;
     case PageKind::kHuge:
       NS_CHECK(p == page_address(d), "numaslab_kfree: %p is an interior pointer of a huge block",
@@ -325,7 +310,7 @@ std::size_t ksize(const void* p) {
     case PageKind::kFreeTail:
       report_not_allocated(p, "numaslab_ksize", false, true);
     case PageKind::kLargeHead:
-      return run_pages(d->size) << kPageShift;
+      return kPageSize << d->order;
     case PageKind::kHuge:
       return d->size;
     default:

@@ -184,8 +184,7 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 // the result allocated. nullptr if the node has no block large enough. The
 // block is addressable to a memory checker again: a large block freed earlier
 // left its pages poisoned, and every way out of the free lists comes here.
-PageDesc* take_block(NodeState& n, unsigned order, std::uint64_t* stamp_out = nullptr)
-    NS_REQUIRES(n.lock) {
+PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
   // The smallest resident block that fits; failing that, the smallest one
   // (released: its pages fault in as they are touched).
   unsigned o = order;
@@ -199,7 +198,6 @@ PageDesc* take_block(NodeState& n, unsigned order, std::uint64_t* stamp_out = nu
   list_remove(n, head, o);
   SegmentHeader* seg = segment_of(head);
   const std::uint64_t stamp = head->size;
-  if (stamp_out) *stamp_out = stamp;
   while (o > order) {
     --o;
     // The upper half becomes a free block of its own; its tails already are
@@ -239,46 +237,6 @@ void insert_free(NodeState& n, SegmentHeader* seg, std::uint32_t index, unsigned
     ++o;
   }
   list_push(n, &seg->pages[index], o, stamp);
-}
-
-// The order of the smallest block that holds `pages` pages.
-unsigned order_of_pages(std::size_t pages) {
-  unsigned order = 0;
-  while ((std::size_t{1} << order) < pages) ++order;
-  return order;
-}
-
-// Puts the free pages [first, end) of `seg` on the free lists as maximal
-// naturally aligned blocks (each merged with free buddies) and counts them
-// free. The pages' descriptors are relabelled here.
-void free_span(NodeState& n, SegmentHeader* seg, std::uint32_t first, std::uint32_t end,
-               std::uint64_t stamp) NS_REQUIRES(n.lock) {
-  const std::uint32_t count = end - first;
-  while (first < end) {
-    unsigned o = first == 0 ? kMaxRunOrder : static_cast<unsigned>(__builtin_ctz(first));
-    if (o > kMaxRunOrder) o = kMaxRunOrder;
-    while (first + (1u << o) > end) --o;
-    mark_pages(seg, first + 1, (1u << o) - 1, PageKind::kFreeTail, 0);
-    insert_free(n, seg, first, o, stamp);
-    first += 1u << o;
-  }
-  seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
-  n.used_pages -= count;
-  n.free_pages += count;
-}
-
-// Cuts the block `head` (of `order`, just taken) down to a run of `pages`
-// pages: the tail goes back to the free lists in the block's release state,
-// the run's descriptors say the run's own order.
-void trim_block(NodeState& n, PageDesc* head, unsigned order, std::size_t pages,
-                std::uint64_t stamp) NS_REQUIRES(n.lock) {
-  const auto run = static_cast<std::uint32_t>(pages);
-  if (run == (1u << order)) return;
-  SegmentHeader* seg = segment_of(head);
-  const unsigned run_order = order_of_pages(pages);
-  head->order = static_cast<std::uint8_t>(run_order);
-  mark_pages(seg, head->index + 1, run - 1, PageKind::kTail, run_order);
-  free_span(n, seg, head->index + run, head->index + (1u << order), stamp);
 }
 
 // Why `d` cannot be the head of an allocated run of `order`, or nullptr.
@@ -341,17 +299,6 @@ void page_allocator_init(int num_nodes, bool bind) {
 }
 
 void* alloc_pages(int node, unsigned order) {
-  if (order > kMaxRunOrder) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  return alloc_run(node, std::size_t{1} << order, order);
-}
-
-void* alloc_run(int node, std::size_t pages, unsigned align_order) {
-  unsigned order = pages == 0 || pages > (std::size_t{1} << kMaxRunOrder) ? kMaxRunOrder + 1
-                                                                          : order_of_pages(pages);
-  if (order < align_order) order = align_order;
   if (order > kMaxRunOrder || !valid_node(node)) {
     errno = ENOMEM;
     return nullptr;
@@ -359,11 +306,7 @@ void* alloc_run(int node, std::size_t pages, unsigned align_order) {
   NodeState& n = g_table.nodes[node];
   {
     LockGuard<SpinLock> guard(n.lock);
-    std::uint64_t stamp = 0;
-    if (PageDesc* d = take_block(n, order, &stamp)) {
-      trim_block(n, d, order, pages, stamp);
-      return page_address(d);
-    }
+    if (PageDesc* d = take_block(n, order)) return page_address(d);
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
   // spare is simply kept (it is what trim_node is for).
@@ -374,31 +317,20 @@ void* alloc_run(int node, std::size_t pages, unsigned align_order) {
   }
   LockGuard<SpinLock> guard(n.lock);
   add_segment(n, seg);
-  std::uint64_t stamp = 0;
-  PageDesc* d = take_block(n, order, &stamp);
+  PageDesc* d = take_block(n, order);
   NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment", node,
            order);
-  trim_block(n, d, order, pages, stamp);
   return page_address(d);
 }
 
 void free_pages(void* p, unsigned order) {
-  NS_CHECK(order <= kMaxRunOrder,
-           "free_pages: %p is not the head of an allocated run of order %u: the order is out of "
-           "range",
-           p, order);
-  free_run(p, std::size_t{1} << order);
-}
-
-void free_run(void* p, std::size_t pages) {
-  NS_CHECK(pages >= 1 && pages <= (std::size_t{1} << kMaxRunOrder),
-           "free_run: %p: a run of %zu pages cannot exist", p, pages);
-  const unsigned order = order_of_pages(pages);
   auto addr = reinterpret_cast<std::uintptr_t>(p);
   const char* why = nullptr;
   PageDesc* d = nullptr;
   if ((addr & (kPageSize - 1)) != 0)
     why = "it is not page aligned";
+  else if (order > kMaxRunOrder)
+    why = "the order is out of range";
   else if ((d = page_lookup(p)) == nullptr)
     why = "it is not a numaslab page";
   else if (segment_of(d)->huge)
@@ -418,24 +350,16 @@ void free_run(void* p, std::size_t pages) {
     LockGuard<SpinLock> guard(n.lock);
     // Validate under the lock: a double free races with the block's reuse.
     why = free_pages_problem(d, order);
-    // A run of fewer pages than its order's block ends where its tails end.
-    if (!why && pages > 1) {
-      // The run's last page is one of its own (a tail, or a slab page: both
-      // carry the run's order, which no other run's page there can).
-      const std::size_t last = d->index + pages - 1;
-      const PageKind k = last < kPagesPerSegment ? seg->pages[last].kind : PageKind::kUnused;
-      if ((k != PageKind::kTail && k != PageKind::kSlab) || seg->pages[last].order != order)
-        why = "the run is shorter";
-    }
-    if (!why && pages < (std::size_t{1} << order)) {
-      // ... and the page past it is not.
-      const PageDesc& next = seg->pages[d->index + pages];
-      if ((next.kind == PageKind::kTail || next.kind == PageKind::kSlab) && next.order == order)
-        why = "the run is longer";
-    }
     NS_CHECK(why == nullptr, "free_pages: %p is not the head of an allocated run of order %u: %s",
              p, order, why);
-    free_span(n, seg, d->index, d->index + static_cast<std::uint32_t>(pages), coarse_now_ms());
+
+    std::uint32_t count = 1u << order;
+    seg->used_pages.fetch_sub(count, std::memory_order_relaxed);
+    n.used_pages -= count;
+    n.free_pages += count;
+
+    mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
+    insert_free(n, seg, d->index, order, coarse_now_ms());
     // A node keeps the larger of the set amount and a share of what it has
     // in use: a large heap that breathes keeps its pages resident (a fault
     // costs more than anything else here), a small one stays small.
@@ -455,60 +379,6 @@ void free_run(void* p, std::size_t pages) {
     const std::size_t done = release_idle(node, kFreshFreeMs, excess) >> kPageShift;
     if (hard && done < excess) (void)release_idle(node, 0, excess - done);
   }
-}
-
-bool resize_run(void* p, std::size_t old_pages, std::size_t new_pages) {
-  if (new_pages == 0 || new_pages > (std::size_t{1} << kMaxRunOrder)) return false;
-  if (new_pages == old_pages) return true;
-  PageDesc* d = page_lookup(p);
-  NS_CHECK(d != nullptr && !segment_of(d)->huge, "resize_run: %p is not a page run", p);
-  SegmentHeader* seg = segment_of(d);
-  NodeState& n = g_table.nodes[d->node];
-  const unsigned old_order = order_of_pages(old_pages);
-  const unsigned new_order = order_of_pages(new_pages);
-  const std::uint32_t head = d->index;
-  const auto old_end = head + static_cast<std::uint32_t>(old_pages);
-  const auto new_end = head + static_cast<std::uint32_t>(new_pages);
-  // The run's head stays where it is, so it must be aligned to the new
-  // order's block (it is to the old one's).
-  if ((head & ((1u << new_order) - 1)) != 0) return false;
-  LockGuard<SpinLock> guard(n.lock);
-  const char* why = free_pages_problem(d, old_order);
-  NS_CHECK(why == nullptr, "resize_run: %p is not the head of an allocated run of order %u: %s", p,
-           old_order, why);
-  if (new_pages > old_pages) {
-    // Every page up to new_end must be free: blocks that start at or after
-    // old_end (none can start before it and reach past: they are aligned)
-    // and stay inside the new order's block.
-    std::uint32_t pos = old_end;
-    while (pos < new_end) {
-      const PageDesc& b = seg->pages[pos];
-      if (page_kind(&b) != PageKind::kFree) return false;
-      pos += 1u << b.order;
-    }
-    std::uint64_t stamp = 0;
-    for (std::uint32_t at = old_end; at < pos;) {
-      PageDesc* b = &seg->pages[at];
-      const unsigned o = b->order;
-      if (b->size > stamp) stamp = b->size;
-      list_remove(n, b, o);
-      at += 1u << o;
-    }
-    const std::uint32_t taken = pos - old_end;
-    seg->used_pages.fetch_add(taken, std::memory_order_relaxed);
-    n.used_pages += taken;
-    n.free_pages -= taken;
-    d->order = static_cast<std::uint8_t>(new_order);
-    mark_pages(seg, head + 1, new_end - head - 1, PageKind::kTail, new_order);
-    if (pos > new_end) free_span(n, seg, new_end, pos, stamp);
-    return true;
-  }
-  // Shrinking: the run's pages past new_end go back (merging with the free
-  // rest of the old block).
-  d->order = static_cast<std::uint8_t>(new_order);
-  mark_pages(seg, head + 1, new_end - head - 1, PageKind::kTail, new_order);
-  free_span(n, seg, new_end, old_end, coarse_now_ms());
-  return true;
 }
 
 void* alloc_huge(std::size_t bytes, int node, std::size_t align) {

@@ -10,17 +10,6 @@
 //  * free_pages(p, order) returns a run from alloc_pages; buddies coalesce.
 //    Freeing a pointer that is not the head of an allocated run of that order
 //    is a fatal, named error.
-//  * alloc_run(node, pages, align_order) returns a run of exactly `pages`
-//    pages (1..2^kMaxRunOrder) starting at a multiple of 2^align_order pages
-//    of its segment: it is cut from a block of the next power of two, whose
-//    tail goes straight back to the free lists (a 600 KiB block holds 150
-//    pages, not 256, and a tail once touched is there for the next run).
-//    Its descriptors say the order of the smallest block holding it; free it
-//    with free_run(p, pages) (alloc_pages(n, k) is alloc_run(n, 2^k, k)).
-//  * resize_run(p, old_pages, new_pages) grows or shrinks a run in place:
-//    true if it now has new_pages pages (a shrink always succeeds; a growth
-//    needs the pages after it free and its head aligned to the new length's
-//    order), false if it is unchanged.
 //  * alloc_huge(bytes, node, align) maps a segment of its own for `bytes` (>
 //    the largest run) and returns its first page past the header pages that
 //    is `align`-aligned (a power of two, at most kMaxHugeAlign; kind kHuge,
@@ -65,9 +54,6 @@ void page_allocator_reset();
 
 void* alloc_pages(int node, unsigned order);
 void free_pages(void* p, unsigned order);
-void* alloc_run(int node, std::size_t pages, unsigned align_order);
-void free_run(void* p, std::size_t pages);
-bool resize_run(void* p, std::size_t old_pages, std::size_t new_pages);
 
 inline constexpr std::size_t kMaxHugeAlign = kSegmentSize / 2;
 void* alloc_huge(std::size_t bytes, int node, std::size_t align = kPageSize);

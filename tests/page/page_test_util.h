@@ -35,7 +35,6 @@ enum TestNode : int {
   kNodeHugeFault = 14,
   kNodeSplit = 15,
   kNodeMapRace = 16,
-  kNodeRuns = 17,
 };
 
 inline constexpr std::size_t kDataPages = kPagesPerSegment - kSegmentHeaderPages;
