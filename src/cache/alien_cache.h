@@ -12,8 +12,8 @@
 //    drained home first when full (alien_overflows), or straight home when
 //    the node has no alien set (one node, or being torn down).
 //  * drain_alien() — the kernel's __drain_alien_cache: the objects go into the
-//    home node's shared array first (a later kernel fix), the rest to its
-//    slabs. drain_alien_set() — the kernel's drain_alien_cache — does that
+//    home node's shared array first if it has one (a later kernel fix), the
+//    rest to its slabs. drain_alien_set() — the kernel's drain_alien_cache — does that
 //    for every array of a set.
 //  * 0 <= ac.avail <= ac.limit; every object in an alien array has bufctl
 //    state kBufctlCached and lives on home_node.

@@ -10,7 +10,8 @@
 //     node lists; larger classes get node lists from kmalloc_metadata.
 //  3. The static node lists are replaced by kmalloc'ed copies (a slab list is
 //     head/tail pointers, so a move is a copy).
-//  4. Every cache gets its per-CPU arrays, shared and alien arrays.
+//  4. Every cache gets its per-CPU arrays and alien sets (shared arrays come
+//     at a node's first flush).
 //
 // Start-up is transactional: if any step fails (out of memory), everything
 // built so far is dropped — the caches are forgotten and every segment is
@@ -139,7 +140,7 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
   for (int cls = 0; cls <= lists_class; ++cls)
     if (!self_host_lists(kmalloc_cache(cls))) return -ENOMEM;
 
-  // 4. Per-CPU, shared and alien arrays for every cache.
+  // 4. Per-CPU arrays and alien sets for every cache.
   for (Cache* c = registry().head; c; c = c->next) {
     for (int cpu = 0; cpu < t.possible_cpus(); ++cpu) {
       if (t.cpu_online(cpu) && cache_prepare_cpu(c, cpu) != 0) return -ENOMEM;

@@ -12,10 +12,10 @@
 //  * free: the page descriptor of the object gives its cache and home node;
 //    an object of the current CPU's node is pushed on the CPU's array. When
 //    the array is full, cache_flusharray grows its capacity within the CPU's
-//    byte budget or sends its hottest batch to the shared array, else back to
-//    the slabs. An object of another node goes to this node's alien array for
-//    its home and travels home in a batch when that fills (shared array of
-//    the home node first, then its slabs).
+//    byte budget or sends its hottest batch to the shared array (made at the
+//    node's first flush), else back to the slabs. An object of another node goes to this node's
+//    alien array for its home and travels home in a batch when that fills (shared array of the home
+//    node first, then its slabs).
 //  * alloc_node(n): from node n's lists directly (bypassing arrays) unless n is
 //    the local node; a node without memory falls back to the local node and
 //    counts a node_fallback.

@@ -5,10 +5,10 @@
 //  * boot(spec) builds the topology, the page allocator, the cache of caches
 //    and the kmalloc caches, then switches the bootstrap caches from static
 //    node lists to node lists allocated from the kmalloc caches, then gives
-//    every cache its per-CPU, shared and alien arrays (the kernel's
-//    kmem_cache_init). It starts no thread: the services and the lazy start
-//    on first use belong to the layer above (runtime/). Every function below
-//    other than boot() expects booted().
+//    every cache its per-CPU arrays and alien sets (the kernel's
+//    kmem_cache_init; a node's shared array comes at its first flush). It starts no thread: the
+//    services and the lazy start on first use belong to the layer above (runtime/). Every function
+//    below other than boot() expects booted().
 //  * The registry mutex serialises create, destroy, shrink, tune, hotplug and
 //    verify, and guards the cache list. Node lists and per-CPU arrays of a
 //    cache change only under it. There is no per-cache lock.

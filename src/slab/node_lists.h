@@ -7,10 +7,10 @@
 //      a slab is on the list chosen by its inuse (slab.h);
 //      free_limit == (1 + online CPUs of the node) * batchcount + num.
 //  * shared and alien are installed and detached under list_lock (hotplug
-//    rules R2/R4) and published with release stores, so a reader holding the
-//    CPU slot of an online CPU of this node may load them without the lock:
-//    they cannot be detached while a CPU of the node is online. Every consumer
-//    tolerates nullptr (a node with no CPU has neither).
+//    rules R2/R4; shared at the node's first flush, alien at CPU up) and published with release
+//    stores, so a reader holding the CPU slot of an online CPU of this node may load them without
+//    the lock: they cannot be detached while a CPU of the node is online. Every consumer tolerates
+//    nullptr (a node with no CPU has neither).
 //  * A NodeLists lives as long as its cache (R1); it is never freed on CPU down.
 //  * The operations here never allocate and never free into the allocator:
 //    a slab that must be destroyed is unlinked and appended to the caller's

@@ -197,18 +197,17 @@ TEST_F(PageAllocatorTest, ABlockFreedWhileANodeMapsIsAddressableWhenHandedOut) {
     pages.push_back(p);
   }
   ASSERT_EQ(page_allocator_stats(kNodeMapRace).segments, 1u);
-  static void* freed;
-  freed = pages.back();
+  void* freed = pages.back();
   pages.pop_back();
   std::memset(freed, 0x5a, kPageSize);
   FakePlatform::install();
   FakePlatform::before_next_map(
-      [](void*) {
+      [](void* p) {
         // What kfree does with a large block: tell the checker, then free.
-        if (tools_active()) tool_free_large(freed, kPageSize, /*mapped=*/false);
-        free_pages(freed, 0);
+        if (tools_active()) tool_free_large(p, kPageSize, /*mapped=*/false);
+        free_pages(p, 0);
       },
-      nullptr);
+      freed);
   void* c = alloc_pages(kNodeMapRace, 0);
   ASSERT_EQ(c, freed) << "the resident block freed during the mapping comes first";
   EXPECT_EQ(page_allocator_stats(kNodeMapRace).segments, 2u);
