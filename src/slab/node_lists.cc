@@ -164,6 +164,10 @@ std::uint32_t NodeLists::push_shared(void* const* objs, std::uint32_t n) {
   return k;
 }
 
+namespace {
+constexpr std::uint32_t kSpreadBytes = 2 * kCacheLine;
+}  // namespace
+
 Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index, int node,
                   void* offslab_desc) {
   char* base = static_cast<char*>(pages);
@@ -184,9 +188,20 @@ Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index
   s->list_id = SlabList::kNone;
   s->pad_ = 0;
   s->pad2_ = 0;
+  // The free list visits the objects kSpreadBytes apart (stride k objects,
+  // then the next residue), so objects handed out one after another never
+  // share a cache line or its prefetch pair: threads that take turns on a CPU
+  // and then run at once on two get objects in different lines.
   std::uint32_t* b = s->bufctl();
-  for (std::uint32_t i = 0; i + 1 < g.num; ++i) b[i] = i + 1;
-  b[g.num - 1] = kBufctlEnd;
+  const std::uint32_t k =
+      g.buffer_size >= kSpreadBytes ? 1 : (kSpreadBytes + g.buffer_size - 1) / g.buffer_size;
+  std::uint32_t prev = 0;
+  for (std::uint32_t r = 0; r < k && r < g.num; ++r)
+    for (std::uint32_t i = r; i < g.num; i += k) {
+      if (i != 0) b[prev] = i;
+      prev = i;
+    }
+  b[prev] = kBufctlEnd;
   return s;
 }
 

@@ -6,7 +6,10 @@
 //    Off-slab, the Slab + bufctl live in a small kmalloc object instead.
 //    Object i is at s_mem + i * buffer_size.
 //  * bufctl[i] is an index-linked free list while object i is free in the slab
-//    (Slab::free is the head, kBufctlEnd ends it). Free objects are never
+//    (Slab::free is the head, kBufctlEnd ends it). A new slab of objects
+//    smaller than two cache lines lists them strided (0, k, 2k, ..., 1, 1+k,
+//    ...) so that two objects in a row never share a cache line; larger
+//    objects are listed in address order. Free objects are never
 //    written, so constructed state survives (Bonwick's object caching).
 //    While object i is *out* of the slab, bufctl[i] records where it is:
 //      kBufctlCached — in some array cache (per-CPU, shared or alien);

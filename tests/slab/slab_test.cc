@@ -51,6 +51,32 @@ TEST_F(SlabFormatTest, OnSlabLayoutWithColour) {
   }
 }
 
+TEST_F(SlabFormatTest, SmallObjectsAreListedAcrossCacheLines) {
+  // Objects smaller than two cache lines are handed out from a new slab in an
+  // order that never puts two in a row into one cache line, and the list still
+  // holds every object once.
+  for (std::size_t size : {8u, 16u, 24u, 40u, 64u, 96u, 120u}) {
+    SlabGeometry g = geo(size);
+    SlabEnv env(g);
+    Slab* s = env.make();
+    ASSERT_NE(s, nullptr);
+    std::set<std::uint32_t> seen;
+    std::uint32_t prev = kBufctlEnd;
+    for (std::uint32_t i = s->free; i != kBufctlEnd; i = s->load_bufctl(i)) {
+      ASSERT_LT(i, g.num) << "size " << size;
+      ASSERT_TRUE(seen.insert(i).second) << "size " << size << ": object " << i << " twice";
+      if (prev != kBufctlEnd) {
+        const std::uintptr_t a = addr(env.object(s, prev)), b = addr(env.object(s, i));
+        const std::uintptr_t lo = a < b ? a : b, hi = a < b ? b : a;
+        EXPECT_LT((lo + g.buffer_size - 1) / kCacheLine, hi / kCacheLine)
+            << "size " << size << ": objects " << prev << " and " << i << " share a line";
+      }
+      prev = i;
+    }
+    EXPECT_EQ(seen.size(), g.num) << "size " << size;
+  }
+}
+
 TEST_F(SlabFormatTest, OffSlabDescriptorIsTheGivenMemory) {
   SlabGeometry g = geo(1024);
   ASSERT_TRUE(g.off_slab);
