@@ -120,7 +120,8 @@ int bootstrap() NS_REQUIRES(registry().mutex) {
     const std::size_t size = class_size(cls);
     const std::size_t align = class_align(cls);
     DebugLayout debug;
-    NS_CHECK(cache_geometry(size, align, 0, &geo, &debug), "numaslab: cannot size %s", name);
+    NS_CHECK(cache_geometry(size, align, kPackTight, &geo, &debug), "numaslab: cannot size %s",
+             name);
     void* mem = cache_alloc(g_cache_cache);
     if (!mem) return -ENOMEM;
     Cache* c = cache_construct(mem, name, size, align, 0, nullptr, geo, &debug);

@@ -47,19 +47,33 @@ bool compute_geometry(std::size_t size, std::size_t align, unsigned flags, SlabG
   r.off_slab = size >= kPageSize / 8;
   std::size_t left_over = 0;
   bool found = false;
+  const bool tight = (flags & kPackTight) != 0;
   for (unsigned order = 0; order <= kMaxSlabOrder; ++order) {
     std::uint32_t num;
     std::size_t rem;
     cache_estimate(order, size, align, r.off_slab, &num, &rem);
     if (num == 0) continue;
     if (r.off_slab && num > kOffSlabLimit) break;  // keep the previous acceptable order
+    const std::size_t bytes = kPageSize << order;
+    if (tight) {
+      if (order > kTightMaxOrder && found) break;
+      // Keep this order if it wastes a smaller share than the best so far.
+      if (!found || rem * (kPageSize << r.order) < left_over * bytes) {
+        r.num = num;
+        r.order = order;
+        left_over = rem;
+        found = true;
+      }
+      if (rem * kTightWaste <= bytes) break;
+      continue;
+    }
     r.num = num;
     r.order = order;
     left_over = rem;
     found = true;
     if (flags & kReclaimAccount) break;
     if (order >= kBreakOrder) break;
-    if (rem * 8 <= (kPageSize << order)) break;
+    if (rem * 8 <= bytes) break;
   }
   if (!found) {
     // Off-slab objects so small that even order 0 exceeds the off-slab limit:

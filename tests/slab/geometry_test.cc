@@ -1,10 +1,11 @@
 // Tests for slab/geometry.h: the kernel's slab sizing rules.
+#include "slab/geometry.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "slab/geometry.h"
 #include "slab/slab.h"
 
 namespace numaslab::detail {
@@ -52,13 +53,12 @@ TEST_P(KernelReference, MatchesKmallocCaches) {
 INSTANTIATE_TEST_SUITE_P(
     X86_64, KernelReference,
     ::testing::Values(Ref{32, 112, 0, false, 0, 0}, Ref{64, 59, 0, false, 0, 0},
-                      Ref{128, 30, 0, false, 64, 1},
-                      Ref{192, 20, 0, false, 128, 2}, Ref{256, 15, 0, false, 128, 2},
-                      Ref{512, 8, 0, true, 0, 0}, Ref{1024, 4, 0, true, 0, 0},
-                      Ref{2048, 2, 0, true, 0, 0}, Ref{4096, 1, 0, true, 0, 0},
-                      Ref{8192, 1, 1, true, 0, 0}, Ref{16384, 1, 2, true, 0, 0},
-                      Ref{32768, 1, 3, true, 0, 0}, Ref{65536, 1, 4, true, 0, 0},
-                      Ref{131072, 1, 5, true, 0, 0}),
+                      Ref{128, 30, 0, false, 64, 1}, Ref{192, 20, 0, false, 128, 2},
+                      Ref{256, 15, 0, false, 128, 2}, Ref{512, 8, 0, true, 0, 0},
+                      Ref{1024, 4, 0, true, 0, 0}, Ref{2048, 2, 0, true, 0, 0},
+                      Ref{4096, 1, 0, true, 0, 0}, Ref{8192, 1, 1, true, 0, 0},
+                      Ref{16384, 1, 2, true, 0, 0}, Ref{32768, 1, 3, true, 0, 0},
+                      Ref{65536, 1, 4, true, 0, 0}, Ref{131072, 1, 5, true, 0, 0}),
     [](const ::testing::TestParamInfo<Ref>& i) { return "size" + std::to_string(i.param.size); });
 
 TEST(Geometry, HwCacheAlignSqueezesSmallObjects) {
@@ -124,6 +124,50 @@ TEST(Geometry, BreakOrderStopsGrowth) {
   SlabGeometry g = geometry(3000, 0, 0);
   EXPECT_EQ(g.order, kBreakOrder);
   EXPECT_EQ(g.num, 2u);
+}
+
+TEST(Geometry, PackTightWastesAtMostASixteenth) {
+  // The kmalloc classes' geometry: the kernel's rule stops 3072-byte objects
+  // at order 1 (2 per 8 KiB, a quarter lost); kPackTight goes on to the first
+  // order that loses at most 1/16, or else the order that loses least.
+  SlabGeometry kernel = geometry(3072, 0, 0);
+  EXPECT_EQ(kernel.order, 1u);
+  EXPECT_EQ(kernel.num, 2u);
+  SlabGeometry tight = geometry(3072, 0, kPackTight);
+  EXPECT_EQ(tight.order, 2u);
+  EXPECT_EQ(tight.num, 5u);
+  EXPECT_EQ(geometry(3584, 0, kPackTight).num, 9u) << "order 3: 9 objects, 2 % lost";
+  for (std::size_t size = 8; size <= kMaxObjectSize; size += size < 1024 ? 8 : 128) {
+    SlabGeometry g = geometry(size, 0, kPackTight);
+    const std::size_t bytes = kPageSize << g.order;
+    const std::size_t mgmt = g.off_slab ? 0 : g.slab_size;
+    ASSERT_EQ(mgmt + std::size_t{g.num} * g.buffer_size + g.left_over, bytes) << "size " << size;
+    // The search weighs each order as the kernel estimates it (management
+    // off-slab from 1/8 page up, moved back on-slab afterwards if it fits).
+    const bool off = g.buffer_size >= kPageSize / 8;
+    auto loss = [&](unsigned o, std::size_t* rem) {
+      std::uint32_t num;
+      cache_estimate(o, g.buffer_size, g.align, off, &num, rem);
+      return num != 0 && !(off && num > kOffSlabLimit);
+    };
+    std::size_t chosen;
+    ASSERT_TRUE(loss(g.order, &chosen)) << "size " << size;
+    for (unsigned o = 0; o < g.order; ++o) {
+      std::size_t rem;
+      if (!loss(o, &rem)) continue;
+      EXPECT_GT(rem * kTightWaste, kPageSize << o)
+          << "size " << size << ": order " << o << " was good enough";
+      EXPECT_GE(rem * bytes, chosen * (kPageSize << o))
+          << "size " << size << ": order " << o << " loses less than order " << g.order;
+    }
+    if (chosen * kTightWaste > bytes)
+      for (unsigned o = g.order + 1; o <= kTightMaxOrder && o <= kMaxSlabOrder; ++o) {
+        std::size_t rem;
+        if (!loss(o, &rem)) continue;
+        EXPECT_GE(rem * bytes, chosen * (kPageSize << o))
+            << "size " << size << ": order " << o << " loses less than order " << g.order;
+      }
+  }
 }
 
 TEST(Geometry, RejectsBadInput) {
@@ -220,15 +264,16 @@ std::vector<std::size_t> sweep_sizes() {
 }
 
 constexpr std::size_t kAligns[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
-constexpr unsigned kFlagSets[] = {0, kHwCacheAlign, kReclaimAccount, kHwCacheAlign | kReclaimAccount};
+constexpr unsigned kFlagSets[] = {0, kHwCacheAlign, kReclaimAccount,
+                                  kHwCacheAlign | kReclaimAccount};
 
 TEST(Geometry, SweepInvariantsAndOracle) {
   std::size_t checked = 0;
   for (std::size_t size : sweep_sizes()) {
     for (std::size_t align : kAligns) {
       for (unsigned flags : kFlagSets) {
-        SCOPED_TRACE(::testing::Message() << "size " << size << " align " << align << " flags 0x"
-                                          << std::hex << flags);
+        SCOPED_TRACE(::testing::Message()
+                     << "size " << size << " align " << align << " flags 0x" << std::hex << flags);
         SlabGeometry g;
         const bool ok = compute_geometry(size, align, flags, &g);
         Oracle o{};
@@ -329,9 +374,9 @@ void check_all_offsets(const SlabGeometry& g) {
 }
 
 TEST(DivideBySize, ExhaustiveOverSlabOffsets) {
-  for (std::size_t size : {8u, 24u, 40u, 56u, 72u, 104u, 136u, 192u, 200u, 328u, 520u, 1000u,
-                           1104u, 3000u, 4104u, 12296u, 24584u, 40000u, 65536u, 65544u, 99992u,
-                           131072u}) {
+  for (std::size_t size :
+       {8u,    24u,   40u,   56u,   72u,    104u,   136u,   192u,   200u,   328u,   520u,
+        1000u, 1104u, 3000u, 4104u, 12296u, 24584u, 40000u, 65536u, 65544u, 99992u, 131072u}) {
     check_all_offsets(geometry(size, 0, 0));
   }
   check_all_offsets(geometry(100, 0, kHwCacheAlign));
