@@ -196,11 +196,12 @@ Slab* slab_format(const SlabGeometry& g, void* pages, std::uint32_t colour_index
   const std::uint32_t k =
       g.buffer_size >= kSpreadBytes ? 1 : (kSpreadBytes + g.buffer_size - 1) / g.buffer_size;
   std::uint32_t prev = 0;
-  for (std::uint32_t r = 0; r < k && r < g.num; ++r)
+  for (std::uint32_t r = 0; r < k && r < g.num; ++r) {
     for (std::uint32_t i = r; i < g.num; i += k) {
       if (i != 0) b[prev] = i;
       prev = i;
     }
+  }
   b[prev] = kBufctlEnd;
   return s;
 }
