@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-echo "=== numaslab: include order (src/README.md), formatting ==="
+echo "=== numaslab: include order (src/README.md), formatting (at ${SECONDS} s) ==="
 scripts/check_layers.sh
 tests/layers/check_layers_test.sh .
 scripts/check_format.sh
@@ -26,7 +26,7 @@ fuzz=0
 [[ ${#presets[@]} -eq 0 ]] && { presets=(release asan-ubsan tsan tsa); fuzz=1; }
 
 for p in "${presets[@]}"; do
-  echo "=== numaslab: preset $p ==="
+  echo "=== numaslab: preset $p (at ${SECONDS} s) ==="
   cmake --preset "$p" >/dev/null
   if [[ "$p" == tsa ]]; then
     # One clang pass over the library: clang-tidy, with -Wthread-safety
@@ -43,7 +43,7 @@ for p in "${presets[@]}"; do
   esac
   ctest --preset "$p" "${skip[@]}"
   if [[ "$p" == release ]]; then
-    echo "=== numaslab: preset release at NUMASLAB_CHECK=full (cache, hotplug, stress) ==="
+    echo "=== numaslab: preset release at NUMASLAB_CHECK=full (cache, hotplug, stress) (at ${SECONDS} s) ==="
     NUMASLAB_CHECK=full ctest --preset "$p" -L '^(cache|hotplug|stress)$'
   fi
 done
@@ -51,4 +51,4 @@ if [[ $fuzz -eq 1 ]]; then
   scripts/fuzz.sh "${NUMASLAB_FUZZ_SECONDS:-60}"
   presets+=(fuzz)
 fi
-echo "=== numaslab: all tests passed (${presets[*]}) ==="
+echo "=== numaslab: all tests passed (${presets[*]}) (at ${SECONDS} s) ==="

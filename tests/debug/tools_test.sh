@@ -31,7 +31,7 @@ expect() { # pattern...: each must be in the output
 vg() {
   command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 77; }
   valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite "$@" >"$out" 2>&1
+    --show-leak-kinds="${show_kinds:-definite}" "$@" >"$out" 2>&1
 }
 
 case $case_ in
@@ -63,11 +63,14 @@ case $case_ in
       "is 50,000 bytes inside a block of size 131,072 free'd"
     ;;
   valgrind-large-leak)
-    vg "$prog" large-leak
+    # A stale word anywhere in memory that happens to point inside the 3 MiB
+    # mapping makes memcheck call it possibly lost (seen once under load);
+    # either way it must be reported, as one block of exactly its size.
+    show_kinds=definite,possible vg "$prog" large-leak
     rc=$?
     [[ $rc -eq 99 ]] || { echo "FAIL: exit $rc, want 99"; cat "$out"; exit 1; }
     expect "262,144 bytes in 1 blocks are definitely lost" \
-      "3,145,728 bytes in 1 blocks are definitely lost" "by 0x[0-9A-F]+: leak_large"
+      "3,145,728 bytes in 1 blocks are (definitely|possibly) lost" "by 0x[0-9A-F]+: leak_large"
     ;;
   valgrind-clean)
     vg "$prog" clean
