@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "peer_bench.h"
@@ -90,8 +91,10 @@ std::string statistic_line(const SuiteResults& r) {
 }
 
 std::string shim_line(const SuiteResults& r) {
-  return r.shim.empty() ? "numaslab: not measured (no malloc shim; see the notes)"
-                        : "numaslab: the malloc shim " + r.shim + " preloaded";
+  return r.shim.empty()
+             ? "numaslab: not measured (no malloc shim; see the notes)"
+             : "numaslab: the malloc shim " + std::filesystem::path(r.shim).filename().string() +
+                   " of this build preloaded";
 }
 
 std::string checksum_line(const SuiteResults& r) {
