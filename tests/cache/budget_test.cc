@@ -161,7 +161,6 @@ TEST(Budget, ArraysStartEmptyAndDoubleUpToTheirLimitAsTheyNeedRoom) {
   numaslab_cache* c = numaslab_cache_create("budget-grow", 64, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
   Cache* k = raw(c);
-  const std::uint64_t obj = k->geo.buffer_size;
   EXPECT_EQ(slot_view(k, 0).capacity, 0u);
   void* p = numaslab_cache_alloc(c);
   ASSERT_NE(p, nullptr);

@@ -44,7 +44,9 @@ struct Workload {
     if (cache) return true;
     errno = 0;
     cache = numaslab_cache_create("sweep", 256, 0, 0, nullptr);
-    if (!cache) EXPECT_EQ(errno, ENOMEM) << "cache create";
+    if (!cache) {
+      EXPECT_EQ(errno, ENOMEM) << "cache create";
+    }
     return cache != nullptr;
   }
   // Grows the cache by about 16 MiB: new slabs need new segments.
@@ -80,7 +82,9 @@ struct Workload {
   bool tune() {
     if (!cache || tuned) return cache != nullptr;
     const int rc = numaslab_tune("sweep", 480, 240, 8);
-    if (rc != 0) EXPECT_EQ(rc, -ENOMEM) << "tune";
+    if (rc != 0) {
+      EXPECT_EQ(rc, -ENOMEM) << "tune";
+    }
     tuned = rc == 0;
     return tuned;
   }
@@ -91,7 +95,9 @@ struct Workload {
       cpu_up = false;
     }
     const int rc = numaslab_cpu_up(3);
-    if (rc != 0) EXPECT_EQ(rc, -ENOMEM) << "cpu_up";
+    if (rc != 0) {
+      EXPECT_EQ(rc, -ENOMEM) << "cpu_up";
+    }
     cpu_up = rc == 0;
     return cpu_up;
   }
@@ -108,7 +114,9 @@ struct Workload {
     for (void* p : blocks) numaslab_kfree(p);
     objs.clear();
     blocks.clear();
-    if (cache) EXPECT_EQ(numaslab_cache_destroy(cache), 0);
+    if (cache) {
+      EXPECT_EQ(numaslab_cache_destroy(cache), 0);
+    }
     cache = nullptr;
     tuned = false;
   }
