@@ -193,7 +193,9 @@ int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t er
   g_slot_count = static_cast<std::uint32_t>(
       kernel_cpus > topology().possible_cpus() ? kernel_cpus : topology().possible_cpus());
   g_check_full = options().check_full;
-  if (options().debug) g_debug_sites = true;  // before the first internal allocation
+  // Before the first internal allocation; no debug cache exists yet (a
+  // later one sets it again, debug_hooks.cc).
+  g_debug_sites = options().debug != 0;
   if constexpr (kDebug) g_expensive_checks.store(g_check_full, std::memory_order_relaxed);
   set_cpu_cache_budget(options().cpu_cache_bytes);
   set_keep_free_bytes(static_cast<std::size_t>(options().keep_free_bytes));

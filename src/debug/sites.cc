@@ -8,7 +8,10 @@
 
 namespace numaslab::detail {
 
-bool g_debug_sites = false;
+// True until start-up knows: the first allocation of a process may be the
+// one that starts numaslab, and its site must be recorded before start-up
+// finds NUMASLAB_DEBUG (bootstrap then sets it from the options).
+bool g_debug_sites = true;
 
 namespace {
 

@@ -108,7 +108,8 @@ bool debug_live(const DebugInfo& d, const void* obj, void** site);
 bool debug_check_object(const DebugInfo& d, void* obj, BufWriter& out);
 
 // ---- call sites ----
-// True once any debug cache exists: the entry points record their caller.
+// True once any debug cache exists, and before start-up (sites.cc): the
+// entry points record their caller.
 extern bool g_debug_sites;
 // At a public entry point: ra is the caller's return address; ignored while
 // a SitePin is in force.

@@ -66,10 +66,9 @@ void* ns_memalign(std::size_t align, std::size_t size) {
   return aligned(size, align);
 }
 
-std::size_t page_size() {
-  static const std::size_t kSize = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return kSize;
-}
+// Asked each time (valloc and pvalloc are rare): a function-local static
+// would need the C++ runtime's guard functions.
+std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
 
 }  // namespace
 

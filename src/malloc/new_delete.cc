@@ -9,7 +9,14 @@
 // descriptor knows the block), and a pointer numaslab never returned is fatal
 // with a diagnostic. This file is compiled with exceptions (the rest of
 // numaslab is not).
+//
+// The C++ runtime is not a dependency of the shim: a C program under it
+// never loads libstdc++ (1.3 MiB resident). What new needs of the runtime —
+// the new-handler, throwing bad_alloc, catching what a handler throws — is
+// referenced weakly and binds to the libstdc++ every C++ program has loaded.
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 
 #include "cache/kmalloc.h"
@@ -18,7 +25,44 @@
 
 #define NS_EXPORT __attribute__((visibility("default")))
 
+// Weak references to the C++ runtime (see above). The catch in
+// call_handler_nothrow references the personality routine and the catch
+// functions, made weak here too: they run only while a handler's exception
+// unwinds, which needs the runtime loaded.
+extern "C" {
+[[gnu::weak]] std::new_handler numaslab_get_new_handler() noexcept
+    __asm__("_ZSt15get_new_handlerv");
+[[gnu::weak, noreturn]] void numaslab_throw_bad_alloc() __asm__("_ZSt17__throw_bad_allocv");
+[[gnu::weak]] void* __cxa_begin_catch(void*) noexcept;
+[[gnu::weak]] void __cxa_end_catch();
+}
+// The personality routine is named by the unwind tables, not by a
+// declaration: the assembler is told it is weak.
+__asm__(".weak __gxx_personality_v0");
+
 namespace {
+
+std::new_handler current_new_handler() {
+  return numaslab_get_new_handler ? numaslab_get_new_handler() : nullptr;
+}
+
+[[noreturn]] void throw_bad_alloc() {
+  if (numaslab_throw_bad_alloc) numaslab_throw_bad_alloc();
+  // operator new called where no C++ runtime is loaded: nothing can catch.
+  std::fputs("numaslab: operator new failed and no C++ runtime is loaded to throw std::bad_alloc\n",
+             stderr);
+  std::abort();
+}
+
+// The handler may throw (bad_alloc or anything): a nothrow new returns null then.
+bool call_handler_nothrow(std::new_handler h) noexcept {
+  try {
+    h();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
 
 void* aligned(std::size_t size, std::size_t align) {
   if (__builtin_expect(!numaslab::detail::ensure_started(), 0)) return nullptr;
@@ -30,17 +74,13 @@ void* alloc_or_handle(std::size_t size, std::size_t align, bool nothrow) {
     void* p = numaslab::detail::kmalloc_aligns(size, align) ? numaslab_kmalloc(size)
                                                             : aligned(size, align);
     if (p) return p;
-    std::new_handler h = std::get_new_handler();
+    std::new_handler h = current_new_handler();
     if (!h) {
       if (nothrow) return nullptr;
-      throw std::bad_alloc();
+      throw_bad_alloc();
     }
     if (nothrow) {
-      try {
-        h();
-      } catch (...) {
-        return nullptr;
-      }
+      if (!call_handler_nothrow(h)) return nullptr;
     } else {
       h();
     }

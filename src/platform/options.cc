@@ -1,10 +1,10 @@
 #include "platform/options.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
-#include <mutex>
 
 #include "base/check.h"
 #include "base/format.h"
@@ -19,7 +19,9 @@ constexpr std::size_t kProblemsBytes = 1024;
 
 Options g_options;
 char g_problems[kProblemsBytes];
-std::once_flag g_once;
+// pthread_once, not std::call_once: the malloc shim must not need the C++
+// runtime library.
+pthread_once_t g_once = PTHREAD_ONCE_INIT;
 // What report_option_problems() last wrote, so a report is not repeated.
 char g_reported[kProblemsBytes];
 std::atomic_flag g_report_lock = ATOMIC_FLAG_INIT;
@@ -207,7 +209,7 @@ void parse_options(Options* out, char* problems, std::size_t len) {
 }
 
 const Options& options() {
-  std::call_once(g_once, parse);
+  pthread_once(&g_once, parse);
   return g_options;
 }
 

@@ -30,11 +30,20 @@ bool parse_id(const char** p, const char* end, int limit, int* out) {
   return true;
 }
 
+// Bits set in w, without the libgcc helper __builtin_popcountll becomes on
+// CPUs not known to have POPCNT (the malloc shim links no libgcc_s).
+int bits_set(std::uint64_t w) {
+  w -= (w >> 1) & 0x5555555555555555ULL;
+  w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
+  w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<int>((w * 0x0101010101010101ULL) >> 56);
+}
+
 }  // namespace
 
 int CpuMask::count() const {
   int n = 0;
-  for (std::uint64_t w : bits) n += __builtin_popcountll(w);
+  for (std::uint64_t w : bits) n += bits_set(w);
   return n;
 }
 
