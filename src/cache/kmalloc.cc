@@ -246,7 +246,8 @@ void* krealloc(void* p, std::size_t size) {
   return q;
 }
 
-bool kmalloc_fresh_zero(const void* p) {
+bool kmalloc_fresh_zero(const void* p, std::size_t size) {
+  if (size <= (kPageSize << kMaxRunOrder)) return false;
   const PageDesc* d = page_lookup(p);
   return d && d->kind == PageKind::kHuge;
 }

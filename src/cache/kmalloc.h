@@ -66,12 +66,11 @@ void kfree(void* p);
 // copy), else the contents move to a new block. nullptr with ENOMEM (p
 // untouched) on failure. size 0 gives a minimal block, as kmalloc(0).
 void* krealloc(void* p, std::size_t size);
-// True if p's block is a mapping of its own that nobody wrote since it was
-// mapped (it reads as zeros): calloc need not clear it.
-bool kmalloc_fresh_zero(const void* p);
-// Only a block above the largest page run (a mapping of its own) can be
-// fresh: calloc asks kmalloc_fresh_zero (a page lookup) for no other.
-inline bool kmalloc_may_be_fresh(std::size_t size) { return size > (kPageSize << kMaxRunOrder); }
+// True if p's block, asked for with `size` bytes, is a mapping of its own
+// that nobody wrote since it was mapped (it reads as zeros): calloc need not
+// clear it. Only a block above the largest page run can be one: for any
+// other size no page is looked up.
+bool kmalloc_fresh_zero(const void* p, std::size_t size);
 // The paths behind the entry points' fast paths (api/slow_path_entry.cc).
 void* kmalloc_slow(std::size_t size);
 void kfree_slow(void* p);

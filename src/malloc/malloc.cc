@@ -44,7 +44,6 @@
 using numaslab::detail::kmalloc_aligned;
 using numaslab::detail::kmalloc_aligns;
 using numaslab::detail::kmalloc_fresh_zero;
-using numaslab::detail::kmalloc_may_be_fresh;
 using numaslab::detail::krealloc;
 
 namespace {
@@ -84,7 +83,7 @@ NS_EXPORT void* calloc(std::size_t n, std::size_t size) {
     return nullptr;
   }
   void* p = numaslab_kmalloc(total);
-  if (p && !(kmalloc_may_be_fresh(total) && kmalloc_fresh_zero(p))) std::memset(p, 0, total);
+  if (p && !kmalloc_fresh_zero(p, total)) std::memset(p, 0, total);
   return p;
 }
 

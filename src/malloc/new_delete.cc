@@ -15,10 +15,9 @@
 // the new-handler, throwing bad_alloc, catching what a handler throws — is
 // referenced weakly and binds to the libstdc++ every C++ program has loaded.
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 #include <new>
 
+#include "base/check.h"
 #include "cache/kmalloc.h"
 #include "numaslab/numaslab.h"
 #include "runtime/runtime.h"
@@ -49,9 +48,8 @@ std::new_handler current_new_handler() {
 [[noreturn]] void throw_bad_alloc() {
   if (numaslab_throw_bad_alloc) numaslab_throw_bad_alloc();
   // operator new called where no C++ runtime is loaded: nothing can catch.
-  std::fputs("numaslab: operator new failed and no C++ runtime is loaded to throw std::bad_alloc\n",
-             stderr);
-  std::abort();
+  numaslab::detail::fatal(
+      "operator new failed and no C++ runtime is loaded to throw std::bad_alloc");
 }
 
 // The handler may throw (bad_alloc or anything): a nothrow new returns null then.

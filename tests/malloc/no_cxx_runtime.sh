@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shim needs no C++ runtime: its dynamic section names no libstdc++ or
-# libgcc_s, a C program under it (cat) never loads either, and a C++ program
-# under it (the contract tests) still gets std::bad_alloc and its new-handler
-# through the weak references of new_delete.cc.
+# libgcc_s, and a C program under it (cat) never loads either. That a C++
+# program still gets std::bad_alloc and its new-handler through the weak
+# references of new_delete.cc is the contract tests' part.
 #
 # Usage: no_cxx_runtime.sh SHIM
 set -euo pipefail
