@@ -108,10 +108,15 @@ void* numaslab_kmalloc_aligned(size_t size, size_t align, int node) {
 }
 void* numaslab_kzalloc(size_t size) {
   NS_CALLER_SITE;
+  if (size <= kKmallocMaxCached) {
+    void* p = numaslab_kmalloc(size);
+    if (p) std::memset(p, 0, size);
+    return p;
+  }
+  // Above the largest class a block may already read as zero (kmalloc.h).
   GateSection gate;
-  void* p = kmalloc(size);
-  if (p) std::memset(p, 0, size);
-  return p;
+  if (!ensure_started()) return nullptr;  // errno ENOMEM
+  return kzalloc_large(size);
 }
 size_t numaslab_ksize(const void* p) {
   GateSection gate;

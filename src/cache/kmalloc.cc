@@ -97,8 +97,9 @@ unsigned order_for(std::size_t bytes) {
 }
 
 // min_order: at least this order (a page run of order k is aligned to
-// 2^k pages).
-void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
+// 2^k pages). zeroed: calloc's request (page_allocator.h, alloc_pages); a
+// huge block is a fresh mapping, so always zero.
+void* large_alloc(std::size_t size, int node, unsigned min_order = 0, bool* zeroed = nullptr) {
   if (size > kMaxKmallocSize) {
     errno = ENOMEM;
     return nullptr;
@@ -108,8 +109,9 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0) {
   void* p;
   if (order > kMaxRunOrder) {
     p = alloc_huge(size, node, kPageSize << min_order);
+    if (zeroed != nullptr) *zeroed = true;
   } else {
-    p = alloc_pages(node, order);
+    p = alloc_pages(node, order, zeroed);
     if (!p) return nullptr;
     PageDesc* d = page_lookup(p);
     d->size = size;
@@ -246,10 +248,12 @@ void* krealloc(void* p, std::size_t size) {
   return q;
 }
 
-bool kmalloc_fresh_zero(const void* p, std::size_t size) {
-  if (size <= (kPageSize << kMaxRunOrder)) return false;
-  const PageDesc* d = page_lookup(p);
-  return d && d->kind == PageKind::kHuge;
+void* kzalloc_large(std::size_t size) {
+  bool zeroed = false;
+  void* p = large_alloc(size, local_node(), 0, &zeroed);
+  // A checker was told the run holds whatever it held: clear it for it too.
+  if (p && (!zeroed || tools_active())) std::memset(p, 0, size);
+  return p;
 }
 
 void kfree_slow(void* p) {

@@ -66,11 +66,12 @@ void kfree(void* p);
 // copy), else the contents move to a new block. nullptr with ENOMEM (p
 // untouched) on failure. size 0 gives a minimal block, as kmalloc(0).
 void* krealloc(void* p, std::size_t size);
-// True if p's block, asked for with `size` bytes, is a mapping of its own
-// that nobody wrote since it was mapped (it reads as zeros): calloc need not
-// clear it. Only a block above the largest page run can be one: for any
-// other size no page is looked up.
-bool kmalloc_fresh_zero(const void* p, std::size_t size);
+// calloc's block above the largest class (size > kKmallocMaxCached, numaslab
+// started, in a fork gate section): a page run taken from released memory
+// where the node has one, or a mapping of its own, reads as zero and is not
+// written (no page faults in until the caller touches it); any other run is
+// cleared. nullptr with ENOMEM on failure.
+void* kzalloc_large(std::size_t size);
 // The paths behind the entry points' fast paths (api/slow_path_entry.cc).
 void* kmalloc_slow(std::size_t size);
 void kfree_slow(void* p);

@@ -11,8 +11,9 @@
 //    the 8-byte class; an explicit alignment of 16 is kept at every size,
 //    kmalloc_aligns); malloc(0) is a unique pointer; every failure, every
 //    size overflow (calloc, reallocarray, pvalloc) and every size above
-//    kMaxKmallocSize is NULL with errno ENOMEM; calloc skips clearing a fresh
-//    mapping; realloc(p, 0) frees p and returns NULL, as glibc's does;
+//    kMaxKmallocSize is NULL with errno ENOMEM; calloc skips clearing a
+//    block that reads as zero (a released page run, a mapping of its own:
+//    kzalloc_large); realloc(p, 0) frees p and returns NULL, as glibc's does;
 //    posix_memalign gives EINVAL for an alignment that is not a power of two
 //    multiple of sizeof(void*), aligned_alloc for one that is not a power of
 //    two; memalign rounds a non-power of two up. Alignments above
@@ -43,7 +44,6 @@
 
 using numaslab::detail::kmalloc_aligned;
 using numaslab::detail::kmalloc_aligns;
-using numaslab::detail::kmalloc_fresh_zero;
 using numaslab::detail::krealloc;
 
 namespace {
@@ -82,9 +82,7 @@ NS_EXPORT void* calloc(std::size_t n, std::size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = numaslab_kmalloc(total);
-  if (p && !kmalloc_fresh_zero(p, total)) std::memset(p, 0, total);
-  return p;
+  return numaslab_kzalloc(total);
 }
 
 NS_EXPORT void* realloc(void* p, std::size_t size) {

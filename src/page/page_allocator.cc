@@ -184,20 +184,34 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 // the result allocated. nullptr if the node has no block large enough. The
 // block is addressable to a memory checker again: a large block freed earlier
 // left its pages poisoned, and every way out of the free lists comes here.
-PageDesc* take_block(NodeState& n, unsigned order) NS_REQUIRES(n.lock) {
-  // The smallest resident block that fits; failing that, the smallest one
-  // (released: its pages fault in as they are touched).
+// want_zero: the smallest released block that fits comes first (its pages
+// read as zero and fault in only as they are touched); otherwise the smallest
+// resident one. *zeroed (if given): the block was released or never touched.
+PageDesc* take_block(NodeState& n, unsigned order, bool want_zero = false, bool* zeroed = nullptr)
+    NS_REQUIRES(n.lock) {
   unsigned o = order;
-  while (o <= kMaxRunOrder && (n.free_lists[o] == nullptr || n.free_lists[o]->size == 0)) ++o;
-  if (o > kMaxRunOrder) {
-    o = order;
-    while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
-    if (o > kMaxRunOrder) return nullptr;
+  PageDesc* head = nullptr;
+  if (want_zero) {
+    // Released blocks are at the back of each list.
+    while (o <= kMaxRunOrder && (n.free_tails[o] == nullptr || n.free_tails[o]->size != 0)) ++o;
+    if (o <= kMaxRunOrder) head = n.free_tails[o];
   }
-  PageDesc* head = n.free_lists[o];
+  if (head == nullptr) {
+    // The smallest resident block that fits; failing that, the smallest one
+    // (released: its pages fault in as they are touched).
+    o = order;
+    while (o <= kMaxRunOrder && (n.free_lists[o] == nullptr || n.free_lists[o]->size == 0)) ++o;
+    if (o > kMaxRunOrder) {
+      o = order;
+      while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
+      if (o > kMaxRunOrder) return nullptr;
+    }
+    head = n.free_lists[o];
+  }
   list_remove(n, head, o);
   SegmentHeader* seg = segment_of(head);
   const std::uint64_t stamp = head->size;
+  if (zeroed != nullptr) *zeroed = stamp == 0;
   while (o > order) {
     --o;
     // The upper half becomes a free block of its own; its tails already are
@@ -298,7 +312,7 @@ void page_allocator_init(int num_nodes, bool bind) {
   g_bind.store(bind, std::memory_order_relaxed);
 }
 
-void* alloc_pages(int node, unsigned order) {
+void* alloc_pages(int node, unsigned order, bool* zeroed) {
   if (order > kMaxRunOrder || !valid_node(node)) {
     errno = ENOMEM;
     return nullptr;
@@ -306,7 +320,8 @@ void* alloc_pages(int node, unsigned order) {
   NodeState& n = g_table.nodes[node];
   {
     LockGuard<SpinLock> guard(n.lock);
-    if (PageDesc* d = take_block(n, order)) return page_address(d);
+    const bool want_zero = zeroed != nullptr && order >= kZeroedRunOrder;
+    if (PageDesc* d = take_block(n, order, want_zero, zeroed)) return page_address(d);
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
   // spare is simply kept (it is what trim_node is for).
@@ -317,7 +332,7 @@ void* alloc_pages(int node, unsigned order) {
   }
   LockGuard<SpinLock> guard(n.lock);
   add_segment(n, seg);
-  PageDesc* d = take_block(n, order);
+  PageDesc* d = take_block(n, order, false, zeroed);  // all of the new segment is released
   NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment", node,
            order);
   return page_address(d);

@@ -52,7 +52,15 @@ void page_allocator_init(int num_nodes, bool bind);
 // and must not exist).
 void page_allocator_reset();
 
-void* alloc_pages(int node, unsigned order);
+// zeroed: a caller that wants memory reading as zero (calloc) passes a flag,
+// and *zeroed says whether the run does (it was released, or never touched).
+// A run of kZeroedRunOrder or more then comes from released memory when the
+// node has a block that fits: clearing a resident run that large costs more
+// than the faults of the pages its user touches, and keeps all of it
+// resident. Smaller runs come from resident memory first, as always (their
+// clearing is cheap; released pages would fault in to be cleared).
+inline constexpr unsigned kZeroedRunOrder = 6;  // 256 KiB
+void* alloc_pages(int node, unsigned order, bool* zeroed = nullptr);
 void free_pages(void* p, unsigned order);
 
 inline constexpr std::size_t kMaxHugeAlign = kSegmentSize / 2;

@@ -182,6 +182,61 @@ TEST_F(PageAllocatorTest, ResidentBlocksAreHandedOutBeforeReleasedOnes) {
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
 }
 
+bool reads_zero(const void* p, std::size_t bytes) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  return std::all_of(b, b + bytes, [](unsigned char c) { return c == 0; });
+}
+
+// calloc's request: *zeroed says whether a run reads as zero, and a large
+// one comes from released memory while the node has some, so it need not be
+// cleared (nor faulted in to be cleared).
+TEST_F(PageAllocatorTest, ZeroedRunsSayWhetherTheyReadAsZero) {
+  constexpr int kNode = kNodeZeroed;
+  ASSERT_NO_FATAL_FAILURE(fresh_node(kNode));
+  constexpr unsigned kBig = kZeroedRunOrder;
+  constexpr std::size_t kBigBytes = kPageSize << kBig;
+  bool zeroed = false;
+  void* dirty = alloc_pages(kNode, kBig, &zeroed);
+  ASSERT_NE(dirty, nullptr);
+  EXPECT_TRUE(zeroed) << "a fresh segment was never touched";
+  EXPECT_TRUE(reads_zero(dirty, kBigBytes));
+  std::memset(dirty, 0x5a, kBigBytes);
+  free_pages(dirty, kBig);  // resident now
+
+  // A large run for calloc: a released block, not the dirty resident one.
+  zeroed = false;
+  void* big = alloc_pages(kNode, kBig, &zeroed);
+  ASSERT_NE(big, nullptr);
+  EXPECT_NE(big, dirty) << "the dirty resident run was handed to calloc";
+  EXPECT_TRUE(zeroed);
+  EXPECT_TRUE(reads_zero(big, kBigBytes));
+  free_pages(big, kBig);
+
+  // Without the request, and for a small run, resident memory comes first and
+  // says it may be dirty.
+  void* plain = alloc_pages(kNode, kBig);
+  EXPECT_EQ(plain, dirty) << "resident blocks come first for malloc";
+  free_pages(plain, kBig);
+  zeroed = true;
+  void* small = alloc_pages(kNode, 1, &zeroed);
+  ASSERT_NE(small, nullptr);
+  EXPECT_FALSE(zeroed) << "a piece of the dirty resident run";
+  EXPECT_GE(addr_of(small), addr_of(dirty));
+  EXPECT_LT(addr_of(small), addr_of(dirty) + kBigBytes);
+  free_pages(small, 1);
+
+  // Once released, the same memory reads as zero and says so.
+  ASSERT_GT(release_idle(kNode, 0), 0u);
+  EXPECT_EQ(page_allocator_stats(kNode).resident_free_pages, 0u);
+  zeroed = false;
+  small = alloc_pages(kNode, 1, &zeroed);
+  ASSERT_NE(small, nullptr);
+  EXPECT_TRUE(zeroed);
+  EXPECT_TRUE(reads_zero(small, kPageSize << 1));
+  free_pages(small, 1);
+  EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
+}
+
 // A node out of blocks maps a segment outside its lock; a large block freed
 // meanwhile (its pages poisoned for a memory checker) is what the allocation
 // gets once the lock is back, since resident blocks come first. It is

@@ -35,6 +35,7 @@ enum TestNode : int {
   kNodeHugeFault = 14,
   kNodeSplit = 15,
   kNodeMapRace = 16,
+  kNodeZeroed = 17,
 };
 
 inline constexpr std::size_t kDataPages = kPagesPerSegment - kSegmentHeaderPages;
