@@ -59,7 +59,12 @@ set(CPACK_DEB_COMPONENT_INSTALL OFF)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.35)")
+# rseq registration (2.35); packed relative relocations need 2.36.
+if(NUMASLAB_HAVE_PACK_RELOCS)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.36)")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.35)")
+endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gnuplot-nox")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
   "NUMA-aware slab allocator for Linux\n numaslab re-creates the Linux SLAB allocator in user space: object caches\n with constructors, per-CPU and per-node caches, kmalloc size classes, CPU\n hotplug handling, reaping and slabinfo statistics. This package holds the\n shared and static libraries, headers, CMake package, pkg-config file, man\n pages and the tools numaslab-stress, numaslab-top and numaslab-slabinfo.")
