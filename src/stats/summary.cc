@@ -9,6 +9,7 @@
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
 #include "numaslab/numaslab.h"
+#include "page/page_allocator.h"
 #include "stats/slabinfo.h"
 #include "stats/totals.h"
 
@@ -67,20 +68,25 @@ void write_summary(int fd) {
   }
   struct numaslab_stats st;
   process_stats(&st);
+  // Free pages not yet returned to the OS (an upper bound: a block counts
+  // as resident if any of it may be).
+  unsigned long long resident_free = 0;
+  for (int node = 0; node < st.nodes; ++node)
+    resident_free += page_allocator_stats(node).resident_free_pages * kPageSize;
   const HotplugStats hp = hotplug_stats();
   n = format(line, sizeof line,
              "numaslab: statistics (pid %d): topology %s, %d nodes, %d of %d CPUs online\n"
              "  caches %llu: %llu objects active of %llu in %llu slabs (%llu KiB of slabs)\n"
-             "  memory: %llu KiB in use (slabs and large blocks), %llu KiB free and kept, "
-             "%llu segments\n"
+             "  memory: %llu KiB in use (slabs and large blocks), %llu KiB free and kept "
+             "(%llu KiB of it resident, at most), %llu segments\n"
              "  per-CPU arrays: alloc %llu hits %llu misses, free %llu hits %llu misses, "
              "%llu remote frees\n"
              "  reaper: %llu visits, %llu slabs destroyed, %llu KiB released\n"
              "  hotplug: %llu up, %llu down, %llu canceled, %llu left a node without CPUs\n",
              static_cast<int>(getpid()), topology().spec_text(), st.nodes, st.online_cpus,
              st.possible_cpus, st.caches, st.active_objs, st.num_objs, st.num_slabs,
-             kib(st.slab_bytes), kib(st.bytes_in_use), kib(st.bytes_free), st.segments,
-             st.alloc_hit, st.alloc_miss, st.free_hit, st.free_miss, st.remote_frees,
+             kib(st.slab_bytes), kib(st.bytes_in_use), kib(st.bytes_free), kib(resident_free),
+             st.segments, st.alloc_hit, st.alloc_miss, st.free_hit, st.free_miss, st.remote_frees,
              st.reaper_visits, st.reaper_slabs_destroyed, kib(st.reaper_bytes_released),
              static_cast<unsigned long long>(hp.ups), static_cast<unsigned long long>(hp.downs),
              static_cast<unsigned long long>(hp.canceled),

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -694,6 +695,19 @@ TEST(MallocContractTest, MallocStatsPrintsTheSummaryToStderr) {
   EXPECT_NE(text.find("numaslab: statistics (pid "), std::string::npos) << text;
   EXPECT_NE(text.find("per-CPU arrays:"), std::string::npos) << text;
   EXPECT_NE(text.find("kmalloc-"), std::string::npos) << text;
+  // Free memory kept, and how much of it may be resident (no more than that).
+  unsigned long long in_use = 0, kept = 0, resident = 0;
+  const std::size_t at = text.find("  memory: ");
+  ASSERT_NE(at, std::string::npos) << text;
+  ASSERT_EQ(
+      std::sscanf(text.c_str() + at,
+                  "  memory: %llu KiB in use (slabs and large blocks), %llu KiB free and kept "
+                  "(%llu KiB of it resident",
+                  &in_use, &kept, &resident),
+      3)
+      << text;
+  EXPECT_GT(in_use, 0u);
+  EXPECT_LE(resident, kept);
   std::free(p);
 }
 
