@@ -318,9 +318,9 @@ void* alloc_pages(int node, unsigned order, bool* zeroed) {
     return nullptr;
   }
   NodeState& n = g_table.nodes[node];
+  const bool want_zero = zeroed != nullptr && order >= kZeroedRunOrder;
   {
     LockGuard<SpinLock> guard(n.lock);
-    const bool want_zero = zeroed != nullptr && order >= kZeroedRunOrder;
     if (PageDesc* d = take_block(n, order, want_zero, zeroed)) return page_address(d);
   }
   // Out of blocks: map outside the lock. A racing thread may map one too; the
@@ -332,7 +332,7 @@ void* alloc_pages(int node, unsigned order, bool* zeroed) {
   }
   LockGuard<SpinLock> guard(n.lock);
   add_segment(n, seg);
-  PageDesc* d = take_block(n, order, false, zeroed);  // all of the new segment is released
+  PageDesc* d = take_block(n, order, want_zero, zeroed);
   NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment", node,
            order);
   return page_address(d);

@@ -7,6 +7,9 @@
 //    order > kMaxRunOrder). The head descriptor is kAllocated, the others kTail;
 //    the caller may then relabel them (kSlab, kLargeHead) — it must keep
 //    `order` and `node` as they are.
+//    With `zeroed` it also says whether the run reads as zero (released or
+//    never touched), and a large run comes from released memory first
+//    (calloc: kZeroedRunOrder below).
 //  * free_pages(p, order) returns a run from alloc_pages; buddies coalesce.
 //    Freeing a pointer that is not the head of an allocated run of that order
 //    is a fatal, named error.
@@ -94,7 +97,8 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms,
 // once the node holds more than twice its keep (a block freed just now is the
 // likeliest to be asked for again, and a page faulted back in costs far more
 // than keeping it). Below the keep, free memory waits for release_idle (the
-// reaper). Allocation takes resident blocks before released ones.
+// reaper). Allocation takes resident blocks before released ones (but a
+// large run asked for with `zeroed`).
 inline constexpr unsigned kKeepInUseShift = 1;
 inline constexpr std::uint64_t kFreshFreeMs = 50;
 void set_keep_free_bytes(std::size_t bytes);

@@ -225,9 +225,8 @@ TEST(Kmalloc, KzallocZeroesRecycledMemory) {
   ASSERT_EQ(numaslab_bind_thread_to_cpu(1), 0);
   // Small classes, a page run cleared, a run large enough to come from
   // released memory (page_allocator.h: kZeroedRunOrder), a mapping.
-  for (std::size_t size : {std::size_t{1}, std::size_t{200}, std::size_t{3000},
-                           std::size_t{20000}, std::size_t{100000}, std::size_t{1} << 20,
-                           std::size_t{3} << 20}) {
+  for (std::size_t size : {std::size_t{1}, std::size_t{200}, std::size_t{3000}, std::size_t{20000},
+                           std::size_t{100000}, std::size_t{1} << 20, std::size_t{3} << 20}) {
     auto* dirty = static_cast<unsigned char*>(numaslab_kmalloc(size));
     ASSERT_NE(dirty, nullptr);
     std::memset(dirty, 0xab, numaslab_ksize(dirty));
