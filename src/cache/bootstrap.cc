@@ -89,6 +89,7 @@ bool self_host_lists(Cache* c) NS_NO_THREAD_SAFETY_ANALYSIS {
     nl->free_limit = old->free_limit;
     nl->colour_next = old->colour_next;
     nl->free_touched = old->free_touched;
+    nl->surplus = old->surplus;
     nl->stats = old->stats;
     nl->next_reap = old->next_reap;
     c->nodes[n].store(nl, std::memory_order_release);
@@ -199,6 +200,7 @@ int boot(const TopologySpec& parsed, const char* spec, char* err, std::size_t er
   if constexpr (kDebug) g_expensive_checks.store(g_check_full, std::memory_order_relaxed);
   set_cpu_cache_budget(options().cpu_cache_bytes);
   set_keep_free_bytes(static_cast<std::size_t>(options().keep_free_bytes));
+  set_surplus_room(static_cast<std::uint64_t>(options().keep_free_bytes));
   // A memory checker (valgrind, ASan) must see every object handed out.
   const char* checker = "";
   const bool tools = tools_init(&checker);

@@ -150,6 +150,19 @@ bool cache_grow(Cache* c, int node);
 // Destroys slabs unlinked by the node layer. Call with no lock held.
 void destroy_slabs(Cache* c, SlabQueue* dead);
 
+// ---- surplus free slabs (surplus.cc; slab/node_lists.h) ----
+// The pages of a slab or a large block: resident free pages of the node if it
+// has them; else the other caches' surplus slabs on the node are destroyed
+// first (when any exist), then alloc_pages. zeroed as for alloc_pages.
+// Call with no lock held.
+void* cache_pages(int node, unsigned order, bool* zeroed = nullptr);
+// Destroys surplus slabs of node (at least `want` bytes' worth and half of
+// the node's room in use, when there are) and returns the bytes freed; a busy
+// registry frees nothing.
+std::uint64_t reclaim_surplus(int node, std::uint64_t want);
+// The room for surplus slabs of each node (NUMASLAB_KEEP_FREE_BYTES).
+void set_surplus_room(std::uint64_t bytes);
+
 // ---- node layer helpers (cache_free.cc) ----
 // Returns n cached objects of node `node` to that node (shared first when
 // use_shared, else slabs).

@@ -111,7 +111,7 @@ void* large_alloc(std::size_t size, int node, unsigned min_order = 0, bool* zero
     p = alloc_huge(size, node, kPageSize << min_order);
     if (zeroed != nullptr) *zeroed = true;
   } else {
-    p = alloc_pages(node, order, zeroed);
+    p = cache_pages(node, order, zeroed);
     if (!p) return nullptr;
     PageDesc* d = page_lookup(p);
     d->size = size;

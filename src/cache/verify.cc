@@ -129,6 +129,8 @@ void check_cache(Checker& ck, Cache* c) {
     if (t.free_in_slabs - before != nl->free_objects)
       ck.fail("node %d: free_objects %llu but %llu free objects in slabs", n,
               (unsigned long long)nl->free_objects, (unsigned long long)(t.free_in_slabs - before));
+    if (nl->surplus > nl->free.count)
+      ck.fail("node %d: %u surplus slabs but %zu free slabs", n, nl->surplus, nl->free.count);
     if (active != nl->stats.active)
       ck.fail("node %d: active counter %llu but %llu objects out of slabs", n,
               (unsigned long long)nl->stats.active, (unsigned long long)active);

@@ -187,8 +187,8 @@ void add_segment(NodeState& n, SegmentHeader* seg) NS_REQUIRES(n.lock) {
 // want_zero: the smallest released block that fits comes first (its pages
 // read as zero and fault in only as they are touched); otherwise the smallest
 // resident one. *zeroed (if given): the block was released or never touched.
-PageDesc* take_block(NodeState& n, unsigned order, bool want_zero = false, bool* zeroed = nullptr)
-    NS_REQUIRES(n.lock) {
+PageDesc* take_block(NodeState& n, unsigned order, bool want_zero = false, bool* zeroed = nullptr,
+                     bool resident_only = false) NS_REQUIRES(n.lock) {
   unsigned o = order;
   PageDesc* head = nullptr;
   if (want_zero) {
@@ -202,6 +202,7 @@ PageDesc* take_block(NodeState& n, unsigned order, bool want_zero = false, bool*
     o = order;
     while (o <= kMaxRunOrder && (n.free_lists[o] == nullptr || n.free_lists[o]->size == 0)) ++o;
     if (o > kMaxRunOrder) {
+      if (resident_only) return nullptr;
       o = order;
       while (o <= kMaxRunOrder && n.free_lists[o] == nullptr) ++o;
       if (o > kMaxRunOrder) return nullptr;
@@ -336,6 +337,14 @@ void* alloc_pages(int node, unsigned order, bool* zeroed) {
   NS_CHECK(d != nullptr, "alloc_pages: node %d has no order-%u block after adding a segment", node,
            order);
   return page_address(d);
+}
+
+void* alloc_resident_pages(int node, unsigned order) {
+  if (order > kMaxRunOrder || !valid_node(node)) return nullptr;
+  NodeState& n = g_table.nodes[node];
+  LockGuard<SpinLock> guard(n.lock);
+  PageDesc* d = take_block(n, order, false, nullptr, /*resident_only=*/true);
+  return d ? page_address(d) : nullptr;
 }
 
 void free_pages(void* p, unsigned order) {

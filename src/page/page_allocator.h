@@ -64,6 +64,10 @@ void page_allocator_reset();
 // clearing is cheap; released pages would fault in to be cleared).
 inline constexpr unsigned kZeroedRunOrder = 6;  // 256 KiB
 void* alloc_pages(int node, unsigned order, bool* zeroed = nullptr);
+// A run from the node's resident free blocks only (no released block, no new
+// segment), or nullptr (errno untouched): a caller that can make resident
+// memory free elsewhere (cache/surplus.cc) asks this first.
+void* alloc_resident_pages(int node, unsigned order);
 void free_pages(void* p, unsigned order);
 
 inline constexpr std::size_t kMaxHugeAlign = kSegmentSize / 2;

@@ -65,7 +65,9 @@ inline constexpr OptionInfo kOptionTable[] = {
     {"NUMASLAB_KEEP_FREE_BYTES", "8388608",
      "free memory a node keeps resident for reuse at least (half its memory in use if more); a "
      "free beyond it returns memory to the OS at once (the rest goes after "
-     "NUMASLAB_RELEASE_DELAY_MS)"},
+     "NUMASLAB_RELEASE_DELAY_MS). Also the room per node for emptied slabs that caches keep "
+     "beyond their free limit: they serve the next round of the same size without rebuilding, "
+     "and are destroyed when another size needs the pages or the reaper finds them unused"},
     {"NUMASLAB_STATS", "0",
      "1 prints a statistics summary (totals, memory, array hits, reaper, hotplug events, "
      "slabinfo of every cache used) to stderr at exit"},

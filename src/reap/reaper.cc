@@ -131,10 +131,12 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
       nl->free_touched = false;
     } else {
       nl->free_touched = false;
+      // Surplus slabs (slab/node_lists.h) go all at once: no CPU wanted them.
       std::uint32_t tofree =
           force ? ~0u
-                : static_cast<std::uint32_t>((nl->free_limit + 5 * std::uint64_t{c->geo.num} - 1) /
-                                             (5 * std::uint64_t{c->geo.num}));
+                : nl->surplus + static_cast<std::uint32_t>(
+                                    (nl->free_limit + 5 * std::uint64_t{c->geo.num} - 1) /
+                                    (5 * std::uint64_t{c->geo.num}));
       nl->stats.reaped += nl->unlink_free_slabs(c->geo, tofree, &dead);
     }
   }

@@ -13,8 +13,9 @@
 //        hysteresis keeps busy CPUs' caches warm; an array untouched for
 //        kIdleDrainVisits visits is drained completely (idle catch-all);
 //      - at most every two periods per node: trims the shared array the same
-//        way, and destroys about a fifth of free_limit's worth of free slabs
-//        (none if free slabs were needed since the last time: free_touched).
+//        way, and destroys its surplus free slabs and about a fifth of
+//        free_limit's worth more (none if free slabs were needed since the
+//        last time: free_touched).
 //    Nodes without online CPUs get the node-level work too (the kernel never
 //    reaped them).
 //  * After each round the page allocator releases (madvise) free memory that

@@ -14,12 +14,32 @@ void NodeLists::init(int node_id, const char* cache_name) NS_NO_THREAD_SAFETY_AN
   free_limit = 0;
   colour_next = 0;
   free_touched = false;
+  surplus = 0;
   node = node_id;
   shared.store(nullptr, std::memory_order_relaxed);
   alien.store(nullptr, std::memory_order_relaxed);
   next_reap = 0;
   stats = NodeStats{};
 }
+
+namespace {
+
+SurplusRoom g_surplus_rooms[kMaxNodes];
+
+std::uint64_t slab_bytes(const SlabGeometry& g) { return std::uint64_t{kPageSize} << g.order; }
+
+// `gone` free slabs left the free list: surplus first, its room given back.
+void drop_surplus(NodeLists& nl, const SlabGeometry& g, std::uint32_t gone)
+    NS_REQUIRES(nl.list_lock) {
+  const std::uint32_t d = gone < nl.surplus ? gone : nl.surplus;
+  if (d == 0) return;
+  nl.surplus -= d;
+  surplus_room(nl.node).give(std::uint64_t{d} * slab_bytes(g));
+}
+
+}  // namespace
+
+SurplusRoom& surplus_room(int node) { return g_surplus_rooms[node]; }
 
 namespace {
 
@@ -52,13 +72,14 @@ void link(NodeLists& nl, Slab* s, SlabList id, bool front) {
 }  // namespace
 
 std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint32_t n) {
-  std::uint32_t got = 0;
+  std::uint32_t got = 0, free_taken = 0;
   while (got < n) {
     Slab* s = partial.head;
     if (!s) {
       free_touched = true;
       s = free.head;
       if (!s) break;
+      ++free_taken;
     }
     unlink(*this, s);
     while (s->inuse < g.num && got < n) {
@@ -72,6 +93,7 @@ std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint
     link(*this, s, s->inuse == g.num ? SlabList::kFull : SlabList::kPartial, true);
   }
   free_objects -= got;
+  drop_surplus(*this, g, free_taken);
   stats.list_allocs += got;
   stats.active += got;
   if (stats.active > stats.high_mark) stats.high_mark = stats.active;
@@ -80,7 +102,7 @@ std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint
 }
 
 void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n,
-                           SlabQueue* dead) {
+                           SlabQueue* dead, bool keep_surplus) {
   for (std::uint32_t i = 0; i < n; ++i) {
     void* obj = objs[i];
     Slab* s = slab_of_object(obj, "free_block");
@@ -103,12 +125,15 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
     ++free_objects;
     --stats.active;
     if (s->inuse == 0) {
-      if (free_objects > free_limit) {
+      if (free_objects <= free_limit) {
+        link(*this, s, SlabList::kFree, true);
+      } else if (keep_surplus && surplus_room(node).take(slab_bytes(g))) {
+        ++surplus;
+        link(*this, s, SlabList::kFree, true);
+      } else {
         free_objects -= g.num;
         ++stats.destroyed;
         dead->push_back(s);
-      } else {
-        link(*this, s, SlabList::kFree, true);
       }
     } else {
       // Tail of partial: give the slab's other objects time to come back too.
@@ -133,7 +158,7 @@ bool NodeLists::lists_consistent(const SlabGeometry& g) const {
     }
     if (n != lists[l]->count) return false;
   }
-  return free_sum == free_objects;
+  return free_sum == free_objects && surplus <= free.count;
 }
 
 void NodeLists::add_new_slab(const SlabGeometry& g, Slab* s) {
@@ -153,7 +178,12 @@ std::uint32_t NodeLists::unlink_free_slabs(const SlabGeometry& g, std::uint32_t 
     dead->push_back(s);
     ++n;
   }
+  drop_surplus(*this, g, n);
   return n;
+}
+
+std::uint32_t NodeLists::unlink_surplus(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead) {
+  return unlink_free_slabs(g, surplus < max ? surplus : max, dead);
 }
 
 std::uint32_t NodeLists::push_shared(void* const* objs, std::uint32_t n) {

@@ -11,6 +11,15 @@
 //    stores, so a reader holding the CPU slot of an online CPU of this node may load them without
 //    the lock: they cannot be detached while a CPU of the node is online. Every consumer tolerates
 //    nullptr (a node with no CPU has neither).
+//  * Free slabs beyond free_limit: a slab that becomes free while free_objects
+//    exceeds free_limit is kept (one of `surplus`) if the node's SurplusRoom
+//    has room for its pages, else destroyed — so a cache whose working set
+//    comes and goes in rounds does not build and destroy its slabs every
+//    round. surplus <= free.count: a free slab that leaves the list (taken
+//    for objects, or destroyed) is one of the surplus while there is any,
+//    and gives its room back. The cache
+//    layer takes surplus back when the node needs the memory (surplus.cc),
+//    the reaper when the slabs stay unused.
 //  * A NodeLists lives as long as its cache (R1); it is never freed on CPU down.
 //  * The operations here never allocate and never free into the allocator:
 //    a slab that must be destroyed is unlinked and appended to the caller's
@@ -42,6 +51,31 @@ struct NodeStats {
   std::uint64_t max_freeable = 0;    // max free slabs seen at a flush
 };
 
+// The bytes of free slabs that all caches together may keep beyond their
+// free_limit on one node. Lock-free: taken and given back under different
+// caches' list_locks.
+class SurplusRoom {
+ public:
+  bool take(std::uint64_t bytes) {
+    const std::uint64_t cap = capacity_.load(std::memory_order_relaxed);
+    std::uint64_t cur = used_.load(std::memory_order_relaxed);
+    do {
+      if (cur + bytes > cap) return false;
+    } while (!used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void give(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  void set_capacity(std::uint64_t bytes) { capacity_.store(bytes, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> capacity_{0};
+  std::atomic<std::uint64_t> used_{0};
+};
+
+// Node n's room (n < kMaxNodes).
+SurplusRoom& surplus_room(int node);
+
 struct NodeLists {
   SpinLock list_lock{LockRank::kListLock};
   SlabQueue partial NS_GUARDED_BY(list_lock);
@@ -51,6 +85,7 @@ struct NodeLists {
   std::uint64_t free_limit NS_GUARDED_BY(list_lock) = 0;
   std::uint32_t colour_next NS_GUARDED_BY(list_lock) = 0;
   bool free_touched NS_GUARDED_BY(list_lock) = false;
+  std::uint32_t surplus NS_GUARDED_BY(list_lock) = 0;  // free slabs kept beyond free_limit
   int node = 0;
   std::atomic<ArrayCache*> shared{nullptr};  // install/detach under list_lock
   std::atomic<AlienArray**> alien{nullptr};  // [num_nodes]; install/detach under list_lock
@@ -65,15 +100,19 @@ struct NodeLists {
       NS_REQUIRES(list_lock);
 
   // Returns objects to their slabs (the kernel's free_block). Slabs that
-  // become free while free_objects exceeds free_limit are unlinked onto `dead`.
-  void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead)
-      NS_REQUIRES(list_lock);
+  // become free while free_objects exceeds free_limit are kept as surplus
+  // while the node's room allows and keep_surplus, else unlinked onto `dead`.
+  void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead,
+                  bool keep_surplus = true) NS_REQUIRES(list_lock);
 
   // Adds a freshly built slab (inuse == 0) at the tail of the free list.
   void add_new_slab(const SlabGeometry& g, Slab* s) NS_REQUIRES(list_lock);
 
   // Unlinks up to max free slabs (from the tail) onto `dead`; returns how many.
   std::uint32_t unlink_free_slabs(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead)
+      NS_REQUIRES(list_lock);
+  // The same for at most the surplus slabs: free_limit's worth stays.
+  std::uint32_t unlink_surplus(const SlabGeometry& g, std::uint32_t max, SlabQueue* dead)
       NS_REQUIRES(list_lock);
 
   // The list invariants by a full walk: every slab on the list its inuse

@@ -199,6 +199,7 @@ TEST(Arrays, FullArrayFlushesOneBatchToTheSharedArray) {
 TEST(Arrays, FlushGoesToTheSlabsOnceTheSharedArrayIsFull) {
   init_sim();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
+  ScopedSurplusRoom no_surplus(0);  // free_limit alone decides (surplus: NodeListsSurplus)
   numaslab_cache* c = make_cache("flush_full");
   Cache* k = raw(c);
   const std::uint32_t limit = k->limit.load(), batch = k->batchcount.load();

@@ -63,6 +63,7 @@ TEST(Reaper, DownedCpuIsNotReapedAndComesBack) {
 TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
   init_no_reaper();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
+  ScopedSurplusRoom no_surplus(0);  // surplus slabs: SurplusSlabsGoInOnePassWhenUnused
   numaslab_cache* c = numaslab_cache_create("reap-trim", 1024, 0, 0, nullptr);
   Cache* ic = raw(c);
   NodeLists* nl = ic->node(0);
@@ -101,6 +102,48 @@ TEST(Reaper, FreeSlabsTrimmedAFifthOfFreeLimitAtATime) {
   const std::uint64_t r2 = reaped();
   reap_cpu(0, false);
   EXPECT_EQ(reaped(), r2);
+}
+
+TEST(Reaper, SurplusSlabsGoInOnePassWhenUnused) {
+  init_no_reaper();
+  ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);
+  numaslab_cache* c = numaslab_cache_create("reap-surplus", 1024, 0, 0, nullptr);
+  Cache* ic = raw(c);
+  // No shared array: a node pass then changes the free slabs only.
+  ASSERT_EQ(numaslab_tune("reap-surplus", ic->limit.load(), ic->batchcount.load(), 0), 0);
+  NodeLists* nl = ic->node(0);
+  std::vector<void*> v;
+  for (int i = 0; i < 4000; ++i) v.push_back(numaslab_cache_alloc(c));
+  for (void* p : v) numaslab_cache_free(c, p);
+  NodeView before = node_view(ic, 0);
+  ASSERT_GT(before.surplus, 0u) << "4000 objects of 1 KiB fit the default room";
+  EXPECT_LE(before.free_objects,
+            before.free_limit + std::uint64_t{before.surplus + 1} * ic->geo.num);
+  const std::uint64_t room = surplus_room(0).used();
+  EXPECT_GE(room, std::uint64_t{before.surplus} * (numaslab::kPageSize << ic->geo.order));
+  // Free slabs were in demand: the pass keeps them all.
+  {
+    numaslab::detail::LockGuard<numaslab::detail::SpinLock> g(nl->list_lock);
+    nl->free_touched = true;
+  }
+  // The node-level pass alone: a visit of the CPU would also trim its array,
+  // emptying more slabs.
+  nl->next_reap = 0;
+  reap_node(0, false);
+  EXPECT_EQ(node_view(ic, 0).surplus, before.surplus);
+  // Unused since: the surplus and a fifth of free_limit's worth go at once,
+  // and their room is given back.
+  nl->next_reap = 0;
+  reap_node(0, false);
+  NodeView after = node_view(ic, 0);
+  const std::uint64_t per_pass = (after.free_limit + 5 * ic->geo.num - 1) / (5 * ic->geo.num);
+  EXPECT_EQ(after.surplus, 0u);
+  EXPECT_EQ(after.stats.reaped - before.stats.reaped,
+            std::min<std::uint64_t>(before.surplus + per_pass, before.free));
+  EXPECT_EQ(surplus_room(0).used(),
+            room - std::uint64_t{before.surplus} * (numaslab::kPageSize << ic->geo.order));
+  char buf[4096];
+  EXPECT_EQ(numaslab_verify(buf, sizeof buf), 0) << buf;
 }
 
 TEST(Reaper, AlienArraysDrainRoundRobin) {

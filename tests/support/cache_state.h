@@ -20,6 +20,7 @@
 #include "cache/kmalloc.h"
 #include "cache/registry.h"
 #include "cpu/cpu_slots.h"
+#include "platform/options.h"
 #include "stats/slabinfo.h"
 #include "support/handles.h"
 
@@ -66,6 +67,7 @@ struct NodeView {
   NodeLists* nl = nullptr;  // nullptr: the cache has no lists on the node
   std::uint64_t free_objects = 0, free_limit = 0;
   std::size_t partial = 0, full = 0, free = 0;  // slabs on each list
+  std::uint32_t surplus = 0;                    // free slabs kept beyond free_limit
   detail::NodeStats stats;
   ArrayCache* shared = nullptr;
   std::uint32_t shared_avail = 0, shared_limit = 0, shared_batch = 0;
@@ -84,6 +86,7 @@ inline NodeView node_view(Cache* c, int node) NS_NO_THREAD_SAFETY_ANALYSIS {
     v.partial = v.nl->partial.count;
     v.full = v.nl->full.count;
     v.free = v.nl->free.count;
+    v.surplus = v.nl->surplus;
     v.stats = v.nl->stats;
     v.shared = v.nl->shared.load(std::memory_order_acquire);
     if (v.shared) {
@@ -104,6 +107,18 @@ inline NodeView node_view(Cache* c, int node) NS_NO_THREAD_SAFETY_ANALYSIS {
   }
   return v;
 }
+
+// The room for surplus free slabs (slab/node_lists.h) set to `bytes` on every
+// node for a scope, then back to what NUMASLAB_KEEP_FREE_BYTES gives.
+class ScopedSurplusRoom {
+ public:
+  explicit ScopedSurplusRoom(std::uint64_t bytes) { detail::set_surplus_room(bytes); }
+  ~ScopedSurplusRoom() {
+    detail::set_surplus_room(static_cast<std::uint64_t>(detail::options().keep_free_bytes));
+  }
+  ScopedSurplusRoom(const ScopedSurplusRoom&) = delete;
+  ScopedSurplusRoom& operator=(const ScopedSurplusRoom&) = delete;
+};
 
 // Sum of slabs grown over all nodes.
 // What a CPU's first flush does on its node: after this every node with a
