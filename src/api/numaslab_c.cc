@@ -106,8 +106,38 @@ void* numaslab_kmalloc_aligned(size_t size, size_t align, int node) {
   }
   return kmalloc_aligned(size, align, node < 0 ? -1 : node);
 }
-void* numaslab_kzalloc(size_t size) {
-  NS_CALLER_SITE;
+namespace {
+
+// Clears [p, p + size) with stores of 16, 8, 4 or 1 bytes, the last one
+// ending at p + size (overlapping the one before): no call for the small
+// blocks calloc mostly sees. The empty asm keeps the compiler from turning
+// the loop back into a memset call.
+inline void clear_small(void* p, std::size_t size) {
+  auto* b = static_cast<unsigned char*>(p);
+  if (size >= 16) {
+    const unsigned char zero[16] = {};
+    for (std::size_t i = 0; i + 16 < size; i += 16) {
+      std::memcpy(b + i, zero, 16);
+      asm("" : : "r"(b + i) : "memory");
+    }
+    std::memcpy(b + size - 16, zero, 16);
+  } else if (size >= 8) {
+    const std::uint64_t zero = 0;
+    std::memcpy(b, &zero, 8);
+    std::memcpy(b + size - 8, &zero, 8);
+  } else if (size >= 4) {
+    const std::uint32_t zero = 0;
+    std::memcpy(b, &zero, 4);
+    std::memcpy(b + size - 4, &zero, 4);
+  } else {
+    for (std::size_t i = 0; i < size; ++i) b[i] = 0;
+  }
+}
+
+// Up to this size clear_small clears; above, memset.
+constexpr std::size_t kClearInline = 256;
+
+void* kzalloc_pinned(size_t size) {
   if (size <= kKmallocMaxCached) {
     void* p = numaslab_kmalloc(size);
     if (p) std::memset(p, 0, size);
@@ -117,6 +147,20 @@ void* numaslab_kzalloc(size_t size) {
   GateSection gate;
   if (!ensure_started()) return nullptr;  // errno ENOMEM
   return kzalloc_large(size);
+}
+
+}  // namespace
+
+void* numaslab_kzalloc(size_t size) {
+  // A small block without call-site recording: the kmalloc fast path and
+  // inline stores, nothing else.
+  if (NS_LIKELY(size <= kClearInline && !g_debug_sites)) {
+    void* p = numaslab_kmalloc(size);
+    if (NS_LIKELY(p != nullptr)) clear_small(p, size);
+    return p;
+  }
+  NS_CALLER_SITE;
+  return kzalloc_pinned(size);
 }
 size_t numaslab_ksize(const void* p) {
   GateSection gate;

@@ -76,13 +76,16 @@ NS_EXPORT void* malloc(std::size_t size) { return numaslab_kmalloc(size); }
 NS_EXPORT void free(void* p) { numaslab_kfree(p); }
 
 NS_EXPORT void* calloc(std::size_t n, std::size_t size) {
-  NS_CALLER_SITE;
   std::size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return nullptr;
   }
-  return numaslab_kzalloc(total);
+  if (NS_UNLIKELY(numaslab::detail::g_debug_sites)) {
+    NS_CALLER_SITE;  // the program's call, not calloc's
+    return numaslab_kzalloc(total);
+  }
+  return numaslab_kzalloc(total);  // a jump
 }
 
 NS_EXPORT void* realloc(void* p, std::size_t size) {

@@ -241,6 +241,23 @@ TEST(Kmalloc, KzallocZeroesRecycledMemory) {
   }
 }
 
+TEST(Kmalloc, KzallocZeroesEverySmallSize) {
+  // Every size the inline clearing covers (stores of 1, 4, 8 and 16 bytes)
+  // and the first ones past it (memset), each on a recycled, dirty block.
+  init_sim();
+  ASSERT_EQ(numaslab_bind_thread_to_cpu(1), 0);
+  for (std::size_t size = 0; size <= 300; ++size) {
+    auto* dirty = static_cast<unsigned char*>(numaslab_kmalloc(size));
+    ASSERT_NE(dirty, nullptr);
+    std::memset(dirty, 0xab, numaslab_ksize(dirty));
+    numaslab_kfree(dirty);
+    auto* z = static_cast<unsigned char*>(numaslab_kzalloc(size));
+    ASSERT_EQ(z, dirty) << "LIFO reuse on the same CPU, size " << size;
+    for (std::size_t i = 0; i < size; ++i) ASSERT_EQ(z[i], 0) << "size " << size << " byte " << i;
+    numaslab_kfree(z);
+  }
+}
+
 TEST(Kmalloc, KmallocNodeSmallSizesHonourTheNode) {
   init_sim();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(1), 0);
