@@ -34,6 +34,15 @@
 #define NUMASLAB_API
 #endif
 
+/* The kmalloc family never throws (as glibc's malloc and free): a C++ caller
+ * needs no unwind path around them, and operator delete is a jump to
+ * numaslab_kfree. */
+#if defined(__GNUC__)
+#define NUMASLAB_NOTHROW __attribute__((nothrow))
+#else
+#define NUMASLAB_NOTHROW
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,16 +91,16 @@ NUMASLAB_API int numaslab_cache_shrink(numaslab_cache* c);
 NUMASLAB_API const char* numaslab_cache_name(const numaslab_cache* c);
 NUMASLAB_API size_t numaslab_cache_object_size(const numaslab_cache* c);
 
-NUMASLAB_API void* numaslab_kmalloc(size_t size);
-NUMASLAB_API void* numaslab_kmalloc_node(size_t size, int node);
+NUMASLAB_API NUMASLAB_NOTHROW void* numaslab_kmalloc(size_t size);
+NUMASLAB_API NUMASLAB_NOTHROW void* numaslab_kmalloc_node(size_t size, int node);
 /* An align-aligned block (align a power of two, at most 2 MiB) from the
  * smallest size class whose objects have that alignment, else a page run or
  * mapping; node -1: the current node. NULL with EINVAL (align not a power of
  * two, unknown node) or ENOMEM (too large an alignment, out of memory). */
-NUMASLAB_API void* numaslab_kmalloc_aligned(size_t size, size_t align, int node);
-NUMASLAB_API void* numaslab_kzalloc(size_t size);
-NUMASLAB_API void numaslab_kfree(void* p);
-NUMASLAB_API size_t numaslab_ksize(const void* p);
+NUMASLAB_API NUMASLAB_NOTHROW void* numaslab_kmalloc_aligned(size_t size, size_t align, int node);
+NUMASLAB_API NUMASLAB_NOTHROW void* numaslab_kzalloc(size_t size);
+NUMASLAB_API NUMASLAB_NOTHROW void numaslab_kfree(void* p);
+NUMASLAB_API NUMASLAB_NOTHROW size_t numaslab_ksize(const void* p);
 
 NUMASLAB_API int numaslab_num_nodes(void);
 NUMASLAB_API int numaslab_num_possible_cpus(void);
