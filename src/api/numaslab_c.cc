@@ -137,7 +137,10 @@ inline void clear_small(void* p, std::size_t size) {
 // Up to this size clear_small clears; above, memset.
 constexpr std::size_t kClearInline = 256;
 
-void* kzalloc_pinned(size_t size) {
+// Out of line: the small path saves no registers for it. `site` is the
+// caller of numaslab_kzalloc.
+__attribute__((noinline)) void* kzalloc_pinned(size_t size, void* site) {
+  SitePin pin(site);
   if (size <= kKmallocMaxCached) {
     void* p = numaslab_kmalloc(size);
     if (p) std::memset(p, 0, size);
@@ -159,8 +162,7 @@ void* numaslab_kzalloc(size_t size) {
     if (NS_LIKELY(p != nullptr)) clear_small(p, size);
     return p;
   }
-  NS_CALLER_SITE;
-  return kzalloc_pinned(size);
+  return kzalloc_pinned(size, __builtin_return_address(0));
 }
 size_t numaslab_ksize(const void* p) {
   GateSection gate;
