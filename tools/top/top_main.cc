@@ -325,10 +325,13 @@ int list_mode() {
   return 0;
 }
 
+// The caller found the publisher gone. Not asked again: a process that is
+// still exiting when SIGKILLed can look alive to a second look (its maps no
+// longer readable), and its file would stay behind.
 int gone(int pid, const std::string& path) {
   std::cerr << "numaslab-top: process " << pid
             << " is gone; its statistics are no longer updated\n";
-  if (!numaslab::tools::publisher_alive(pid)) ::unlink(path.c_str());
+  ::unlink(path.c_str());
   return kExitGone;
 }
 
