@@ -102,7 +102,7 @@ std::uint32_t NodeLists::take_batch(const SlabGeometry& g, void** out, std::uint
 }
 
 void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n,
-                           SlabQueue* dead, bool keep_surplus) {
+                           SlabQueue* dead) {
   for (std::uint32_t i = 0; i < n; ++i) {
     void* obj = objs[i];
     Slab* s = slab_of_object(obj, "free_block");
@@ -127,7 +127,7 @@ void NodeLists::free_block(const SlabGeometry& g, void* const* objs, std::uint32
     if (s->inuse == 0) {
       if (free_objects <= free_limit) {
         link(*this, s, SlabList::kFree, true);
-      } else if (keep_surplus && surplus_room(node).take(slab_bytes(g))) {
+      } else if (surplus_room(node).take(slab_bytes(g))) {
         ++surplus;
         link(*this, s, SlabList::kFree, true);
       } else {

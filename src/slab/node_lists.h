@@ -17,9 +17,9 @@
 //    comes and goes in rounds does not build and destroy its slabs every
 //    round. surplus <= free.count: a free slab that leaves the list (taken
 //    for objects, or destroyed) is one of the surplus while there is any,
-//    and gives its room back. The cache
-//    layer takes surplus back when the node needs the memory (surplus.cc),
-//    the reaper when the slabs stay unused.
+//    and gives its room back. The cache layer takes surplus back when the
+//    node needs the memory (surplus.cc), the reaper when the slabs stay
+//    unused.
 //  * A NodeLists lives as long as its cache (R1); it is never freed on CPU down.
 //  * The operations here never allocate and never free into the allocator:
 //    a slab that must be destroyed is unlinked and appended to the caller's
@@ -101,9 +101,9 @@ struct NodeLists {
 
   // Returns objects to their slabs (the kernel's free_block). Slabs that
   // become free while free_objects exceeds free_limit are kept as surplus
-  // while the node's room allows and keep_surplus, else unlinked onto `dead`.
-  void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead,
-                  bool keep_surplus = true) NS_REQUIRES(list_lock);
+  // while the node's room allows, else unlinked onto `dead`.
+  void free_block(const SlabGeometry& g, void* const* objs, std::uint32_t n, SlabQueue* dead)
+      NS_REQUIRES(list_lock);
 
   // Adds a freshly built slab (inuse == 0) at the tail of the free list.
   void add_new_slab(const SlabGeometry& g, Slab* s) NS_REQUIRES(list_lock);
