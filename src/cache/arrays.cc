@@ -43,6 +43,17 @@ void ensure_shared_array(Cache* c, int node) {
   free_array(sh);  // another CPU of the node was first
 }
 
+void slot_drop_oldest(Cache* c, CpuSlot& s, std::uint32_t avail, std::uint32_t n, SlabQueue* dead) {
+  if (n == 0) return;
+  NodeLists* nl = c->node(s.node);
+  {
+    LockGuard<SpinLock> g(nl->list_lock);
+    nl->free_block(c->geo, s.base, n, dead);
+  }
+  s.set_top(s.base + entries_drop_bottom(s.base, avail, n));
+  slot_moved(s, -static_cast<std::int64_t>(n));
+}
+
 void** alloc_entries(int node, std::uint32_t size, std::uint32_t batch) {
   NS_INTERNAL_ALLOCATION;
   auto* h = static_cast<ArrayHeader*>(

@@ -71,15 +71,7 @@ std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SA
           const std::uint64_t more = (want - got - unused + obj - 1) / obj;
           drop = more < avail ? static_cast<std::uint32_t>(more) : avail;
         }
-        if (drop) {
-          NodeLists* nl = c->node(s.node);
-          {
-            LockGuard<SpinLock> gl(nl->list_lock);
-            nl->free_block(c->geo, s.base, drop, &dead);
-          }
-          s.set_top(s.base + entries_drop_bottom(s.base, avail, drop));
-          slot_moved(s, -static_cast<std::int64_t>(drop));
-        }
+        slot_drop_oldest(c, s, avail, drop, &dead);
         capacity_set(c, s, cpu, s.avail());
         got += std::uint64_t{cap - s.capacity()} * obj;
       }

@@ -152,16 +152,29 @@ void destroy_slabs(Cache* c, SlabQueue* dead);
 
 // ---- surplus free slabs (surplus.cc; slab/node_lists.h) ----
 // The pages of a slab or a large block: resident free pages of the node if it
-// has them; else the other caches' surplus slabs on the node are destroyed
-// first (when any exist), then alloc_pages. zeroed as for alloc_pages.
-// Call with no lock held.
-void* cache_pages(int node, unsigned order, bool* zeroed = nullptr);
+// has them (every kIdleDrainEveryBytes of slabs the calling CPU builds, idle
+// arrays give their objects back first: drain_idle_arrays); else the other caches'
+// surplus slabs on the node are destroyed (when any exist); then
+// alloc_pages. zeroed as for alloc_pages. `needy`, the cache that grows (or
+// nullptr), keeps its arrays. Call with no lock held.
+void* cache_pages(int node, unsigned order, bool* zeroed = nullptr, const Cache* needy = nullptr);
 // Destroys surplus slabs of node (at least `want` bytes' worth and half of
 // the node's room in use, when there are) and returns the bytes freed; a busy
 // registry frees nothing.
 std::uint64_t reclaim_surplus(int node, std::uint64_t want);
 // The room for surplus slabs of each node (NUMASLAB_KEEP_FREE_BYTES).
 void set_surplus_room(std::uint64_t bytes);
+
+// ---- idle arrays under growth (idle_drain.cc) ----
+// Slab pages a CPU takes between two idle drains.
+inline constexpr std::uint64_t kIdleDrainEveryBytes = std::uint64_t{256} << 10;
+// Counts `bytes` CPU cpu is about to take; true once per kIdleDrainEveryBytes.
+bool idle_drain_due(int cpu, std::uint64_t bytes);
+// Every cache but `needy`: CPU cpu's array (when cpu is on node) and node's
+// shared array, each if it holds objects not used since the last idle drain,
+// give them all back to their slabs; emptied slabs are destroyed. A busy
+// registry drains nothing. Returns the slabs destroyed. No lock held.
+std::uint32_t drain_idle_arrays(int node, int cpu, const Cache* needy);
 
 // ---- node layer helpers (cache_free.cc) ----
 // Returns n cached objects of node `node` to that node (shared first when
@@ -192,6 +205,11 @@ inline constexpr std::uint64_t kReclaimEveryMs = 2;
 // Gives back capacity of a slot being detached or trimmed (caller holds its
 // SlotStop): sets the capacity to `keep` entries (>= avail).
 void capacity_set(Cache* c, CpuSlot& s, int cpu, std::uint32_t keep) NS_REQUIRES(s.lock);
+// Returns the n oldest (bottom) of the avail objects of CPU cpu's array to
+// their slabs on the CPU's node, keeping the hot top (caller holds its
+// SlotStop; n <= avail); slabs that must be destroyed go onto dead.
+void slot_drop_oldest(Cache* c, CpuSlot& s, std::uint32_t avail, std::uint32_t n, SlabQueue* dead)
+    NS_REQUIRES(s.lock);
 // An emptied array (capacity 0) whose entries block grew gets a first-size
 // block back (a fence); the large one is freed. Call with no lock held.
 void entries_shrink(Cache* c, int cpu);

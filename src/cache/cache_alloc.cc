@@ -41,7 +41,7 @@ std::uint32_t take_from_node(Cache* c, int node, void** buf, std::uint32_t n) {
   if (sh && sh->avail) {
     std::uint32_t k = sh->avail < n ? sh->avail : n;
     sh->take_top(buf, k);
-    sh->touched = 1;
+    sh->touched = kTouchedAll;
     return k;
   }
   return nl->take_batch(c->geo, buf, n);

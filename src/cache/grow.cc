@@ -24,7 +24,7 @@ bool cache_grow(Cache* c, int node) {
   }
   if (colour >= c->geo.colour) colour = 0;
 
-  void* pages = cache_pages(node, c->geo.order);
+  void* pages = cache_pages(node, c->geo.order, nullptr, c);
   if (!pages) return false;
   void* desc = nullptr;
   if (c->geo.off_slab) {

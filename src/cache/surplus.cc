@@ -39,15 +39,22 @@ std::uint64_t reclaim_surplus(int node, std::uint64_t want) NS_NO_THREAD_SAFETY_
   return got;
 }
 
-void* cache_pages(int node, unsigned order, bool* zeroed) {
+void* cache_pages(int node, unsigned order, bool* zeroed, const Cache* needy) {
   // calloc's large runs want released memory (page_allocator.h).
   const bool zero_run = zeroed != nullptr && order >= kZeroedRunOrder;
-  if (!zero_run && node >= 0 && node < kMaxNodes && surplus_room(node).used() != 0) {
+  if (!zero_run && node >= 0 && node < kMaxNodes) {
+    const std::uint64_t bytes = std::uint64_t{kPageSize} << order;
+    if (needy) {
+      const int cpu = current_cpu();
+      if (idle_drain_due(cpu, bytes)) drain_idle_arrays(node, cpu, needy);
+    }
     if (void* p = alloc_resident_pages(node, order)) {
       if (zeroed) *zeroed = false;
       return p;
     }
-    reclaim_surplus(node, std::uint64_t{kPageSize} << order);
+    // Fresh memory next: the other caches' surplus first (a drain above may
+    // have made some).
+    if (surplus_room(node).used() != 0) reclaim_surplus(node, bytes);
   }
   return alloc_pages(node, order, zeroed);
 }

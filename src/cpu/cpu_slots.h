@@ -66,7 +66,7 @@ struct ArrayHeader {
   std::uint32_t size;  // entries allocated (the cache's limit when installed)
   std::uint32_t batchcount;
   std::uint32_t idle_visits;  // reaper visits without use; guarded by the slot lock
-  std::uint32_t pad;
+  std::uint32_t drain_seen;   // low bits of allocs() at the last idle drain (cache.h); slot lock
   // LockedSlots' single-object pops (guarded by the slot lock); folded into
   // alloc_hits when the array is detached. Kept apart from alloc_hits so a
   // test can tell which policy served an allocation.

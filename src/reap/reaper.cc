@@ -42,7 +42,7 @@ std::uint32_t drain_amount(std::uint32_t avail, std::uint32_t limit, bool all) {
   return n;
 }
 
-void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
+void drain_cpu_array(Cache* c, int cpu, bool force) {
   CpuSlot& s = c->slot(cpu);
   if (!s.has_array()) return;
   bool all;
@@ -71,16 +71,8 @@ void drain_cpu_array(Cache* c, int cpu, int node, bool force) {
     if (!s.base) return;
     const std::uint32_t avail = s.avail();
     drained = drain_amount(avail, c->limit.load(std::memory_order_relaxed), all);
-    if (drained) {
-      // The oldest objects go: the hot top stays for the next allocations.
-      NodeLists* nl = c->node(node);
-      {
-        LockGuard<SpinLock> gl(nl->list_lock);
-        nl->free_block(c->geo, s.base, drained, &dead);
-      }
-      s.set_top(s.base + entries_drop_bottom(s.base, avail, drained));
-      slot_moved(s, -static_cast<std::int64_t>(drained));
-    }
+    // The oldest objects go: the hot top stays for the next allocations.
+    slot_drop_oldest(c, s, avail, drained, &dead);
     // A long-idle array gives its capacity back to the CPU's budget.
     if (all) capacity_set(c, s, cpu, s.avail());
   }
@@ -119,8 +111,8 @@ void reap_node_cache(Cache* c, int node, std::uint64_t now, std::uint64_t period
     LockGuard<SpinLock> g(nl->list_lock);
     ArrayCache* sh = nl->shared.load(std::memory_order_relaxed);
     if (sh && sh->avail) {
-      if (sh->touched && !force) {
-        sh->touched = 0;
+      if ((sh->touched & kTouchedReaper) && !force) {
+        sh->touched &= ~kTouchedReaper;
       } else {
         drained = drain_amount(sh->avail, sh->limit, force);
         nl->free_block(c->geo, sh->entries(), drained, &dead);
@@ -210,7 +202,7 @@ bool reap_cpu(int cpu, bool force) {
   const std::uint64_t now = coarse_now_ms();
   for (Cache* c = r.head; c; c = c->next) {
     drain_one_alien(c, cpu, node);
-    drain_cpu_array(c, cpu, node, force);
+    drain_cpu_array(c, cpu, force);
     reap_node_cache(c, node, now, 2 * period_ms(), force);
   }
   r.mutex.unlock();

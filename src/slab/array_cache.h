@@ -31,11 +31,18 @@ inline std::uint32_t entries_drop_bottom(void** entries, std::uint32_t avail, st
   return avail - n;
 }
 
+// ArrayCache::touched: "used since I last looked" for two observers, each
+// clearing its own bit — the reaper's trims (hysteresis) and the idle drain
+// when a node takes fresh memory (cache/cache.h).
+inline constexpr std::uint32_t kTouchedReaper = 1;
+inline constexpr std::uint32_t kTouchedIdleDrain = 2;
+inline constexpr std::uint32_t kTouchedAll = kTouchedReaper | kTouchedIdleDrain;
+
 struct alignas(8) ArrayCache {
   std::uint32_t avail;
   std::uint32_t limit;
   std::uint32_t batchcount;
-  std::uint32_t touched;  // set on use, cleared by the reaper (hysteresis)
+  std::uint32_t touched;  // kTouched* bits: all set on use, each cleared by its observer
 
   void** entries() { return reinterpret_cast<void**>(this + 1); }
   void* const* entries() const { return reinterpret_cast<void* const*>(this + 1); }

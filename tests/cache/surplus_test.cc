@@ -16,20 +16,6 @@ constexpr int kObjects = 2000;
 
 std::uint64_t slab_bytes(Cache* c) { return std::uint64_t{kPageSize} << c->geo.order; }
 
-std::vector<void*> alloc_n(numaslab_cache* c, int n) {
-  std::vector<void*> v;
-  for (int i = 0; i < n; ++i) {
-    v.push_back(numaslab_cache_alloc(c));
-    EXPECT_NE(v.back(), nullptr);
-  }
-  return v;
-}
-
-void free_all(numaslab_cache* c, std::vector<void*>& v) {
-  for (void* p : v) numaslab_cache_free(c, p);
-  v.clear();
-}
-
 TEST(Surplus, EmptiedSlabsStayWithinTheRoomAndServeTheNextRound) {
   init_sim();
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);

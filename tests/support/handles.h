@@ -5,6 +5,8 @@
 // read through the detail:: types, under the lock that guards it.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -28,6 +30,20 @@ using detail::SpinLock;
 
 inline Cache* raw(numaslab_cache* c) { return reinterpret_cast<Cache*>(c); }
 inline numaslab_cache* pub(Cache* c) { return reinterpret_cast<numaslab_cache*>(c); }
+
+// n objects of c (each one checked), and all of them freed again.
+inline std::vector<void*> alloc_n(numaslab_cache* c, int n) {
+  std::vector<void*> v;
+  for (int i = 0; i < n; ++i) {
+    v.push_back(numaslab_cache_alloc(c));
+    EXPECT_NE(v.back(), nullptr);
+  }
+  return v;
+}
+inline void free_all(numaslab_cache* c, std::vector<void*>& v) {
+  for (void* p : v) numaslab_cache_free(c, p);
+  v.clear();
+}
 
 inline std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
