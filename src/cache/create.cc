@@ -60,11 +60,13 @@ bool node_needs_lists(int node) {
 void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint32_t* batch,
                       std::uint32_t* shared) {
   // Larger arrays than the kernel's table (120/54/24 up to 256 B/1 KiB/a
-  // page): a burst of up to a thousand small objects, or a working set that
-  // moves between sizes, comes back from the array instead of a refill under
-  // the node's lock every batch. The per-CPU byte budget bounds what all
-  // arrays hold together, so the room is used only where a CPU cycles that
-  // many objects; refills and flushes move at most 60.
+  // page): a burst of a few hundred small objects comes back from the array
+  // instead of a refill under the node's lock every batch. Not larger still:
+  // where objects flow from CPUs that free to CPUs that allocate, every array
+  // fills to its limit, and four times these (1024/256) held a third of such
+  // a program's memory for a few percent of speed elsewhere. The per-CPU byte
+  // budget bounds what all arrays hold together, so the room is used only
+  // where a CPU cycles that many objects; refills and flushes move at most 60.
   std::uint32_t l;
   if (buffer_size > 131072)
     l = 1;
@@ -73,7 +75,7 @@ void default_tunables(std::uint32_t buffer_size, std::uint32_t* limit, std::uint
   else if (buffer_size > 1024)
     l = 64;
   else if (buffer_size > 256)
-    l = 256;
+    l = 128;
   else
     l = kSmallObjectLimit;
   *limit = l;

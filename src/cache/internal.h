@@ -13,7 +13,7 @@
 namespace numaslab::detail {
 
 // Default array limit and batch of caches with objects up to 256 bytes.
-inline constexpr std::uint32_t kSmallObjectLimit = 1024;
+inline constexpr std::uint32_t kSmallObjectLimit = 256;
 inline constexpr std::uint32_t kSmallObjectBatch = 60;
 // The batch of a shared array: never used as one (a shared array moves what
 // its node's CPUs' batches move), so a recognisable value.

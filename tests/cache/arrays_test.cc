@@ -24,14 +24,14 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   init_sim();
   numaslab_cache* c = make_cache("tunables");
   Cache* k = raw(c);
-  // Small objects: up to 1024 in an array, moved 60 at a time.
-  EXPECT_EQ(k->limit.load(), 1024u);
+  // Small objects: up to 256 in an array, moved 60 at a time.
+  EXPECT_EQ(k->limit.load(), 256u);
   EXPECT_EQ(k->batchcount.load(), 60u);
   EXPECT_EQ(k->shared.load(), 8u);
   for (int cpu = 0; cpu < 4; ++cpu) {
     SlotView v = slot_view(k, cpu);
     EXPECT_NE(v.ac, nullptr) << cpu;
-    EXPECT_EQ(v.limit, 1024u);
+    EXPECT_EQ(v.limit, 256u);
     EXPECT_EQ(v.batchcount, 60u);
     EXPECT_EQ(v.avail, 0u);
   }
@@ -52,7 +52,7 @@ TEST(Arrays, DefaultTunablesAndArraysPerOnlineCpu) {
   // Larger objects get smaller arrays (the shape of the kernel's
   // enable_cpucache table, with more room: create.cc).
   numaslab_cache* mid = make_cache("tunables_mid", 500);
-  EXPECT_EQ(raw(mid)->limit.load(), 256u);
+  EXPECT_EQ(raw(mid)->limit.load(), 128u);
   EXPECT_EQ(raw(mid)->batchcount.load(), 60u);
   numaslab_cache* big = make_cache("tunables_big", 2000);
   EXPECT_EQ(raw(big)->limit.load(), 64u);

@@ -103,8 +103,8 @@ TEST(Budget, BurstOnManyCpusNeverExceedsTheBudget) {
 }
 
 TEST(Budget, ASpentBudgetTakesRoomFromOtherArraysAndIdleOnesGiveItBack) {
-  // 1000-byte objects: a limit of 256 (256 KiB of 1 KiB buffers).
-  constexpr std::uint64_t kBudget = 384 * 1024;
+  // 1000-byte objects: a limit of 128 (128 KiB of 1 KiB buffers).
+  constexpr std::uint64_t kBudget = 192 * 1024;
   setenv("NUMASLAB_CPU_CACHE_BYTES", std::to_string(kBudget).c_str(), 1);
   init_sim("sim:1x2");
   ASSERT_EQ(numaslab_bind_thread_to_cpu(0), 0);

@@ -89,7 +89,7 @@ TEST(Slabinfo, TextFormatLineByLine) {
   EXPECT_EQ(r[2], ic->geo.buffer_size);  // objsize is the stride
   EXPECT_EQ(r[3], ic->geo.num);
   EXPECT_EQ(r[4], 1u << ic->geo.order);
-  EXPECT_EQ(r[5], 1024u);   // limit for 200-byte objects
+  EXPECT_EQ(r[5], 256u);    // limit for 200-byte objects
   EXPECT_EQ(r[6], 60u);     // batchcount
   EXPECT_EQ(r[7], 8u);      // shared factor
   EXPECT_LE(r[8], r[9]);    // active_slabs <= num_slabs
