@@ -44,6 +44,12 @@
 //    far as the budget allows (a spent budget first takes room from other
 //    caches' arrays on that CPU: budget.cc); the capacity goes back when the reaper finds
 //    the array idle for long and when it is detached.
+//  * Memory idle caches hold serves the caches that grow: every
+//    kIdleDrainEveryBytes of slabs a CPU builds, its arrays and its node's
+//    shared arrays unused since the last such drain give their objects back
+//    (idle_drain.cc; the growing cache and other CPUs keep theirs); a cache
+//    about to take pages the node does not hold resident first has the other
+//    caches' surplus free slabs destroyed (surplus.cc).
 //  * nodes[n] is published once (release) and lives as long as the cache (R1).
 //  * Tunables (limit, batchcount, shared) change only under the registry mutex.
 //  * Conservation (R6), checked by verify(): at a quiescent point
@@ -153,10 +159,10 @@ void destroy_slabs(Cache* c, SlabQueue* dead);
 // ---- surplus free slabs (surplus.cc; slab/node_lists.h) ----
 // The pages of a slab or a large block: resident free pages of the node if it
 // has them (every kIdleDrainEveryBytes of slabs the calling CPU builds, idle
-// arrays give their objects back first: drain_idle_arrays); else the other caches'
-// surplus slabs on the node are destroyed (when any exist); then
-// alloc_pages. zeroed as for alloc_pages. `needy`, the cache that grows (or
-// nullptr), keeps its arrays. Call with no lock held.
+// arrays give their objects back first: drain_idle_arrays); else the other
+// caches' surplus slabs on the node are destroyed (when any exist); then
+// alloc_pages. zeroed as for alloc_pages. `needy`, the cache that grows
+// (nullptr for a large block), keeps its arrays. Call with no lock held.
 void* cache_pages(int node, unsigned order, bool* zeroed = nullptr, const Cache* needy = nullptr);
 // Destroys surplus slabs of node (at least `want` bytes' worth and half of
 // the node's room in use, when there are) and returns the bytes freed; a busy
@@ -173,8 +179,8 @@ bool idle_drain_due(int cpu, std::uint64_t bytes);
 // Every cache but `needy`: CPU cpu's array (when cpu is on node) and node's
 // shared array, each if it holds objects not used since the last idle drain,
 // give them all back to their slabs; emptied slabs are destroyed. A busy
-// registry drains nothing. Returns the slabs destroyed. No lock held.
-std::uint32_t drain_idle_arrays(int node, int cpu, const Cache* needy);
+// registry drains nothing. No lock held.
+void drain_idle_arrays(int node, int cpu, const Cache* needy);
 
 // ---- node layer helpers (cache_free.cc) ----
 // Returns n cached objects of node `node` to that node (shared first when

@@ -1,5 +1,5 @@
-// Arrays that hold objects idle while their node takes fresh memory from the
-// OS give them back (cache/cache.h: drain_idle_arrays).
+// Arrays that hold objects idle while other caches grow give them back
+// (cache/cache.h: drain_idle_arrays).
 //
 // The classic loss of an allocator with a cache per size: a working set that
 // moves from one size to others leaves the arrays of the sizes it left full,
@@ -9,9 +9,9 @@
 // CPU's, and the node's shared arrays — return their objects to their slabs;
 // the slabs that empty go to the page allocator (or the surplus room, which
 // the growth reclaims when it must take fresh memory: cache_pages), where the
-// growing sizes find them resident. Only the calling CPU's arrays: stopping another CPU's costs
-// an interrupt of that CPU; its arrays drain when it grows, or on the
-// reaper's visits.
+// growing sizes find them resident. Only the calling CPU's arrays: stopping
+// another CPU's costs an interrupt of that CPU; its arrays drain when it
+// grows, or on the reaper's visits.
 #include <atomic>
 
 #include "cache/cache.h"
@@ -69,22 +69,18 @@ bool idle_drain_due(int cpu, std::uint64_t bytes) {
   return true;
 }
 
-std::uint32_t drain_idle_arrays(int node, int cpu,
-                                const Cache* needy) NS_NO_THREAD_SAFETY_ANALYSIS {
-  if (!registry().mutex.try_lock()) return 0;  // busy: nothing this time
+void drain_idle_arrays(int node, int cpu, const Cache* needy) NS_NO_THREAD_SAFETY_ANALYSIS {
+  if (!registry().mutex.try_lock()) return;  // busy: nothing this time
   const bool own = cpu >= 0 && topology().cpu_to_node(cpu) == node;
-  std::uint32_t slabs = 0;
   for (Cache* c = registry().head; c; c = c->next) {
     NodeLists* nl = c->node(node);
     if (c == needy || !nl) continue;
     SlabQueue dead;
     if (own && static_cast<std::uint32_t>(cpu) < c->num_slots) drain_if_idle(c, cpu, &dead);
     drain_shared_if_idle(c, nl, &dead);
-    slabs += dead.count;
     destroy_slabs(c, &dead);
   }
   registry().mutex.unlock();
-  return slabs;
 }
 
 }  // namespace numaslab::detail

@@ -9,6 +9,8 @@
 //    slot (cpu/cpu_slots.h); a shared array by its node's list_lock; an alien
 //    array by AlienArray::lock. The type itself takes no lock.
 //  * Every object in an array has bufctl state kBufctlCached.
+//  * `touched` holds one "used since I last looked" bit per observer
+//    (kTouched*): a use sets them all, each observer clears only its own.
 //  * An ArrayCache is one allocation: header + limit pointers (array_bytes()),
 //    taken from the kmalloc caches (self-hosted metadata).
 #pragma once

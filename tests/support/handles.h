@@ -1,4 +1,5 @@
-// A public handle and the internals behind it, and the registry's caches.
+// A public handle and the internals behind it, the registry's caches, and
+// allocating and freeing a batch of a cache's objects.
 //
 // numaslab_cache derives from detail::Cache without adding members, so a
 // numaslab_cache* and its Cache* are the same address. Internal state is
