@@ -369,7 +369,6 @@ void free_pages(void* p, unsigned order) {
   NS_CHECK(node < kMaxNodes, "free_pages: %p has corrupted node %d", p, node);
   NodeState& n = g_table.nodes[node];
   std::size_t excess = 0;
-  bool hard = false;
   {
     LockGuard<SpinLock> guard(n.lock);
     // Validate under the lock: a double free races with the block's reuse.
@@ -389,19 +388,17 @@ void free_pages(void* p, unsigned order) {
     // costs more than anything else here), a small one stays small.
     std::size_t keep = g_keep_free_pages.load(std::memory_order_relaxed);
     if (keep < n.used_pages >> kKeepInUseShift) keep = n.used_pages >> kKeepInUseShift;
-    if (n.resident_free_pages > keep) {
-      excess = n.resident_free_pages - keep / 2;
-      hard = n.resident_free_pages > 2 * keep;
-    }
+    if (n.resident_free_pages > keep) excess = n.resident_free_pages - keep / 2;
   }
   // Above what a node keeps resident: back to the OS now, down to half of it
   // (hysteresis, so a free at the limit does not madvise every time) — the
   // blocks that have been free a while first, since a block freed just now
-  // is the likeliest to be asked for again; any block once the node holds
-  // twice its keep.
+  // is the likeliest to be asked for again, then fresh ones. Letting fresh
+  // blocks pile up to twice the keep instead made a program that frees and
+  // allocates large blocks in bursts peak a fifth to a quarter higher.
   if (excess != 0) {
     const std::size_t done = release_idle(node, kFreshFreeMs, excess) >> kPageShift;
-    if (hard && done < excess) (void)release_idle(node, 0, excess - done);
+    if (done < excess) (void)release_idle(node, 0, excess - done);
   }
 }
 

@@ -97,12 +97,11 @@ std::size_t release_idle(int node, std::uint64_t min_age_ms,
 // kKeepInUseShift, so a large heap that breathes keeps its pages and a small
 // one stays small. A free_pages that takes the node's resident free pages
 // above the keep releases memory at once, down to half of it, largest blocks
-// first: blocks free for at least kFreshFreeMs first, and fresher ones only
-// once the node holds more than twice its keep (a block freed just now is the
-// likeliest to be asked for again, and a page faulted back in costs far more
-// than keeping it). Below the keep, free memory waits for release_idle (the
-// reaper). Allocation takes resident blocks before released ones (but a
-// large run asked for with `zeroed`).
+// first: blocks free for at least kFreshFreeMs first (a block freed just now
+// is the likeliest to be asked for again), then fresher ones. Below the
+// keep, free memory waits for release_idle (the reaper). Allocation takes
+// resident blocks before released ones (but a large run asked for with
+// `zeroed`).
 inline constexpr unsigned kKeepInUseShift = 1;
 inline constexpr std::uint64_t kFreshFreeMs = 50;
 void set_keep_free_bytes(std::size_t bytes);

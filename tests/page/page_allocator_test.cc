@@ -71,9 +71,10 @@ TEST_F(PageAllocatorTest, EveryOrderIsNaturallyAlignedAndLabelled) {
 }
 
 // The keep (page_allocator.h): the larger of the set bytes and half the pages
-// in use. Blocks freed just now stay resident up to twice the keep; above
-// that a free releases at once, down to half the keep.
-TEST_F(PageAllocatorTest, FreshFreesStayResidentUpToTwiceTheKeep) {
+// in use. Freed blocks stay resident up to the keep; a free that takes the
+// node above it releases at once, down to half the keep, also blocks freed
+// just now.
+TEST_F(PageAllocatorTest, FreeBlocksStayResidentUpToTheKeep) {
   constexpr int kNode = 3;
   ASSERT_NO_FATAL_FAILURE(fresh_node(kNode));
   constexpr std::size_t kKeep = std::size_t{1} << 20;  // 256 pages
@@ -86,15 +87,23 @@ TEST_F(PageAllocatorTest, FreshFreesStayResidentUpToTwiceTheKeep) {
     runs.push_back(p);
   }
   std::size_t most = 0;
+  bool released = false;
   for (void* p : runs) {
+    const std::size_t before = page_allocator_stats(kNode).resident_free_pages;
     free_pages(p, 5);
     const PageAllocatorStats s = page_allocator_stats(kNode);
     const std::size_t keep = std::max(kKeep >> kPageShift, s.pages_in_use >> kKeepInUseShift);
-    EXPECT_LE(s.resident_free_pages, 2 * keep) << "never more than twice the keep stays resident";
+    EXPECT_LE(s.resident_free_pages, keep) << "never more than the keep stays resident";
+    if (s.resident_free_pages < before) {
+      released = true;
+      EXPECT_LE(s.resident_free_pages, keep / 2) << "a release goes down to half the keep";
+    }
     most = std::max(most, s.resident_free_pages);
   }
-  EXPECT_GT(most, kKeep >> kPageShift) << "fresh blocks stay above the keep for reuse";
-  // Released blocks read back as zero; resident ones keep their contents.
+  EXPECT_TRUE(released) << "4 MiB of fresh frees went above a 1 MiB keep";
+  EXPECT_GE(most, (kKeep >> kPageShift) - (std::size_t{1} << 5))
+      << "fresh blocks stay resident up to the keep";
+  // Below the keep nothing is released.
   set_keep_free_bytes(std::size_t{8} << 20);
   const std::size_t before = page_allocator_stats(kNode).resident_free_pages;
   std::vector<void*> again;
@@ -105,29 +114,40 @@ TEST_F(PageAllocatorTest, FreshFreesStayResidentUpToTwiceTheKeep) {
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
 }
 
-// Blocks that have been free for kFreshFreeMs go back to the OS as soon as a
-// free takes the node above its keep.
-TEST_F(PageAllocatorTest, OlderFreeBlocksAreReleasedAtOnceAboveTheKeep) {
+// Above the keep, blocks free for kFreshFreeMs go back to the OS before
+// fresher ones. A released block reads back as zero; a resident one keeps
+// its contents (nothing writes into a free block).
+TEST_F(PageAllocatorTest, OlderFreeBlocksAreReleasedBeforeFresherOnes) {
   constexpr int kNode = 3;
   ASSERT_NO_FATAL_FAILURE(fresh_node(kNode));
-  constexpr std::size_t kKeep = std::size_t{1} << 20;  // 256 pages
+  constexpr std::size_t kKeep = std::size_t{2} << 20;  // 512 pages
   set_keep_free_bytes(kKeep);
-  std::vector<void*> runs;
-  for (int i = 0; i < 24; ++i) {  // 3 MiB, touched
+  // 17 blocks of 32 pages to free, each next to one that stays allocated, so
+  // that no two free blocks merge; in use throughout: at least 17 x 32
+  // pages, so the keep is the set 512 pages at every free below.
+  constexpr int kOld = 8, kFresh = 9;
+  std::vector<unsigned char*> runs, separators;
+  for (int i = 0; i < kOld + kFresh; ++i) {
     void* p = alloc_pages(kNode, 5);
+    void* q = alloc_pages(kNode, 5);
     ASSERT_NE(p, nullptr);
+    ASSERT_NE(q, nullptr);
     std::memset(p, 0x22, kPageSize << 5);
-    runs.push_back(p);
+    runs.push_back(static_cast<unsigned char*>(p));
+    separators.push_back(static_cast<unsigned char*>(q));
   }
-  for (int i = 0; i < 12; ++i) free_pages(runs[i], 5);  // 1.5 MiB free, 1.5 MiB in use
-  const std::size_t fresh = page_allocator_stats(kNode).resident_free_pages;
-  EXPECT_EQ(fresh, std::size_t{12} << 5) << "fresh, and within twice the keep: all stay";
+  for (int i = 0; i < kOld; ++i) free_pages(runs[i], 5);  // 256 pages: within the keep
+  EXPECT_EQ(page_allocator_stats(kNode).resident_free_pages, std::size_t{kOld} << 5);
   std::this_thread::sleep_for(std::chrono::milliseconds(kFreshFreeMs + 20));
-  free_pages(runs[12], 5);
-  const PageAllocatorStats s = page_allocator_stats(kNode);
-  EXPECT_LE(s.resident_free_pages, (kKeep >> kPageShift) / 2 + (std::size_t{1} << 5))
-      << "the older blocks went back, down to half the keep (the fresh one may stay)";
-  for (int i = 13; i < 24; ++i) free_pages(runs[i], 5);
+  // The fresh ones: the last takes the node to 544 pages, above the keep, and
+  // the free releases down to 256: the 8 older blocks, then one fresh block.
+  for (int i = kOld; i < kOld + kFresh; ++i) free_pages(runs[i], 5);
+  EXPECT_EQ(page_allocator_stats(kNode).resident_free_pages, std::size_t{8} << 5);
+  for (int i = 0; i < kOld; ++i) EXPECT_EQ(runs[i][0], 0) << "older block " << i << " released";
+  int kept = 0;
+  for (int i = kOld; i < kOld + kFresh; ++i) kept += runs[i][0] == 0x22;
+  EXPECT_EQ(kept, kFresh - 1) << "of the fresh blocks, only what the keep has no room for went";
+  for (unsigned char* q : separators) free_pages(q, 5);
   set_keep_free_bytes(std::size_t{8} << 20);
   EXPECT_EQ(page_allocator_stats(kNode).pages_in_use, 0u);
 }
