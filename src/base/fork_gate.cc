@@ -1,9 +1,9 @@
 #include "base/fork_gate.h"
 
-#include <sched.h>
-
 #include <atomic>
 #include <cstdint>
+
+#include "base/clock.h"
 
 namespace numaslab::detail {
 
@@ -35,7 +35,7 @@ void gate_enter_outer() {
     n.fetch_add(1, std::memory_order_seq_cst);
     if (!g_gate_closed.load(std::memory_order_seq_cst)) return;
     n.fetch_sub(1, std::memory_order_seq_cst);
-    while (g_gate_closed.load(std::memory_order_acquire)) sched_yield();
+    while (g_gate_closed.load(std::memory_order_acquire)) yield_cpu();
   }
 }
 
@@ -54,7 +54,7 @@ bool gate_close() {
   if (t_gate.depth != 0) return false;
   g_gate_closed.store(true, std::memory_order_seq_cst);
   for (GateStripe& s : g_gate_stripes)
-    while (s.sections.load(std::memory_order_seq_cst) != 0) sched_yield();
+    while (s.sections.load(std::memory_order_seq_cst) != 0) yield_cpu();
   return true;
 }
 

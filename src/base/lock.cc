@@ -1,8 +1,7 @@
 #include "base/lock.h"
 
-#include <sched.h>
-
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/format.h"
 
 namespace numaslab::detail {
@@ -99,7 +98,7 @@ void SpinLock::lock_slow() {
       __builtin_ia32_pause();
 #endif
     } else {
-      sched_yield();
+      yield_cpu();
     }
   }
 }

@@ -1,12 +1,12 @@
 #include "hotplug/watcher.h"
 
 #include <pthread.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
+#include "base/clock.h"
 #include "base/fork_gate.h"
 #include "cache/registry.h"
 #include "hotplug/hotplug.h"
@@ -44,7 +44,7 @@ void* watcher_main(void*) {
     if (fd >= 0) {
       if (platform().wait_readable(fd, g_interval_ms) > 0) drain_uevents(fd);
     } else {
-      ::usleep(static_cast<useconds_t>(g_interval_ms) * 1000);
+      sleep_ms(static_cast<std::uint64_t>(g_interval_ms));
     }
     watch_poll();
   }

@@ -12,14 +12,13 @@
 // trimmed segment is unlinked first, then unmapped.
 #include "page/page_allocator.h"
 
-#include <time.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <utility>
 
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/lock.h"
 #include "base/sanitizer.h"
 #include "base/thread_annotations.h"
@@ -569,13 +568,8 @@ std::size_t trim_node(int node, std::size_t keep, bool clean_only) {
   return bytes;
 }
 
-std::uint64_t coarse_now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  // +1 so that a stamp is never 0 (0 means "released").
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
-}
+// +1 so that a stamp is never 0 (0 means "released").
+std::uint64_t coarse_now_ms() { return coarse_clock_ms() + 1; }
 
 std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pages) {
   if (!valid_node(node)) return 0;

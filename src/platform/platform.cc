@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace numaslab::detail {
 
@@ -93,8 +94,12 @@ void* real_map_file(int fd, std::size_t len) {
 int real_probe_process(int pid) { return ::kill(static_cast<pid_t>(pid), 0); }
 
 int real_getcpu() { return ::sched_getcpu(); }
+// The system call itself, as glibc's wrapper would make it: the kernel fills
+// the bytes of its own mask size, the rest reads as zero. (The wrapper lives
+// in a part of libc's text few programs run; see base/clock.h.)
 int real_affinity(unsigned long* mask, std::size_t bytes) {
-  return ::sched_getaffinity(::getpid(), bytes, reinterpret_cast<cpu_set_t*>(mask));
+  std::memset(mask, 0, bytes);
+  return ::syscall(SYS_sched_getaffinity, ::getpid(), bytes, mask) < 0 ? -1 : 0;
 }
 long real_membarrier(int cmd, unsigned flags, int cpu) {
   return ::syscall(SYS_membarrier, cmd, flags, cpu);

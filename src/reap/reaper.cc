@@ -1,10 +1,10 @@
 #include "reap/reaper.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/fork_gate.h"
 #include "cache/alien_cache.h"
 #include "cache/cpu_up_down.h"
@@ -147,11 +147,6 @@ void release_memory(std::uint64_t min_age) {
     bytes += trim_node(n, 1, /*clean_only=*/true);
   }
   add(g_stats.bytes_released, bytes);
-}
-
-void sleep_ms(std::uint64_t ms) {
-  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};
-  nanosleep(&ts, nullptr);
 }
 
 void* reaper_main(void*) {

@@ -4,12 +4,12 @@
 #include "runtime/services.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #include <atomic>
 #include <cstdint>
 
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/format.h"
 #include "base/sanitizer.h"
 #include "hotplug/watcher.h"
@@ -28,22 +28,10 @@ std::atomic<std::uint64_t> g_services_next_try_ms{0};
 std::atomic<std::uint64_t> g_services_failures{0};
 std::atomic<std::uint64_t> g_services_retries{0};
 
-std::uint64_t monotonic_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
-
 // ---- the publication tick ----
 
 std::atomic<bool> g_ticker_running{false};
 std::atomic<bool> g_republish{false};  // a fork child whose parent published
-
-void sleep_ms(std::uint64_t ms) {
-  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};
-  nanosleep(&ts, nullptr);
-}
 
 std::uint64_t publication_period_ms() {
   int online = topology().online_cpus();
@@ -101,7 +89,7 @@ bool try_start_services() {
   ok = ticker_start() && ok;
   if (!ok) {
     g_services_failures.fetch_add(1, std::memory_order_relaxed);
-    g_services_next_try_ms.store(monotonic_ms() + 1000, std::memory_order_relaxed);
+    g_services_next_try_ms.store(coarse_clock_ms() + 1000, std::memory_order_relaxed);
   }
   ok = ok && !g_republish.load();
   g_services_pending.store(!ok, std::memory_order_release);
@@ -147,7 +135,7 @@ void print_verbose_line() {
 
 void services_retry_slow() {
   if (!booted() || registry().mutex.held_by_me()) return;
-  if (monotonic_ms() < g_services_next_try_ms.load(std::memory_order_relaxed)) return;
+  if (coarse_clock_ms() < g_services_next_try_ms.load(std::memory_order_relaxed)) return;
   g_services_retries.fetch_add(1, std::memory_order_relaxed);
   if (try_start_services() && options().verbose)
     warn("background services started after %llu attempts",
@@ -173,7 +161,7 @@ int publication_start() {
   publish_now(services_status());
   if (!ticker_start()) {
     g_services_failures.fetch_add(1, std::memory_order_relaxed);
-    g_services_next_try_ms.store(monotonic_ms() + 1000, std::memory_order_relaxed);
+    g_services_next_try_ms.store(coarse_clock_ms() + 1000, std::memory_order_relaxed);
     g_services_pending.store(true, std::memory_order_release);
   }
   return 0;
