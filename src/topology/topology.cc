@@ -136,11 +136,15 @@ ListRead read_list(const char* rel, int limit, CpuMask* out) {
 }
 
 // What init() computes before it publishes anything into the Topology.
+// What a build fills in. The two large tables are the topology's own
+// (cleared first; cpu_node: unlisted CPUs default to node 0): built in
+// place, not on the stack, since the main thread's stack pages stay
+// resident once touched.
 struct Layout {
   int possible = 0;
   int nodes = 0;
-  std::int16_t cpu_node[kMaxCpus] = {};  // unlisted CPUs default to node 0
-  CpuMask node_cpus[kMaxNodes];
+  std::int16_t* cpu_node = nullptr;  // kMaxCpus entries
+  CpuMask* node_cpus = nullptr;      // kMaxNodes masks
   CpuMask memory;
   CpuMask online;
 };
@@ -304,8 +308,11 @@ bool Topology::init(const TopologySpec& spec, char* err, std::size_t errlen) {
   for (auto& w : online_) w.store(0, std::memory_order_relaxed);
   for (auto& n : node_online_count_) n.store(0, std::memory_order_relaxed);
   spec_text_[0] = '\0';
+  clear_tables();
 
   Layout l;
+  l.cpu_node = cpu_node_;
+  l.node_cpus = node_cpus_;
   bool ok = false;
   switch (spec.mode) {
     case TopologyMode::kSim:
@@ -318,18 +325,25 @@ bool Topology::init(const TopologySpec& spec, char* err, std::size_t errlen) {
       ok = read_cpus(&l, e) && build_map_nodes(spec, &l, e);
       break;
   }
-  if (!ok) return false;
+  if (!ok) {
+    clear_tables();
+    return false;
+  }
 
   mode_ = spec.mode;
   possible_cpus_ = l.possible;
   num_nodes_ = l.nodes;
   bind_memory_ = spec.mode == TopologyMode::kReal && l.nodes > 1;
-  std::memcpy(cpu_node_, l.cpu_node, sizeof cpu_node_);
-  for (int n = 0; n < kMaxNodes; ++n) node_cpus_[n] = l.node_cpus[n];
   node_memory_ = l.memory;
   for (int c = l.online.first(); c >= 0; c = l.online.next(c + 1)) set_cpu_online(c, true);
   format_spec_text(spec, spec_text_, sizeof spec_text_);
   return true;
+}
+
+void Topology::clear_tables() {
+  std::memset(cpu_node_, 0, sizeof cpu_node_);
+  for (CpuMask& m : node_cpus_) m = CpuMask{};
+  node_memory_ = CpuMask{};
 }
 
 const char* Topology::mode_name() const {

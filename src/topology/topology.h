@@ -76,6 +76,8 @@ class Topology {
   const char* spec_text() const { return spec_text_; }
 
  private:
+  void clear_tables();
+
   TopologyMode mode_ = TopologyMode::kReal;
   int possible_cpus_ = 0;
   int num_nodes_ = 0;
