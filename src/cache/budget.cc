@@ -8,9 +8,9 @@
 // many caches there are.
 #include <atomic>
 
+#include "base/clock.h"
 #include "cache/cache.h"
 #include "cache/registry.h"
-#include "page/page_allocator.h"
 
 namespace numaslab::detail {
 
@@ -41,7 +41,7 @@ void unreserve(int cpu, std::uint64_t bytes) {
 // reaper's last visit go first. Without waiting: a busy registry gives
 // nothing. Returns the bytes given back.
 std::uint64_t reclaim(Cache* needy, int cpu, std::uint64_t want) NS_NO_THREAD_SAFETY_ANALYSIS {
-  const std::uint64_t now = coarse_now_ms();
+  const std::uint64_t now = coarse_clock_ms();
   std::uint64_t last = g_last_reclaim_ms[cpu].load(std::memory_order_relaxed);
   if (now - last < kReclaimEveryMs ||
       !g_last_reclaim_ms[cpu].compare_exchange_strong(last, now, std::memory_order_relaxed))

@@ -78,6 +78,10 @@ bool valid_node(int node) {
   return node >= 0 && node < kMaxNodes && node < g_num_nodes.load(std::memory_order_relaxed);
 }
 
+// A free block's stamp for "freed now": the coarse clock in ms, +1 so that it
+// is never 0 (0 means "released").
+std::uint64_t free_stamp_now() { return coarse_clock_ms() + 1; }
+
 // ---- free lists (node lock held) -------------------------------------------
 
 void list_push(NodeState& n, PageDesc* d, unsigned order, std::uint64_t stamp = 0)
@@ -381,7 +385,7 @@ void free_pages(void* p, unsigned order) {
     n.free_pages += count;
 
     mark_pages(seg, d->index + 1, count - 1, PageKind::kFreeTail, 0);
-    insert_free(n, seg, d->index, order, coarse_now_ms());
+    insert_free(n, seg, d->index, order, free_stamp_now());
     // A node keeps the larger of the set amount and a share of what it has
     // in use: a large heap that breathes keeps its pages resident (a fault
     // costs more than anything else here), a small one stays small.
@@ -568,13 +572,10 @@ std::size_t trim_node(int node, std::size_t keep, bool clean_only) {
   return bytes;
 }
 
-// +1 so that a stamp is never 0 (0 means "released").
-std::uint64_t coarse_now_ms() { return coarse_clock_ms() + 1; }
-
 std::size_t release_idle(int node, std::uint64_t min_age_ms, std::size_t max_pages) {
   if (!valid_node(node)) return 0;
   NodeState& n = g_table.nodes[node];
-  const std::uint64_t now = coarse_now_ms();
+  const std::uint64_t now = free_stamp_now();
   std::size_t released = 0;
   for (;;) {
     // Take a batch of resident, old-enough blocks off the lists so nobody can

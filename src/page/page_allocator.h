@@ -106,9 +106,6 @@ inline constexpr unsigned kKeepInUseShift = 1;
 inline constexpr std::uint64_t kFreshFreeMs = 50;
 void set_keep_free_bytes(std::size_t bytes);
 
-// Milliseconds on the coarse monotonic clock (for free-block ages).
-std::uint64_t coarse_now_ms();
-
 PageAllocatorStats page_allocator_stats(int node);
 
 // Every node lock, then the segment registry lock, for the fork handlers

@@ -194,7 +194,7 @@ bool reap_cpu(int cpu, bool force) {
   }
   Topology& t = topology();
   const int node = t.cpu_to_node(cpu);
-  const std::uint64_t now = coarse_now_ms();
+  const std::uint64_t now = coarse_clock_ms();
   for (Cache* c = r.head; c; c = c->next) {
     drain_one_alien(c, cpu, node);
     drain_cpu_array(c, cpu, force);
@@ -212,7 +212,7 @@ void reap_node(int node, bool force) {
     add(g_stats.skipped, 1);
     return;
   }
-  const std::uint64_t now = coarse_now_ms();
+  const std::uint64_t now = coarse_clock_ms();
   for (Cache* c = registry().head; c; c = c->next)
     reap_node_cache(c, node, now, 2 * period_ms(), force);
   registry().mutex.unlock();

@@ -135,11 +135,10 @@ ListRead read_list(const char* rel, int limit, CpuMask* out) {
   return parse_cpulist(buf, out, limit) ? ListRead::kOk : ListRead::kMalformed;
 }
 
-// What init() computes before it publishes anything into the Topology.
-// What a build fills in. The two large tables are the topology's own
-// (cleared first; cpu_node: unlisted CPUs default to node 0): built in
-// place, not on the stack, since the main thread's stack pages stay
-// resident once touched.
+// What a build of init() fills in. The two large tables are the topology's
+// own (cleared first, and again if the build fails; cpu_node: unlisted CPUs
+// default to node 0), built in place rather than on the stack, whose pages
+// stay resident once touched; the rest is published by init() on success.
 struct Layout {
   int possible = 0;
   int nodes = 0;
